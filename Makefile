@@ -1,0 +1,109 @@
+# mailabuse: plain make with pkg-config.
+#   make                 build mailabused and mailabusectl
+#   make check           unit and integration tests, plain and under ASan+UBSan
+#   make SANITIZE=1 ...  build (or test) with AddressSanitizer and UBSan
+#   make run             run mailabused in the foreground on ./state
+#   make install         PREFIX=/usr/local DESTDIR=
+
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+SBINDIR = $(PREFIX)/sbin
+MANDIR = $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+PKGS = libevent sqlite3 libconfig jansson
+CC ?= cc
+WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wcast-qual \
+	-Wstrict-prototypes -Wmissing-prototypes
+ifdef WERROR
+WARN += -Werror
+endif
+OPT ?= -O2 -g
+
+ifdef SANITIZE
+BUILD = build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD = build
+SANFLAGS =
+endif
+
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMAILABUSE_VERSION=\"$(VERSION)\" \
+	-DMAILABUSE_CONF=\"$(SYSCONFDIR)/mailabuse/mailabused.conf\"
+CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
+LDFLAGS += $(SANFLAGS)
+LDLIBS += $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
+
+# Pure modules: no I/O, no global state; unit tests link them alone.
+PURE = duration proto identity policy cpanel
+COMMON = $(PURE) log config clock store
+DAEMON = mailabused server conn check
+CTL = ctl cmd_sync cmd_suspend cmd_show
+
+obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
+
+BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
+UNIT_TESTS = duration proto identity policy cpanel config
+UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
+
+all: $(BINS)
+
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_%.o: tests/unit/test_%.c $(wildcard include/*.h) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags cmocka) -c -o $@ $<
+
+$(BUILD)/mailabused: $(call obj,$(DAEMON) $(COMMON))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: $(BINS)
+	tests/integration/run.sh $(BUILD)
+
+check-one: unit integration
+
+# The whole suite: a plain build, then the same tests under ASan and UBSan.
+check:
+	$(MAKE) WERROR=1 check-one
+	$(MAKE) WERROR=1 SANITIZE=1 check-one
+
+# A local daemon on ./state with the shipped defaults, in the foreground.
+run: $(BINS)
+	mkdir -p state
+	sed -e 's|"/var/lib/mailabuse/|"$(CURDIR)/state/|' \
+	    -e 's|"/run/mailabuse/|"$(CURDIR)/state/|' \
+	    conf/mailabused.conf > state/mailabused.conf
+	$(BUILD)/mailabused -n -c state/mailabused.conf
+	$(BUILD)/mailabused -f -c state/mailabused.conf
+
+install: $(BINS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/mailabuse $(DESTDIR)$(PREFIX)/share/mailabuse/exim
+	install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)
+	install -m 0644 man/mailabused.8 man/mailabusectl.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/mailabused.conf.5 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 contrib/exim/*.acl $(DESTDIR)$(PREFIX)/share/mailabuse/exim
+	test -e $(DESTDIR)$(SYSCONFDIR)/mailabuse/mailabused.conf || \
+	    install -m 0644 conf/mailabused.conf $(DESTDIR)$(SYSCONFDIR)/mailabuse/mailabused.conf
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit integration check check-one run install clean

@@ -1,0 +1,37 @@
+/* config.c: the configuration file (libconfig), validated against a schema. */
+#ifndef MAILABUSE_CONFIG_H
+#define MAILABUSE_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct config {
+	char *file;
+
+	char *database_path;
+	long long database_busy_timeout;	/* seconds */
+
+	char *policy_socket_path;
+	char *policy_socket_mode;		/* octal text, as written */
+	mode_t policy_socket_mode_bits;
+	char *policy_socket_group;
+	long long policy_socket_max_line;
+	long long policy_socket_read_timeout;	/* seconds */
+	long long policy_socket_max_connections;
+
+	char *pid_file;
+	char *log_level;
+
+	char *cpanel_root;
+
+	int policy_allow_local_delivery;
+	long long policy_system_uid_max;
+};
+
+int config_load_file(const char *path, struct config *cfg, char *err, size_t errlen);
+int config_load_string(const char *text, const char *name, struct config *cfg,
+    char *err, size_t errlen);
+void config_free(struct config *cfg);
+void config_print(const struct config *cfg);
+
+#endif

@@ -1,0 +1,40 @@
+/* The admin CLI, mailabusectl: shared state and one entry point per command. */
+#ifndef MAILABUSE_CTL_H
+#define MAILABUSE_CTL_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Exit status 1: the request was refused by policy (sysexits.h for the rest). */
+#define CTL_REFUSED 1
+
+struct ctl {
+	struct config cfg;
+	struct store *st;
+	int json;
+	long long now;
+	char actor[ACTOR_MAX];
+};
+
+/* ctl.c */
+int ctl_store(struct ctl *c);
+void ctl_time_format(long long t, char *buf, size_t len);
+int ctl_json_print(json_t *j);
+int ctl_db_error(struct ctl *c, const char *what);
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen,
+    char *account, size_t acclen, int *is_mailbox);
+
+/* cmd_sync.c */
+int cmd_sync(struct ctl *c, int argc, char **argv);
+/* cmd_suspend.c */
+int cmd_suspend(struct ctl *c, int argc, char **argv);
+int cmd_unsuspend(struct ctl *c, int argc, char **argv);
+/* cmd_show.c */
+int cmd_status(struct ctl *c, int argc, char **argv);
+int cmd_list(struct ctl *c, int argc, char **argv);
+int cmd_history(struct ctl *c, int argc, char **argv);
+
+#endif

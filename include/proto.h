@@ -1,0 +1,39 @@
+/* proto.c: the policy socket protocol, request parser and reply formatter (pure). */
+#ifndef MAILABUSE_PROTO_H
+#define MAILABUSE_PROTO_H
+
+#include <stddef.h>
+
+#define PROTO_VERSION "MAILABUSE/1"
+
+enum proto_verb { PROTO_CHECK, PROTO_PING };
+
+enum verdict { VERDICT_PASS, VERDICT_REFUSE, VERDICT_DEFER, VERDICT_ERROR, VERDICT_OK };
+
+/*
+ * A parsed request.  The strings point into the caller's line buffer,
+ * decoded in place, or to a static empty string for absent fields.
+ */
+struct proto_request {
+	enum proto_verb verb;
+	const char *ctx;
+	const char *auth;
+	const char *uid;
+	const char *sender;
+	const char *rcpt;
+	const char *ip;
+	const char *script;
+};
+
+int proto_request_parse(char *line, struct proto_request *req, char *err, size_t errlen);
+int proto_reply_format(enum verdict v, const char *text, char *buf, size_t len);
+const char *proto_verdict_name(enum verdict v);
+
+long proto_base64_decode(const char *in, size_t inlen, char *out, size_t outlen);
+long proto_base64_encode(const char *in, size_t inlen, char *out, size_t outlen);
+
+int proto_rcpt_next(const char **cursor, char *out, size_t outlen);
+const char *proto_addr_domain(const char *addr);
+void proto_sanitize(const char *in, char *out, size_t outlen);
+
+#endif

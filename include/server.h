@@ -1,0 +1,66 @@
+/* The daemon: listener and limits (server.c), connections (conn.c), decisions (check.c). */
+#ifndef MAILABUSE_SERVER_H
+#define MAILABUSE_SERVER_H
+
+#include <sys/queue.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "proto.h"
+#include "store.h"
+
+#define HISTORY_BUFFER_MAX 8192
+
+struct conn {
+	unsigned long long id;
+	struct server *srv;
+	struct bufferevent *bev;
+	int replied;
+	int dead;
+	TAILQ_ENTRY(conn) entry;
+};
+TAILQ_HEAD(conn_list, conn);
+
+struct server {
+	struct event_base *base;
+	struct config *cfg;
+	const char *conf_path;
+	struct store *st;
+	struct evconnlistener *listener;
+	struct event *accept_retry;
+	struct event *sig_hup, *sig_term, *sig_int;
+	struct event *flush_timer;
+	struct event *stop_timer;
+	struct event *reap;
+	struct conn_list conns;
+	struct conn_list dead;
+	int nconns;
+	int stopping;
+	unsigned long long next_id;
+	unsigned long long refused_conns;
+	long long last_limit_warn;
+	struct message_record *hist;
+	size_t nhist;
+	unsigned long long hist_dropped;
+};
+
+/* server.c */
+int server_listen(struct server *srv, char *err, size_t errlen);
+void server_init_events(struct server *srv);
+void server_shutdown(struct server *srv);
+void server_history_flush(struct server *srv);
+void server_conn_closed(struct server *srv);
+
+/* conn.c */
+void conn_accept(struct server *srv, evutil_socket_t fd);
+void conn_close(struct conn *c);
+void conn_reap_cb(evutil_socket_t fd, short what, void *arg);
+
+/* check.c */
+enum verdict check_request(struct server *srv, unsigned long long connid,
+    const struct proto_request *req, char *text, size_t len);
+
+#endif

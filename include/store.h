@@ -1,0 +1,116 @@
+/* store.c: the SQLite store; every SQL statement of the project lives there. */
+#ifndef MAILABUSE_STORE_H
+#define MAILABUSE_STORE_H
+
+#include <stddef.h>
+
+#include "identity.h"
+
+#define REASON_MAX 1024
+#define ACTOR_MAX 128
+
+struct store;
+
+struct account {
+	char name[ACCOUNT_NAME_MAX];
+	char owner[ACCOUNT_NAME_MAX];
+	char contact[ADDRESS_MAX];
+	char main_domain[256];
+	int present;
+	long long created_at;
+	long long updated_at;
+};
+
+struct suspension {
+	long long id;
+	char target[ADDRESS_MAX];
+	char account[ACCOUNT_NAME_MAX];
+	char kind[16];			/* "account" or "mailbox" */
+	char reason[REASON_MAX];
+	char source[32];
+	char created_by[ACTOR_MAX];
+	long long created_at;
+	long long lifted_at;		/* 0 while active */
+	char lifted_by[ACTOR_MAX];
+	char lift_reason[REASON_MAX];
+};
+
+struct audit_entry {
+	long long id;
+	long long at;
+	char actor[ACTOR_MAX];
+	char action[32];
+	char account[ACCOUNT_NAME_MAX];
+	char target[ADDRESS_MAX];
+	char detail[REASON_MAX];
+};
+
+/* One message the daemon decided on, for the account's history. */
+struct message_record {
+	long long at;
+	char account[ACCOUNT_NAME_MAX];
+	char mailbox[ADDRESS_MAX];
+	char ctx[8];
+	long long uid;			/* -1 when not known */
+	char script[256];
+	char ip[64];
+	char sender[ADDRESS_MAX];
+	char rcpt[ADDRESS_MAX];
+	char verdict[8];
+};
+
+/* What sync found different between cPanel's files and the store. */
+enum sync_change {
+	SYNC_ACCOUNT_ADDED, SYNC_ACCOUNT_CHANGED, SYNC_ACCOUNT_REMOVED,
+	SYNC_DOMAIN_ADDED, SYNC_DOMAIN_CHANGED, SYNC_DOMAIN_REMOVED,
+	SYNC_LOCAL_ADDED, SYNC_LOCAL_REMOVED
+};
+typedef int (*store_sync_cb)(void *arg, enum sync_change what, const char *name,
+    const char *old_value, const char *new_value);
+
+typedef int (*store_account_cb)(void *arg, const struct account *a, int suspended);
+typedef int (*store_suspension_cb)(void *arg, const struct suspension *s);
+typedef int (*store_audit_cb)(void *arg, const struct audit_entry *e);
+typedef int (*store_message_cb)(void *arg, const struct message_record *m);
+
+struct store *store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen);
+void store_close(struct store *st);
+const char *store_error(struct store *st);
+int store_schema_version(struct store *st);
+
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* Hot path: 1 found, 0 not found, -1 error. */
+int store_domain_owner(struct store *st, const char *domain, char *account, size_t len);
+int store_account_exists(struct store *st, const char *name);
+int store_suspension_active(struct store *st, const char *target, struct suspension *s);
+int store_local_domain(struct store *st, const char *domain);
+
+int store_account_get(struct store *st, const char *name, struct account *a);
+int store_account_list(struct store *st, const char *state, store_account_cb cb, void *arg);
+int store_account_domains(struct store *st, const char *name,
+    int (*cb)(void *arg, const char *domain, const char *kind), void *arg);
+int store_suspension_insert(struct store *st, struct suspension *s);
+int store_suspension_lift(struct store *st, long long id, long long at,
+    const char *by, const char *reason);
+int store_suspension_list(struct store *st, const char *account, store_suspension_cb cb, void *arg);
+int store_audit_insert(struct store *st, long long at, const char *actor, const char *action,
+    const char *account, const char *target, const char *detail);
+int store_audit_list(struct store *st, const char *account, long long limit,
+    store_audit_cb cb, void *arg);
+int store_message_insert(struct store *st, const struct message_record *m);
+int store_message_list(struct store *st, const char *account, long long limit,
+    store_message_cb cb, void *arg);
+
+/* sync: stage cPanel's data, then compare and apply in one transaction. */
+int store_sync_stage_begin(struct store *st);
+int store_sync_stage_account(struct store *st, const char *name, const char *owner,
+    const char *contact, const char *main_domain);
+int store_sync_stage_domain(struct store *st, const char *domain, const char *account,
+    const char *kind);
+int store_sync_stage_local(struct store *st, const char *domain);
+int store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg);
+
+#endif

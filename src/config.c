@@ -1,0 +1,363 @@
+/*
+ * The configuration file.  libconfig parses it; a table of every known
+ * setting validates it: an unknown key is an error (a typo must not pass
+ * silently), and every error names file:line.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <libconfig.h>
+
+#include "config.h"
+#include "duration.h"
+#include "log.h"
+
+enum cfg_type { CFG_STRING, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_MODE, CFG_ENUM };
+
+struct cfg_key {
+	const char *path;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;		/* default, as it would be written */
+	long long min, max;		/* INT and DURATION bounds */
+	const char *const *choices;	/* ENUM */
+};
+
+static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct cfg_key cfg_keys[] = {
+	{ "database.path", CFG_STRING, OFF(database_path), "/var/lib/mailabuse/mailabuse.db", 0, 0, NULL },
+	{ "database.busy_timeout", CFG_DURATION, OFF(database_busy_timeout), "5s", 1, 3600, NULL },
+	{ "policy_socket.path", CFG_STRING, OFF(policy_socket_path), "/run/mailabuse/policy.sock", 0, 0, NULL },
+	{ "policy_socket.mode", CFG_MODE, OFF(policy_socket_mode), "0660", 0, 0, NULL },
+	{ "policy_socket.group", CFG_STRING, OFF(policy_socket_group), "", 0, 0, NULL },
+	{ "policy_socket.max_line", CFG_INT, OFF(policy_socket_max_line), "4096", 256, 1048576, NULL },
+	{ "policy_socket.read_timeout", CFG_DURATION, OFF(policy_socket_read_timeout), "5s", 1, 3600, NULL },
+	{ "policy_socket.max_connections", CFG_INT, OFF(policy_socket_max_connections), "512", 1, 1000000, NULL },
+	{ "pid_file", CFG_STRING, OFF(pid_file), "/run/mailabuse/mailabused.pid", 0, 0, NULL },
+	{ "log_level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels },
+	{ "cpanel.root", CFG_STRING, OFF(cpanel_root), "/", 0, 0, NULL },
+	{ "policy.allow_local_delivery", CFG_BOOL, OFF(policy_allow_local_delivery), "true", 0, 0, NULL },
+	{ "policy.system_uid_max", CFG_INT, OFF(policy_system_uid_max), "999", 0, 4294967295LL, NULL },
+};
+#define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+
+/* Whether path names a known setting, or a group holding some. */
+static const struct cfg_key *
+cfg_key_find(const char *path, int *is_group)
+{
+	size_t len = strlen(path);
+
+	*is_group = 0;
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		if (strcmp(cfg_keys[i].path, path) == 0)
+			return &cfg_keys[i];
+		if (strncmp(cfg_keys[i].path, path, len) == 0 && cfg_keys[i].path[len] == '.')
+			*is_group = 1;
+	}
+	return NULL;
+}
+
+/* "file:line: " for a setting, as precise as libconfig allows. */
+static void
+cfg_where(const config_setting_t *s, const char *name, char *buf, size_t len)
+{
+	const char *file = config_setting_source_file(s);
+
+	snprintf(buf, len, "%s:%u", file != NULL ? file : name,
+	    config_setting_source_line(s));
+}
+
+/* Reject every setting that the table does not know, recursively. */
+static int
+cfg_check_unknown(const config_setting_t *group, const char *prefix,
+    const char *name, char *err, size_t errlen)
+{
+	int n = config_setting_length(group);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *sname = config_setting_name(s);
+		char path[256], where[PATH_MAX + 32];
+		int is_group;
+
+		snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
+		    sname != NULL ? sname : "?");
+		cfg_where(s, name, where, sizeof where);
+		if (config_setting_is_group(s)) {
+			(void)cfg_key_find(path, &is_group);
+			if (!is_group) {
+				snprintf(err, errlen, "%s: unknown section '%s'", where, path);
+				return -1;
+			}
+			if (cfg_check_unknown(s, path, name, err, errlen) == -1)
+				return -1;
+			continue;
+		}
+		if (cfg_key_find(path, &is_group) == NULL) {
+			snprintf(err, errlen, "%s: unknown setting '%s'", where, path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Convert one textual value (from the file or a default) into cfg. */
+static int
+cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
+    long long ival, int from_text, const char *where, char *err, size_t errlen)
+{
+	char *base = (char *)cfg;
+	char derr[256];
+	long long v;
+
+	switch (k->type) {
+	case CFG_STRING:
+		free(*(char **)(void *)(base + k->offset));
+		if ((*(char **)(void *)(base + k->offset) = strdup(text)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	case CFG_BOOL:
+		if (from_text)
+			ival = strcmp(text, "true") == 0;
+		*(int *)(void *)(base + k->offset) = ival != 0;
+		return 0;
+	case CFG_INT:
+		if (from_text)
+			ival = strtoll(text, NULL, 10);
+		if (ival < k->min || ival > k->max) {
+			snprintf(err, errlen, "%s: %s must be between %lld and %lld",
+			    where, k->path, k->min, k->max);
+			return -1;
+		}
+		*(long long *)(void *)(base + k->offset) = ival;
+		return 0;
+	case CFG_DURATION:
+		if (duration_parse(text, &v, derr, sizeof derr) == -1) {
+			snprintf(err, errlen, "%s: %s: %s", where, k->path, derr);
+			return -1;
+		}
+		if (v < k->min || v > k->max) {
+			char lo[32], hi[32];
+
+			duration_format(k->min, lo, sizeof lo);
+			duration_format(k->max, hi, sizeof hi);
+			snprintf(err, errlen, "%s: %s must be between %s and %s",
+			    where, k->path, lo, hi);
+			return -1;
+		}
+		*(long long *)(void *)(base + k->offset) = v;
+		return 0;
+	case CFG_MODE: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(text, &end, 8);
+		if (*text == '\0' || *end != '\0' || errno != 0 || m > 0777) {
+			snprintf(err, errlen, "%s: %s: \"%s\" is not an octal mode such as \"0660\"",
+			    where, k->path, text);
+			return -1;
+		}
+		cfg->policy_socket_mode_bits = (mode_t)m;
+		free(*(char **)(void *)(base + k->offset));
+		*(char **)(void *)(base + k->offset) = strdup(text);
+		return 0;
+	}
+	case CFG_ENUM:
+		for (const char *const *c = k->choices; *c != NULL; c++) {
+			if (strcmp(*c, text) == 0) {
+				free(*(char **)(void *)(base + k->offset));
+				*(char **)(void *)(base + k->offset) = strdup(text);
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "%s: %s: \"%s\" is not one of the allowed values",
+		    where, k->path, text);
+		return -1;
+	}
+	abort();
+}
+
+/* Read one key from the parsed file, checking its type, or take the default. */
+static int
+cfg_key_load(config_t *lc, const char *name, struct config *cfg,
+    const struct cfg_key *k, char *err, size_t errlen)
+{
+	config_setting_t *s = config_lookup(lc, k->path);
+	char where[PATH_MAX + 32];
+	int t;
+
+	if (s == NULL)
+		return cfg_value_set(cfg, k, k->def, 0, 1, "default", err, errlen);
+	cfg_where(s, name, where, sizeof where);
+	t = config_setting_type(s);
+	switch (k->type) {
+	case CFG_BOOL:
+		if (t != CONFIG_TYPE_BOOL) {
+			snprintf(err, errlen, "%s: %s must be true or false", where, k->path);
+			return -1;
+		}
+		return cfg_value_set(cfg, k, NULL, config_setting_get_bool(s), 0, where, err, errlen);
+	case CFG_INT:
+		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+			snprintf(err, errlen, "%s: %s must be an integer", where, k->path);
+			return -1;
+		}
+		return cfg_value_set(cfg, k, NULL, config_setting_get_int64(s), 0, where, err, errlen);
+	default:
+		if (t != CONFIG_TYPE_STRING) {
+			snprintf(err, errlen, "%s: %s must be a string%s", where, k->path,
+			    k->type == CFG_DURATION ? " such as \"30s\", \"15m\", \"12h\" or \"30d\"" :
+			    k->type == CFG_MODE ? " such as \"0660\"" : "");
+			return -1;
+		}
+		return cfg_value_set(cfg, k, config_setting_get_string(s), 0, 1, where, err, errlen);
+	}
+}
+
+/* Checks that involve more than one key or the system. */
+static int
+cfg_check_semantics(struct config *cfg, const char *name, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+
+	if (cfg->database_path[0] == '\0') {
+		snprintf(err, errlen, "%s: database.path must not be empty", name);
+		return -1;
+	}
+	if (cfg->policy_socket_path[0] == '\0' ||
+	    strlen(cfg->policy_socket_path) >= sizeof sun.sun_path) {
+		snprintf(err, errlen, "%s: policy_socket.path must be 1 to %zu characters",
+		    name, sizeof sun.sun_path - 1);
+		return -1;
+	}
+	if (cfg->policy_socket_group[0] != '\0' && getgrnam(cfg->policy_socket_group) == NULL) {
+		snprintf(err, errlen, "%s: policy_socket.group: no such group \"%s\"",
+		    name, cfg->policy_socket_group);
+		return -1;
+	}
+	return 0;
+}
+
+/* Load from an already-read libconfig tree. */
+static int
+cfg_load(config_t *lc, const char *name, struct config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof *cfg);
+	if ((cfg->file = strdup(name)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (cfg_check_unknown(config_root_setting(lc), "", name, err, errlen) == -1)
+		goto fail;
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (cfg_key_load(lc, name, cfg, &cfg_keys[i], err, errlen) == -1)
+			goto fail;
+	if (cfg_check_semantics(cfg, name, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	config_free(cfg);
+	return -1;
+}
+
+/* Load and validate a configuration file; 0, or -1 with "file:line: ..." in err. */
+int
+config_load_file(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	config_t lc;
+	int r;
+
+	config_init(&lc);
+	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: %s",
+			    config_error_file(&lc) ? config_error_file(&lc) : path,
+			    config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		return -1;
+	}
+	r = cfg_load(&lc, path, cfg, err, errlen);
+	config_destroy(&lc);
+	return r;
+}
+
+/* Same from a string (tests); name stands in for the file name. */
+int
+config_load_string(const char *text, const char *name, struct config *cfg,
+    char *err, size_t errlen)
+{
+	config_t lc;
+	int r;
+
+	config_init(&lc);
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: %s", name, config_error_line(&lc),
+		    config_error_text(&lc));
+		config_destroy(&lc);
+		return -1;
+	}
+	r = cfg_load(&lc, name, cfg, err, errlen);
+	config_destroy(&lc);
+	return r;
+}
+
+/* Release everything config_load_* allocated. */
+void
+config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->type == CFG_STRING || k->type == CFG_MODE || k->type == CFG_ENUM) {
+			char **p = (char **)(void *)((char *)cfg + k->offset);
+
+			free(*p);
+			*p = NULL;
+		}
+	}
+	free(cfg->file);
+	cfg->file = NULL;
+}
+
+/* Print the effective configuration, one key per line (mailabused -n -v). */
+void
+config_print(const struct config *cfg)
+{
+	const char *base = (const char *)cfg;
+	char buf[64];
+
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const void *p = base + k->offset;
+
+		switch (k->type) {
+		case CFG_BOOL:
+			printf("%s = %s;\n", k->path, *(const int *)p ? "true" : "false");
+			break;
+		case CFG_INT:
+			printf("%s = %lld;\n", k->path, *(const long long *)p);
+			break;
+		case CFG_DURATION:
+			duration_format(*(const long long *)p, buf, sizeof buf);
+			printf("%s = \"%s\";\n", k->path, buf);
+			break;
+		default:
+			printf("%s = \"%s\";\n", k->path, *(char *const *)p);
+			break;
+		}
+	}
+}

@@ -1,0 +1,195 @@
+/*
+ * Who sent a message, decided as cPanel decides it: the authenticated
+ * id (a mailbox belongs to the owner of its domain, a bare name is that
+ * account), else the uid that submitted it.  Never the envelope sender
+ * alone: it only tells bounces apart.  Pure: lookups are injected.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identity.h"
+
+/* A cPanel user name: lower-case letters, digits, '_', '-', '.'; not starting with '.' or '-'. */
+int
+identity_account_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= ACCOUNT_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return 0;
+	for (const char *p = name; *p != '\0'; p++)
+		if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+		    *p == '_' || *p == '-' || *p == '.'))
+			return 0;
+	return 1;
+}
+
+/*
+ * Lower-case a domain and check it is a plausible host name (letters,
+ * digits, '-', '_', dots between labels; a trailing dot is dropped).
+ */
+int
+identity_domain_normalise(const char *in, char *out, size_t len)
+{
+	size_t n = strlen(in);
+
+	if (n > 0 && in[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= len || n > 253 || in[0] == '.')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == '.' && in[i + 1] == '.')
+			return -1;
+		if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
+			return -1;
+		out[i] = (char)tolower(c);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * The account owning a domain: the domain itself, else its parent
+ * domains in turn (a subdomain not listed belongs to its parent's
+ * owner).  The top-level label alone is never tried.
+ */
+int
+identity_domain_owner(const struct identity_lookup *lk, const char *domain,
+    char *account, size_t len)
+{
+	char norm[256];
+	const char *d;
+
+	if (identity_domain_normalise(domain, norm, sizeof norm) == -1)
+		return 0;
+	for (d = norm; d != NULL; ) {
+		const char *dot = strchr(d, '.');
+		int r;
+
+		if (dot == NULL)
+			break;		/* a bare TLD owns nothing */
+		if ((r = lk->domain_owner(lk->ctx, d, account, len)) != 0)
+			return r;
+		d = dot + 1;
+	}
+	return 0;
+}
+
+/* Parse a decimal uid; -1 if it is not one. */
+static int
+identity_uid_parse(const char *s, unsigned long *uid)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*uid = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *uid > 0xffffffffUL)
+		return -1;
+	return 0;
+}
+
+/*
+ * Decide who sent a message from the request's auth, uid and sender.
+ * Returns 0 with id filled, -1 on a lookup failure (err filled).
+ */
+int
+identity_resolve(const char *auth, const char *uid, const char *sender,
+    unsigned long system_uid_max, const struct identity_lookup *lk,
+    struct identity *id, char *err, size_t errlen)
+{
+	unsigned long u;
+	int r;
+
+	memset(id, 0, sizeof *id);
+	id->kind = IDENTITY_UNKNOWN;
+	id->how = "none";
+
+	if (sender[0] == '\0') {
+		id->kind = IDENTITY_BOUNCE;
+		id->how = "bounce";
+		return 0;
+	}
+	if (auth[0] != '\0') {
+		const char *at = strrchr(auth, '@');
+
+		if (at != NULL) {
+			id->how = "auth-mailbox";
+			if (strlen(auth) >= sizeof id->mailbox)
+				return 0;
+			r = identity_domain_owner(lk, at + 1, id->account, sizeof id->account);
+			if (r == -1)
+				goto lookup_failed;
+			if (r == 1) {
+				/* Mailboxes are matched case-insensitively. */
+				for (size_t i = 0; i == 0 || auth[i - 1] != '\0'; i++)
+					id->mailbox[i] = (char)tolower((unsigned char)auth[i]);
+				id->kind = IDENTITY_MAILBOX;
+			}
+			return 0;
+		}
+		id->how = "auth-user";
+		if (!identity_account_name_valid(auth))
+			return 0;
+		r = lk->account_exists(lk->ctx, auth);
+		if (r == -1)
+			goto lookup_failed;
+		if (r == 1) {
+			snprintf(id->account, sizeof id->account, "%s", auth);
+			id->kind = IDENTITY_ACCOUNT;
+		}
+		return 0;
+	}
+	if (uid[0] != '\0' && identity_uid_parse(uid, &u) == 0) {
+		char name[ACCOUNT_NAME_MAX];
+
+		id->how = "uid";
+		if (u == 0 || u <= system_uid_max) {
+			id->kind = IDENTITY_SYSTEM;
+			return 0;
+		}
+		r = lk->uid_name(lk->ctx, u, name, sizeof name);
+		if (r == -1)
+			goto lookup_failed;
+		if (r == 0)
+			return 0;
+		r = lk->account_exists(lk->ctx, name);
+		if (r == -1)
+			goto lookup_failed;
+		if (r == 1) {
+			snprintf(id->account, sizeof id->account, "%s", name);
+			id->kind = IDENTITY_ACCOUNT;
+		}
+		return 0;
+	}
+	return 0;
+
+lookup_failed:
+	snprintf(err, errlen, "lookup failed while identifying the sender");
+	return -1;
+}
+
+/* A short name for logs and JSON. */
+const char *
+identity_kind_name(enum identity_kind kind)
+{
+	switch (kind) {
+	case IDENTITY_BOUNCE:
+		return "bounce";
+	case IDENTITY_SYSTEM:
+		return "system";
+	case IDENTITY_ACCOUNT:
+		return "account";
+	case IDENTITY_MAILBOX:
+		return "mailbox";
+	case IDENTITY_UNKNOWN:
+	default:
+		return "unknown";
+	}
+}

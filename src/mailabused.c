@@ -1,0 +1,148 @@
+/*
+ * mailabused: the policy daemon Exim asks, for every outgoing message,
+ * whether the sending cPanel account may send.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+
+#ifndef MAILABUSE_CONF
+#define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
+#endif
+#ifndef MAILABUSE_VERSION
+#define MAILABUSE_VERSION "0"
+#endif
+
+/* The daemon's queries must never wait long on a writer. */
+#define DAEMON_BUSY_TIMEOUT_MS 100
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mailabused [-fnv] [-c FILE]\n");
+	exit(EX_USAGE);
+}
+
+/* Write the pid file, if configured. */
+static void
+pidfile_write(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if (path[0] == '\0')
+		return;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1)
+		fatal("%s", path);
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n)
+		fatal("%s", path);
+	close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server srv;
+	struct config *cfg;
+	const char *conf = MAILABUSE_CONF;
+	char err[1024];
+	enum log_level lvl = LOG_LEVEL_INFO;
+	int ch, foreground = 0, check_only = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init("mailabused", 1, LOG_LEVEL_INFO);
+	if ((cfg = calloc(1, sizeof *cfg)) == NULL)
+		fatal("calloc");
+	if (config_load_file(conf, cfg, err, sizeof err) == -1) {
+		fprintf(stderr, "mailabused: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (check_only) {
+		if (verbose)
+			config_print(cfg);
+		printf("configuration OK\n");
+		config_free(cfg);
+		free(cfg);
+		return 0;
+	}
+	(void)log_level_parse(cfg->log_level, &lvl);
+	log_init("mailabused", 1, lvl);
+
+	memset(&srv, 0, sizeof srv);
+	srv.cfg = cfg;
+	srv.conf_path = conf;
+	/* Open once in the parent so that errors reach the terminal. */
+	if ((srv.st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000,
+	    err, sizeof err)) == NULL) {
+		fprintf(stderr, "mailabused: cannot open database: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	store_close(srv.st);
+	srv.st = NULL;
+
+	if ((srv.base = event_base_new()) == NULL)
+		fatalx("cannot create the event base");
+	if (server_listen(&srv, err, sizeof err) == -1) {
+		fprintf(stderr, "mailabused: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("mailabused", 0, lvl);
+		if (event_reinit(srv.base) == -1)
+			fatalx("event_reinit");
+	}
+	if ((srv.st = store_open(cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
+	    sizeof err)) == NULL)
+		fatalx("cannot open database: %s", err);
+	server_init_events(&srv);
+	pidfile_write(cfg->pid_file);
+	log_info("mailabused %s listening on %s, database %s", MAILABUSE_VERSION,
+	    cfg->policy_socket_path, cfg->database_path);
+
+	event_base_dispatch(srv.base);
+
+	server_shutdown(&srv);
+	if (srv.cfg->pid_file[0] != '\0')
+		unlink(srv.cfg->pid_file);
+	store_close(srv.st);
+	free(srv.hist);
+	event_base_free(srv.base);
+	log_info("stopped");
+	config_free(srv.cfg);
+	free(srv.cfg);
+	return 0;
+}

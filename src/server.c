@@ -1,0 +1,380 @@
+/*
+ * The listener: socket set-up, accept with a connection cap, EMFILE
+ * back-off, signals, and the periodic flush of the message history.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+static const char too_many[] = "DEFER 4.3.2 too many connections\n";
+
+/*
+ * Make sure the socket's directory exists and is safe: a directory,
+ * owned by us or root, not writable by others unless sticky.
+ */
+static int
+server_socket_dir_check(const char *path, char *err, size_t errlen)
+{
+	char copy[PATH_MAX], *dir;
+	struct stat sb;
+
+	snprintf(copy, sizeof copy, "%s", path);
+	dir = dirname(copy);
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", dir);
+		return -1;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %lu, neither root nor us", dir,
+		    (unsigned long)sb.st_uid);
+		return -1;
+	}
+	if ((sb.st_mode & S_IWOTH) && !(sb.st_mode & S_ISVTX)) {
+		snprintf(err, errlen, "%s: writable by everyone and not sticky", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Remove a left-over socket, but only a socket and only if nobody
+ * answers on it.
+ */
+static int
+server_stale_socket_remove(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat sb;
+	int fd, r;
+
+	if (lstat(path, &sb) == -1)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path,
+		    strerror(errno)), -1);
+	if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "%s: another daemon is listening there", path);
+		return -1;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "%s: cannot remove stale socket: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Take new clients, or turn them away when at the cap. */
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (srv->nconns >= srv->cfg->policy_socket_max_connections) {
+		long long now = clock_now();
+
+		srv->refused_conns++;
+		if (now != srv->last_limit_warn) {
+			srv->last_limit_warn = now;
+			log_warnx("connection limit of %lld reached: %llu connections turned away"
+			    " so far", srv->cfg->policy_socket_max_connections, srv->refused_conns);
+		}
+		(void)!write(fd, too_many, sizeof too_many - 1);
+		evutil_closesocket(fd);
+		return;
+	}
+	conn_accept(srv, fd);
+}
+
+/* Re-enable accept after an EMFILE pause. */
+static void
+server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->listener != NULL)
+		evconnlistener_enable(srv->listener);
+}
+
+/* accept() failed: on descriptor exhaustion pause instead of spinning. */
+static void
+server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tv = { 0, 100000 };
+	int e = EVUTIL_SOCKET_ERROR();
+	long long now = clock_now();
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		evconnlistener_disable(l);
+		evtimer_add(srv->accept_retry, &tv);
+		if (now != srv->last_limit_warn) {
+			srv->last_limit_warn = now;
+			log_warnx("accept: %s; pausing accept for 100ms", strerror(e));
+		}
+		return;
+	}
+	log_warnx("accept: %s", strerror(e));
+}
+
+/* Bind the policy socket with the configured mode and group. */
+int
+server_listen(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd;
+
+	if (server_socket_dir_check(cfg->policy_socket_path, err, errlen) == -1 ||
+	    server_stale_socket_remove(cfg->policy_socket_path, err, errlen) == -1)
+		return -1;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", cfg->policy_socket_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		umask(old);
+		snprintf(err, errlen, "bind %s: %s", sun.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(sun.sun_path, cfg->policy_socket_mode_bits) == -1) {
+		snprintf(err, errlen, "chmod %s: %s", sun.sun_path, strerror(errno));
+		goto fail;
+	}
+	if (cfg->policy_socket_group[0] != '\0') {
+		struct group *gr = getgrnam(cfg->policy_socket_group);
+
+		if (gr == NULL || chown(sun.sun_path, (uid_t)-1, gr->gr_gid) == -1) {
+			snprintf(err, errlen, "chown %s to group %s: %s", sun.sun_path,
+			    cfg->policy_socket_group, gr == NULL ? "no such group" : strerror(errno));
+			goto fail;
+		}
+	}
+	srv->listener = evconnlistener_new(srv->base, server_accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024, fd);
+	if (srv->listener == NULL) {
+		snprintf(err, errlen, "listen %s: %s", sun.sun_path, strerror(errno));
+		goto fail;
+	}
+	evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
+	return 0;
+fail:
+	unlink(sun.sun_path);
+	close(fd);
+	return -1;
+}
+
+/* Write the buffered message history in one transaction. */
+void
+server_history_flush(struct server *srv)
+{
+	size_t i;
+
+	if (srv->nhist == 0)
+		return;
+	if (store_begin(srv->st) == -1) {
+		log_debug("history: database busy, will retry: %s", store_error(srv->st));
+		return;
+	}
+	for (i = 0; i < srv->nhist; i++)
+		if (store_message_insert(srv->st, &srv->hist[i]) == -1)
+			break;
+	if (i < srv->nhist || store_commit(srv->st) == -1) {
+		log_warnx("history: cannot write %zu records, will retry: %s", srv->nhist,
+		    store_error(srv->st));
+		store_rollback(srv->st);
+		return;
+	}
+	srv->nhist = 0;
+}
+
+static void
+server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	server_history_flush(arg);
+}
+
+/* SIGHUP: load and check the whole new file; keep the old one on any error. */
+static void
+server_reload(struct server *srv)
+{
+	struct config *next, *old = srv->cfg;
+	char err[1024];
+	enum log_level lvl;
+
+	if ((next = calloc(1, sizeof *next)) == NULL) {
+		log_warnx("reload: out of memory; keeping the current configuration");
+		return;
+	}
+	if (config_load_file(srv->conf_path, next, err, sizeof err) == -1) {
+		log_warnx("reload failed, keeping the current configuration: %s", err);
+		free(next);
+		return;
+	}
+	if (strcmp(next->database_path, old->database_path) != 0 ||
+	    strcmp(next->policy_socket_path, old->policy_socket_path) != 0 ||
+	    strcmp(next->policy_socket_mode, old->policy_socket_mode) != 0 ||
+	    strcmp(next->policy_socket_group, old->policy_socket_group) != 0 ||
+	    strcmp(next->pid_file, old->pid_file) != 0)
+		log_warnx("reload: database.path, policy_socket.path, .mode, .group and"
+		    " pid_file take effect at the next restart");
+	if (log_level_parse(next->log_level, &lvl) == 0)
+		log_level_set(lvl);
+	srv->cfg = next;
+	config_free(old);
+	free(old);
+	log_info("configuration reloaded from %s", srv->conf_path);
+}
+
+/* Stop accepting; leave when the last connection is done or the deadline passes. */
+static void
+server_stop(struct server *srv)
+{
+	struct timeval tv = { 2, 0 };
+
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	log_info("stopping: %d connection%s in flight", srv->nconns,
+	    srv->nconns == 1 ? "" : "s");
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+		unlink(srv->cfg->policy_socket_path);
+	}
+	if (srv->nconns == 0)
+		event_base_loopexit(srv->base, NULL);
+	else
+		evtimer_add(srv->stop_timer, &tv);
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP)
+		server_reload(srv);
+	else
+		server_stop(srv);
+}
+
+static void
+server_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("stopping: %d connection%s still open at the deadline", srv->nconns,
+	    srv->nconns == 1 ? "" : "s");
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* Called after connections were freed: finish a pending stop. */
+void
+server_conn_closed(struct server *srv)
+{
+	if (srv->stopping && srv->nconns == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* Create the signal, timer and reap events. */
+void
+server_init_events(struct server *srv)
+{
+	struct timeval one = { 1, 0 };
+
+	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->dead);
+	signal(SIGPIPE, SIG_IGN);
+	srv->sig_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
+	srv->accept_retry = evtimer_new(srv->base, server_accept_retry_cb, srv);
+	srv->stop_timer = evtimer_new(srv->base, server_stop_timer_cb, srv);
+	srv->reap = event_new(srv->base, -1, 0, conn_reap_cb, srv);
+	srv->flush_timer = event_new(srv->base, -1, EV_PERSIST, server_flush_cb, srv);
+	if (srv->sig_hup == NULL || srv->sig_term == NULL || srv->sig_int == NULL ||
+	    srv->accept_retry == NULL || srv->stop_timer == NULL || srv->reap == NULL ||
+	    srv->flush_timer == NULL)
+		fatalx("cannot create events");
+	evsignal_add(srv->sig_hup, NULL);
+	evsignal_add(srv->sig_term, NULL);
+	evsignal_add(srv->sig_int, NULL);
+	evtimer_add(srv->flush_timer, &one);
+}
+
+/* After the loop: free what is left and flush the history. */
+void
+server_shutdown(struct server *srv)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_close(c);
+	conn_reap_cb(-1, 0, srv);
+	server_history_flush(srv);
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+		unlink(srv->cfg->policy_socket_path);
+	}
+	event_free(srv->sig_hup);
+	event_free(srv->sig_term);
+	event_free(srv->sig_int);
+	event_free(srv->accept_retry);
+	event_free(srv->stop_timer);
+	event_free(srv->reap);
+	event_free(srv->flush_timer);
+}

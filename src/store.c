@@ -1,0 +1,807 @@
+/*
+ * The store: one SQLite file in WAL mode.  Every SQL statement of the
+ * project is here, prepared once, bound, reset after use and finalised
+ * at close.  The schema evolves by numbered migrations on
+ * PRAGMA user_version.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Migration N brings the schema from user_version N-1 to N. */
+static const char *const store_migrations[] = {
+	/* 1: accounts, domains, local domains, suspensions, audit, history */
+	"CREATE TABLE accounts ("
+	"  name TEXT PRIMARY KEY,"
+	"  owner TEXT NOT NULL DEFAULT '',"
+	"  contact TEXT NOT NULL DEFAULT '',"
+	"  main_domain TEXT NOT NULL DEFAULT '',"
+	"  present INTEGER NOT NULL DEFAULT 1,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE domains ("
+	"  domain TEXT PRIMARY KEY,"
+	"  account TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('main', 'addon', 'sub'))"
+	") WITHOUT ROWID;"
+	"CREATE INDEX domains_account ON domains (account);"
+	"CREATE TABLE local_domains (domain TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TABLE suspensions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  target TEXT NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('account', 'mailbox')),"
+	"  reason TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  lifted_at INTEGER,"
+	"  lifted_by TEXT,"
+	"  lift_reason TEXT"
+	");"
+	"CREATE UNIQUE INDEX suspensions_active ON suspensions (target) WHERE lifted_at IS NULL;"
+	"CREATE INDEX suspensions_account ON suspensions (account, created_at);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  account TEXT,"
+	"  target TEXT,"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX audit_account ON audit (account, at);"
+	"CREATE TABLE messages ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  account TEXT NOT NULL,"
+	"  mailbox TEXT NOT NULL DEFAULT '',"
+	"  ctx TEXT NOT NULL,"
+	"  uid INTEGER,"
+	"  script TEXT NOT NULL DEFAULT '',"
+	"  ip TEXT NOT NULL DEFAULT '',"
+	"  sender TEXT NOT NULL DEFAULT '',"
+	"  rcpt TEXT NOT NULL DEFAULT '',"
+	"  verdict TEXT NOT NULL"
+	");"
+	"CREATE INDEX messages_account ON messages (account, at);",
+};
+#define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_DOMAIN_OWNER, S_ACCOUNT_EXISTS, S_SUSP_ACTIVE, S_LOCAL_DOMAIN,
+	S_ACCOUNT_GET, S_ACCOUNT_LIST, S_ACCOUNT_DOMAINS,
+	S_SUSP_INSERT, S_SUSP_LIFT, S_SUSP_LIST,
+	S_AUDIT_INSERT, S_AUDIT_LIST,
+	S_MSG_INSERT, S_MSG_LIST,
+	S_STAGE_ACCOUNT, S_STAGE_DOMAIN, S_STAGE_LOCAL,
+	S_SYNC_ACC_ADDED, S_SYNC_ACC_CHANGED, S_SYNC_ACC_REMOVED,
+	S_SYNC_DOM_ADDED, S_SYNC_DOM_CHANGED, S_SYNC_DOM_REMOVED,
+	S_SYNC_LOC_ADDED, S_SYNC_LOC_REMOVED,
+	S_SYNC_ACC_UPSERT, S_SYNC_ACC_GONE,
+	S_SYNC_DOM_DELETE, S_SYNC_DOM_UPSERT,
+	S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT,
+	S_SYNC_KIND_MAIN, S_SYNC_KIND_SUB,
+	S_COUNT
+};
+
+#define SUSP_COLS "id, target, account, kind, reason, source, created_by, created_at," \
+	" coalesce(lifted_at, 0), coalesce(lifted_by, ''), coalesce(lift_reason, '')"
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_DOMAIN_OWNER] = "SELECT account FROM domains WHERE domain = ?1",
+	[S_ACCOUNT_EXISTS] = "SELECT 1 FROM accounts WHERE name = ?1 AND present = 1",
+	[S_SUSP_ACTIVE] = "SELECT " SUSP_COLS " FROM suspensions"
+	    " WHERE target = ?1 AND lifted_at IS NULL",
+	[S_LOCAL_DOMAIN] = "SELECT 1 FROM local_domains WHERE domain = ?1",
+	[S_ACCOUNT_GET] = "SELECT name, owner, contact, main_domain, present, created_at,"
+	    " updated_at FROM accounts WHERE name = ?1",
+	[S_ACCOUNT_LIST] = "SELECT * FROM (SELECT name, owner, contact, main_domain, present,"
+	    " created_at, updated_at, EXISTS (SELECT 1 FROM suspensions s"
+	    "  WHERE s.target = a.name AND s.lifted_at IS NULL) AS suspended"
+	    " FROM accounts a) WHERE ?1 IS NULL"
+	    " OR (?1 = 'suspended' AND suspended)"
+	    " OR (?1 = 'active' AND present = 1 AND NOT suspended)"
+	    " OR (?1 = 'removed' AND present = 0)"
+	    " ORDER BY name",
+	[S_ACCOUNT_DOMAINS] = "SELECT domain, kind FROM domains WHERE account = ?1"
+	    " ORDER BY kind = 'main' DESC, domain",
+	[S_SUSP_INSERT] = "INSERT INTO suspensions (target, account, kind, reason, source,"
+	    " created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_SUSP_LIFT] = "UPDATE suspensions SET lifted_at = ?2, lifted_by = ?3, lift_reason = ?4"
+	    " WHERE id = ?1 AND lifted_at IS NULL",
+	[S_SUSP_LIST] = "SELECT " SUSP_COLS " FROM suspensions WHERE account = ?1"
+	    " ORDER BY created_at, id",
+	[S_AUDIT_INSERT] = "INSERT INTO audit (at, actor, action, account, target, detail)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_AUDIT_LIST] = "SELECT * FROM (SELECT id, at, actor, action, coalesce(account, ''),"
+	    " coalesce(target, ''), detail FROM audit WHERE account = ?1"
+	    " ORDER BY at DESC, id DESC LIMIT ?2) ORDER BY at, id",
+	[S_MSG_INSERT] = "INSERT INTO messages (at, account, mailbox, ctx, uid, script, ip,"
+	    " sender, rcpt, verdict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_MSG_LIST] = "SELECT * FROM (SELECT id, at, account, mailbox, ctx, coalesce(uid, -1),"
+	    " script, ip, sender, rcpt, verdict FROM messages WHERE account = ?1"
+	    " ORDER BY at DESC, id DESC LIMIT ?2) ORDER BY at, id",
+	[S_STAGE_ACCOUNT] = "INSERT OR REPLACE INTO temp.sync_accounts (name, owner, contact,"
+	    " main_domain) VALUES (?1, ?2, ?3, ?4)",
+	[S_STAGE_DOMAIN] = "INSERT OR REPLACE INTO temp.sync_domains (domain, account, kind)"
+	    " VALUES (?1, ?2, ?3)",
+	[S_STAGE_LOCAL] = "INSERT OR IGNORE INTO temp.sync_local (domain) VALUES (?1)",
+	[S_SYNC_ACC_ADDED] = "SELECT n.name, '', n.owner FROM temp.sync_accounts n"
+	    " LEFT JOIN accounts a ON a.name = n.name"
+	    " WHERE a.name IS NULL OR a.present = 0 ORDER BY n.name",
+	[S_SYNC_ACC_CHANGED] = "SELECT n.name,"
+	    " 'owner=' || a.owner || ' contact=' || a.contact || ' main=' || a.main_domain,"
+	    " 'owner=' || n.owner || ' contact=' || n.contact || ' main=' || n.main_domain"
+	    " FROM temp.sync_accounts n JOIN accounts a ON a.name = n.name"
+	    " WHERE a.present = 1 AND (a.owner <> n.owner OR a.contact <> n.contact"
+	    "  OR a.main_domain <> n.main_domain) ORDER BY n.name",
+	[S_SYNC_ACC_REMOVED] = "SELECT name, owner, '' FROM accounts WHERE present = 1"
+	    " AND name NOT IN (SELECT name FROM temp.sync_accounts) ORDER BY name",
+	[S_SYNC_DOM_ADDED] = "SELECT n.domain, '', n.account || ' (' || n.kind || ')'"
+	    " FROM temp.sync_domains n LEFT JOIN domains d ON d.domain = n.domain"
+	    " WHERE d.domain IS NULL ORDER BY n.domain",
+	[S_SYNC_DOM_CHANGED] = "SELECT n.domain, d.account || ' (' || d.kind || ')',"
+	    " n.account || ' (' || n.kind || ')'"
+	    " FROM temp.sync_domains n JOIN domains d ON d.domain = n.domain"
+	    " WHERE d.account <> n.account OR d.kind <> n.kind ORDER BY n.domain",
+	[S_SYNC_DOM_REMOVED] = "SELECT domain, account || ' (' || kind || ')', '' FROM domains"
+	    " WHERE domain NOT IN (SELECT domain FROM temp.sync_domains) ORDER BY domain",
+	[S_SYNC_LOC_ADDED] = "SELECT domain, '', '' FROM temp.sync_local"
+	    " WHERE domain NOT IN (SELECT domain FROM local_domains) ORDER BY domain",
+	[S_SYNC_LOC_REMOVED] = "SELECT domain, '', '' FROM local_domains"
+	    " WHERE domain NOT IN (SELECT domain FROM temp.sync_local) ORDER BY domain",
+	[S_SYNC_ACC_UPSERT] = "INSERT INTO accounts (name, owner, contact, main_domain, present,"
+	    " created_at, updated_at) SELECT name, owner, contact, main_domain, 1, ?1, ?1"
+	    " FROM temp.sync_accounts WHERE true ON CONFLICT (name) DO UPDATE SET"
+	    " owner = excluded.owner, contact = excluded.contact,"
+	    " main_domain = excluded.main_domain, present = 1, updated_at = ?1"
+	    " WHERE owner <> excluded.owner OR contact <> excluded.contact"
+	    " OR main_domain <> excluded.main_domain OR present = 0",
+	[S_SYNC_ACC_GONE] = "UPDATE accounts SET present = 0, updated_at = ?1 WHERE present = 1"
+	    " AND name NOT IN (SELECT name FROM temp.sync_accounts)",
+	[S_SYNC_DOM_DELETE] = "DELETE FROM domains"
+	    " WHERE domain NOT IN (SELECT domain FROM temp.sync_domains)",
+	[S_SYNC_DOM_UPSERT] = "INSERT INTO domains (domain, account, kind)"
+	    " SELECT domain, account, kind FROM temp.sync_domains WHERE true"
+	    " ON CONFLICT (domain) DO UPDATE SET account = excluded.account, kind = excluded.kind"
+	    " WHERE account <> excluded.account OR kind <> excluded.kind",
+	[S_SYNC_LOC_DELETE] = "DELETE FROM local_domains"
+	    " WHERE domain NOT IN (SELECT domain FROM temp.sync_local)",
+	[S_SYNC_LOC_INSERT] = "INSERT OR IGNORE INTO local_domains (domain)"
+	    " SELECT domain FROM temp.sync_local",
+	[S_SYNC_KIND_MAIN] = "UPDATE temp.sync_domains SET kind = 'main' WHERE domain IN"
+	    " (SELECT main_domain FROM temp.sync_accounts a WHERE a.name = sync_domains.account)",
+	[S_SYNC_KIND_SUB] = "UPDATE temp.sync_domains SET kind = 'sub' WHERE kind <> 'main'"
+	    " AND EXISTS (SELECT 1 FROM temp.sync_domains p WHERE p.account = sync_domains.account"
+	    "  AND length(sync_domains.domain) > length(p.domain) + 1"
+	    "  AND substr(sync_domains.domain, -length(p.domain) - 1) = '.' || p.domain)",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+	char err[512];
+};
+
+/* Remember the database's last error for store_error(). */
+static int
+store_fail(struct store *st, const char *what)
+{
+	snprintf(st->err, sizeof st->err, "%s: %s", what, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* The prepared statement for id, prepared on first use. */
+static sqlite3_stmt *
+store_stmt(struct store *st, enum stmt_id id)
+{
+	if (st->stmt[id] == NULL &&
+	    sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+	    &st->stmt[id], NULL) != SQLITE_OK) {
+		store_fail(st, "prepare");
+		return NULL;
+	}
+	return st->stmt[id];
+}
+
+/* Bind a text parameter; NULL binds SQL NULL. */
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Copy a text column into a fixed buffer. */
+static void
+col_text(sqlite3_stmt *s, int i, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
+}
+
+/* Run a statement that returns no rows; 0 or -1. */
+static int
+store_exec_stmt(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, what);
+	return 0;
+}
+
+/* Run a query expected to give at most one row; 1, 0, or -1. */
+static int
+store_step_one(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return store_fail(st, what);
+}
+
+/* Reset a statement after the rows of store_step_one were read. */
+static void
+store_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+/* Apply the migrations the file lacks, in one transaction. */
+static int
+store_migrate(struct store *st)
+{
+	sqlite3_stmt *s;
+	int version;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "begin migration");
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	sqlite3_finalize(s);
+	if (version < 0)
+		goto fail;
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(st->err, sizeof st->err,
+		    "database schema version %d is newer than this program's (%d)",
+		    version, STORE_SCHEMA_VERSION);
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	for (; version < STORE_SCHEMA_VERSION; version++) {
+		char pragma[64];
+
+		if (sqlite3_exec(st->db, store_migrations[version], NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+		if (sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	store_fail(st, "migration");
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * Open (creating if needed) the database, switch it to WAL and bring
+ * its schema up to date.
+ */
+struct store *
+store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen)
+{
+	struct store *st;
+
+	if ((st = calloc(1, sizeof *st)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	    " PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (store_migrate(st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, st->err);
+		goto fail;
+	}
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+/* Finalise every statement and close. */
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* The last error, for messages. */
+const char *
+store_error(struct store *st)
+{
+	return st->err;
+}
+
+/* PRAGMA user_version as this program left it. */
+int
+store_schema_version(struct store *st)
+{
+	(void)st;
+	return STORE_SCHEMA_VERSION;
+}
+
+int
+store_begin(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, S_BEGIN);
+
+	return s == NULL ? -1 : store_exec_stmt(st, s, "begin");
+}
+
+int
+store_commit(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, S_COMMIT);
+
+	return s == NULL ? -1 : store_exec_stmt(st, s, "commit");
+}
+
+void
+store_rollback(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, S_ROLLBACK);
+
+	if (s != NULL && sqlite3_get_autocommit(st->db) == 0)
+		(void)store_exec_stmt(st, s, "rollback");
+}
+
+/* The account a domain is listed for (exactly that domain). */
+int
+store_domain_owner(struct store *st, const char *domain, char *account, size_t len)
+{
+	sqlite3_stmt *s = store_stmt(st, S_DOMAIN_OWNER);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, domain);
+	if ((r = store_step_one(st, s, "domain lookup")) == 1) {
+		col_text(s, 0, account, len);
+		store_done(s);
+	}
+	return r;
+}
+
+/* Whether an account is known and still present in cPanel. */
+int
+store_account_exists(struct store *st, const char *name)
+{
+	sqlite3_stmt *s = store_stmt(st, S_ACCOUNT_EXISTS);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, name);
+	if ((r = store_step_one(st, s, "account lookup")) == 1)
+		store_done(s);
+	return r;
+}
+
+/* Read one suspension row (SUSP_COLS) into sp. */
+static void
+store_suspension_row(sqlite3_stmt *s, struct suspension *sp)
+{
+	sp->id = sqlite3_column_int64(s, 0);
+	col_text(s, 1, sp->target, sizeof sp->target);
+	col_text(s, 2, sp->account, sizeof sp->account);
+	col_text(s, 3, sp->kind, sizeof sp->kind);
+	col_text(s, 4, sp->reason, sizeof sp->reason);
+	col_text(s, 5, sp->source, sizeof sp->source);
+	col_text(s, 6, sp->created_by, sizeof sp->created_by);
+	sp->created_at = sqlite3_column_int64(s, 7);
+	sp->lifted_at = sqlite3_column_int64(s, 8);
+	col_text(s, 9, sp->lifted_by, sizeof sp->lifted_by);
+	col_text(s, 10, sp->lift_reason, sizeof sp->lift_reason);
+}
+
+/* The active suspension of a target (account name or mailbox), if any. */
+int
+store_suspension_active(struct store *st, const char *target, struct suspension *sp)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SUSP_ACTIVE);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, target);
+	if ((r = store_step_one(st, s, "suspension lookup")) == 1) {
+		if (sp != NULL)
+			store_suspension_row(s, sp);
+		store_done(s);
+	}
+	return r;
+}
+
+/* Whether a domain is one of the server's local domains. */
+int
+store_local_domain(struct store *st, const char *domain)
+{
+	sqlite3_stmt *s = store_stmt(st, S_LOCAL_DOMAIN);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, domain);
+	if ((r = store_step_one(st, s, "local domain lookup")) == 1)
+		store_done(s);
+	return r;
+}
+
+/* Read an account row (S_ACCOUNT_GET / S_ACCOUNT_LIST columns). */
+static void
+store_account_row(sqlite3_stmt *s, struct account *a)
+{
+	col_text(s, 0, a->name, sizeof a->name);
+	col_text(s, 1, a->owner, sizeof a->owner);
+	col_text(s, 2, a->contact, sizeof a->contact);
+	col_text(s, 3, a->main_domain, sizeof a->main_domain);
+	a->present = sqlite3_column_int(s, 4);
+	a->created_at = sqlite3_column_int64(s, 5);
+	a->updated_at = sqlite3_column_int64(s, 6);
+}
+
+int
+store_account_get(struct store *st, const char *name, struct account *a)
+{
+	sqlite3_stmt *s = store_stmt(st, S_ACCOUNT_GET);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, name);
+	if ((r = store_step_one(st, s, "account lookup")) == 1) {
+		store_account_row(s, a);
+		store_done(s);
+	}
+	return r;
+}
+
+/* Walk the rows of a bound statement, calling cb; stops when cb returns non-zero. */
+#define STORE_WALK(st, s, what, decl, fill, call) do {			\
+	int rc_;							\
+	decl;								\
+	while ((rc_ = sqlite3_step(s)) == SQLITE_ROW) {			\
+		fill;							\
+		if ((call) != 0)					\
+			break;						\
+	}								\
+	if (rc_ != SQLITE_ROW && rc_ != SQLITE_DONE) {			\
+		store_done(s);						\
+		return store_fail(st, what);				\
+	}								\
+	store_done(s);							\
+	return 0;							\
+} while (0)
+
+/* Accounts, optionally only those in state "active", "suspended" or "removed". */
+int
+store_account_list(struct store *st, const char *state, store_account_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_ACCOUNT_LIST);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, state);
+	STORE_WALK(st, s, "account list", struct account a,
+	    store_account_row(s, &a), cb(arg, &a, sqlite3_column_int(s, 7)));
+}
+
+/* The domains of an account, main domain first. */
+int
+store_account_domains(struct store *st, const char *name,
+    int (*cb)(void *arg, const char *domain, const char *kind), void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_ACCOUNT_DOMAINS);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, name);
+	STORE_WALK(st, s, "domain list", (void)0, (void)0,
+	    cb(arg, (const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1)));
+}
+
+/* Record a new suspension; sp->id is set. */
+int
+store_suspension_insert(struct store *st, struct suspension *sp)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SUSP_INSERT);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, sp->target);
+	bind_text(s, 2, sp->account);
+	bind_text(s, 3, sp->kind);
+	bind_text(s, 4, sp->reason);
+	bind_text(s, 5, sp->source);
+	bind_text(s, 6, sp->created_by);
+	sqlite3_bind_int64(s, 7, sp->created_at);
+	if (store_exec_stmt(st, s, "suspension insert") == -1)
+		return -1;
+	sp->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* Lift an active suspension. */
+int
+store_suspension_lift(struct store *st, long long id, long long at,
+    const char *by, const char *reason)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SUSP_LIFT);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, at);
+	bind_text(s, 3, by);
+	bind_text(s, 4, reason);
+	if (store_exec_stmt(st, s, "suspension lift") == -1)
+		return -1;
+	if (sqlite3_changes(st->db) != 1) {
+		snprintf(st->err, sizeof st->err, "suspension %lld is not active", id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every suspension, past and present, of an account and its mailboxes. */
+int
+store_suspension_list(struct store *st, const char *account, store_suspension_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SUSP_LIST);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	STORE_WALK(st, s, "suspension list", struct suspension sp,
+	    store_suspension_row(s, &sp), cb(arg, &sp));
+}
+
+/* Append to the audit log (inside the caller's transaction). */
+int
+store_audit_insert(struct store *st, long long at, const char *actor, const char *action,
+    const char *account, const char *target, const char *detail)
+{
+	sqlite3_stmt *s = store_stmt(st, S_AUDIT_INSERT);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, at);
+	bind_text(s, 2, actor);
+	bind_text(s, 3, action);
+	bind_text(s, 4, account);
+	bind_text(s, 5, target);
+	bind_text(s, 6, detail != NULL ? detail : "");
+	return store_exec_stmt(st, s, "audit insert");
+}
+
+/* The last `limit` audit entries of an account, oldest first. */
+int
+store_audit_list(struct store *st, const char *account, long long limit,
+    store_audit_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_AUDIT_LIST);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	sqlite3_bind_int64(s, 2, limit);
+	STORE_WALK(st, s, "audit list", struct audit_entry e,
+	    (e.id = sqlite3_column_int64(s, 0), e.at = sqlite3_column_int64(s, 1),
+	    col_text(s, 2, e.actor, sizeof e.actor), col_text(s, 3, e.action, sizeof e.action),
+	    col_text(s, 4, e.account, sizeof e.account), col_text(s, 5, e.target, sizeof e.target),
+	    col_text(s, 6, e.detail, sizeof e.detail)),
+	    cb(arg, &e));
+}
+
+/* Record one decided message in the account's history. */
+int
+store_message_insert(struct store *st, const struct message_record *m)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MSG_INSERT);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, m->at);
+	bind_text(s, 2, m->account);
+	bind_text(s, 3, m->mailbox);
+	bind_text(s, 4, m->ctx);
+	if (m->uid >= 0)
+		sqlite3_bind_int64(s, 5, m->uid);
+	else
+		sqlite3_bind_null(s, 5);
+	bind_text(s, 6, m->script);
+	bind_text(s, 7, m->ip);
+	bind_text(s, 8, m->sender);
+	bind_text(s, 9, m->rcpt);
+	bind_text(s, 10, m->verdict);
+	return store_exec_stmt(st, s, "message insert");
+}
+
+/* The last `limit` messages of an account, oldest first. */
+int
+store_message_list(struct store *st, const char *account, long long limit,
+    store_message_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_MSG_LIST);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	sqlite3_bind_int64(s, 2, limit);
+	STORE_WALK(st, s, "message list", struct message_record m,
+	    (m.at = sqlite3_column_int64(s, 1), col_text(s, 2, m.account, sizeof m.account),
+	    col_text(s, 3, m.mailbox, sizeof m.mailbox), col_text(s, 4, m.ctx, sizeof m.ctx),
+	    m.uid = sqlite3_column_int64(s, 5), col_text(s, 6, m.script, sizeof m.script),
+	    col_text(s, 7, m.ip, sizeof m.ip), col_text(s, 8, m.sender, sizeof m.sender),
+	    col_text(s, 9, m.rcpt, sizeof m.rcpt), col_text(s, 10, m.verdict, sizeof m.verdict)),
+	    cb(arg, &m));
+}
+
+/* Create (or empty) the temporary tables sync stages cPanel's data in. */
+int
+store_sync_stage_begin(struct store *st)
+{
+	if (sqlite3_exec(st->db,
+	    "CREATE TEMP TABLE IF NOT EXISTS sync_accounts (name TEXT PRIMARY KEY,"
+	    " owner TEXT NOT NULL, contact TEXT NOT NULL, main_domain TEXT NOT NULL);"
+	    "CREATE TEMP TABLE IF NOT EXISTS sync_domains (domain TEXT PRIMARY KEY,"
+	    " account TEXT NOT NULL, kind TEXT NOT NULL);"
+	    "CREATE TEMP TABLE IF NOT EXISTS sync_local (domain TEXT PRIMARY KEY);"
+	    "DELETE FROM temp.sync_accounts; DELETE FROM temp.sync_domains;"
+	    " DELETE FROM temp.sync_local;", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "sync staging");
+	return 0;
+}
+
+int
+store_sync_stage_account(struct store *st, const char *name, const char *owner,
+    const char *contact, const char *main_domain)
+{
+	sqlite3_stmt *s = store_stmt(st, S_STAGE_ACCOUNT);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, name);
+	bind_text(s, 2, owner);
+	bind_text(s, 3, contact);
+	bind_text(s, 4, main_domain);
+	return store_exec_stmt(st, s, "sync staging");
+}
+
+int
+store_sync_stage_domain(struct store *st, const char *domain, const char *account,
+    const char *kind)
+{
+	sqlite3_stmt *s = store_stmt(st, S_STAGE_DOMAIN);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, domain);
+	bind_text(s, 2, account);
+	bind_text(s, 3, kind);
+	return store_exec_stmt(st, s, "sync staging");
+}
+
+int
+store_sync_stage_local(struct store *st, const char *domain)
+{
+	sqlite3_stmt *s = store_stmt(st, S_STAGE_LOCAL);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, domain);
+	return store_exec_stmt(st, s, "sync staging");
+}
+
+/* Report the rows of one of the S_SYNC_* comparison queries. */
+static int
+store_sync_report(struct store *st, enum stmt_id id, enum sync_change what,
+    store_sync_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, id);
+
+	if (s == NULL)
+		return -1;
+	STORE_WALK(st, s, "sync compare", int r = 0,
+	    r = cb(arg, what, (const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2)),
+	    r);
+}
+
+/*
+ * Compare the staged data with the store, report each difference
+ * through cb, then apply them.  Call inside a transaction.
+ */
+int
+store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg)
+{
+	static const struct { enum stmt_id id; enum sync_change what; } reports[] = {
+		{ S_SYNC_ACC_ADDED, SYNC_ACCOUNT_ADDED },
+		{ S_SYNC_ACC_CHANGED, SYNC_ACCOUNT_CHANGED },
+		{ S_SYNC_ACC_REMOVED, SYNC_ACCOUNT_REMOVED },
+		{ S_SYNC_DOM_ADDED, SYNC_DOMAIN_ADDED },
+		{ S_SYNC_DOM_CHANGED, SYNC_DOMAIN_CHANGED },
+		{ S_SYNC_DOM_REMOVED, SYNC_DOMAIN_REMOVED },
+		{ S_SYNC_LOC_ADDED, SYNC_LOCAL_ADDED },
+		{ S_SYNC_LOC_REMOVED, SYNC_LOCAL_REMOVED },
+	};
+	static const enum stmt_id kinds[] = { S_SYNC_KIND_MAIN, S_SYNC_KIND_SUB };
+	static const enum stmt_id applies[] = {
+		S_SYNC_ACC_UPSERT, S_SYNC_ACC_GONE, S_SYNC_DOM_DELETE, S_SYNC_DOM_UPSERT,
+		S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT,
+	};
+
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		sqlite3_stmt *s = store_stmt(st, kinds[i]);
+
+		if (s == NULL || store_exec_stmt(st, s, "sync domain kinds") == -1)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++)
+		if (store_sync_report(st, reports[i].id, reports[i].what, cb, arg) == -1)
+			return -1;
+	for (size_t i = 0; i < sizeof applies / sizeof applies[0]; i++) {
+		sqlite3_stmt *s = store_stmt(st, applies[i]);
+
+		if (s == NULL)
+			return -1;
+		if (applies[i] == S_SYNC_ACC_UPSERT || applies[i] == S_SYNC_ACC_GONE)
+			sqlite3_bind_int64(s, 1, now);
+		if (store_exec_stmt(st, s, "sync apply") == -1)
+			return -1;
+	}
+	return 0;
+}
