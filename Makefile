@@ -74,7 +74,7 @@ $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-integration: $(BINS)
+integration: $(BINS) $(BUILD)/mabclient
 	tests/integration/run.sh $(BUILD)
 
 check-one: unit integration
@@ -107,3 +107,6 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all unit integration check check-one run install clean
+
+$(BUILD)/mabclient: tests/integration/mabclient.c $(call obj,proto)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^

@@ -230,7 +230,7 @@ main(int argc, char **argv)
 		}
 		c.now = clock_now();
 		ctl_actor_init(&c);
-		optind = 1;
+		optind = 0;	/* glibc: rescan from argv[1] */
 		r = ctl_commands[i].fn(&c, argc, argv);
 		store_close(c.st);
 		config_free(&c.cfg);

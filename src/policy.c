@@ -58,14 +58,12 @@ policy_verdict(const struct identity *id, const struct policy_facts *f,
 	if (f->account_suspended) {
 		d->reason = "account-suspended";
 		snprintf(d->text, sizeof d->text,
-		    "5.7.1 Outgoing mail of account %s is suspended; "
-		    "the account owner can see why in the hosting control panel",
+		    "5.7.1 Outgoing mail of account %s is suspended",
 		    id->account);
 	} else {
 		d->reason = "mailbox-suspended";
 		snprintf(d->text, sizeof d->text,
-		    "5.7.1 Outgoing mail of mailbox %s is suspended; "
-		    "the account owner can see why in the hosting control panel",
+		    "5.7.1 Outgoing mail of mailbox %s is suspended",
 		    id->mailbox);
 	}
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run every integration test against the binaries in build directory $1.
+# Prints each assertion and a closing "N passed, N failed" line.
+set -u
+BUILD=${1:-build}
+export BUILD
+cd "$(dirname "$0")/../.." || exit 1
+pass=0 fail=0 broken=0
+for t in tests/integration/t_*.sh; do
+    res=$(mktemp)
+    echo "== $t ($BUILD)"
+    RESULTS=$res bash "$t"
+    if read -r p f <"$res" 2>/dev/null && [ -n "$p" ]; then
+        pass=$((pass + p)); fail=$((fail + f))
+    else
+        echo "not ok - $t did not finish"; broken=$((broken + 1))
+    fi
+    rm -f "$res"
+done
+fail=$((fail + broken))
+echo "# integration tests on $BUILD"
+echo "integration: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
