@@ -81,7 +81,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	evbuffer_remove(in, line, (size_t)p.pos);
 	line[p.pos] = '\0';
 	evbuffer_drain(in, eol_len);
-	conn_line_handle(c, line);
+	if (memchr(line, '\0', (size_t)p.pos) != NULL)
+		conn_reply_send(c, VERDICT_ERROR, "5.5.2 NUL byte in request");
+	else
+		conn_line_handle(c, line);
 	free(line);
 }
 

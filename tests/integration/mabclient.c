@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,8 @@ main(int argc, char **argv)
 	int ch, query = 0, hold = 0, no_shut = 0, timeout = 10, fd, r;
 	static char req[65536];
 	size_t len = 0;
+
+	signal(SIGPIPE, SIG_IGN);	/* as Exim: a closed peer is a read result */
 
 	while ((ch = getopt(argc, argv, "qH:nt:")) != -1) {
 		switch (ch) {
