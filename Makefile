@@ -38,14 +38,14 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel
-COMMON = $(PURE) log config clock store
-DAEMON = mailabused server conn check
-CTL = ctl cmd_sync cmd_suspend cmd_show
+COMMON = $(PURE) log config clock store notify lifecycle
+DAEMON = mailabused server conn check selfservice
+CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy cpanel config
+UNIT_TESTS = duration proto identity policy unblock cpanel config
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -89,6 +89,7 @@ run: $(BINS)
 	mkdir -p state
 	sed -e 's|"/var/lib/mailabuse/|"$(CURDIR)/state/|' \
 	    -e 's|"/run/mailabuse/|"$(CURDIR)/state/|' \
+	    -e 's|"/etc/mailabuse/notices"|"$(CURDIR)/conf/notices"|' \
 	    conf/mailabused.conf > state/mailabused.conf
 	$(BUILD)/mailabused -n -c state/mailabused.conf
 	$(BUILD)/mailabused -f -c state/mailabused.conf
@@ -100,6 +101,12 @@ install: $(BINS)
 	install -m 0644 man/mailabused.8 man/mailabusectl.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/mailabused.conf.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 contrib/exim/*.acl $(DESTDIR)$(PREFIX)/share/mailabuse/exim
+	install -d $(DESTDIR)$(SYSCONFDIR)/mailabuse/notices $(DESTDIR)$(SYSCONFDIR)/cron.d
+	for f in conf/notices/*.txt; do \
+	    test -e $(DESTDIR)$(SYSCONFDIR)/mailabuse/notices/$${f##*/} || \
+	    install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/mailabuse/notices/; done
+	test -e $(DESTDIR)$(SYSCONFDIR)/cron.d/mailabuse || \
+	    sed 's|/usr/local/sbin|$(SBINDIR)|g' contrib/cron/mailabuse > $(DESTDIR)$(SYSCONFDIR)/cron.d/mailabuse
 	test -e $(DESTDIR)$(SYSCONFDIR)/mailabuse/mailabused.conf || \
 	    install -m 0644 conf/mailabused.conf $(DESTDIR)$(SYSCONFDIR)/mailabuse/mailabused.conf
 

@@ -26,12 +26,28 @@ struct config {
 
 	int policy_allow_local_delivery;
 	long long policy_system_uid_max;
+	long long policy_complaint_window;	/* seconds */
+	long long policy_unblock_cooldown;	/* seconds */
+	char *policy_repeat_offence;		/* "wait" or "permanent" */
+	int policy_suspend_on_complaint;
+
+	char *user_socket_path;
+
+	char *notify_sendmail;
+	char *notify_from;
+	char *notify_fallback;
+	char *notify_templates;
+	long long notify_timeout;		/* seconds */
+
+	long long retention_messages;		/* seconds */
+	long long retention_records;		/* seconds */
 };
 
 int config_load_file(const char *path, struct config *cfg, char *err, size_t errlen);
 int config_load_string(const char *text, const char *name, struct config *cfg,
     char *err, size_t errlen);
 void config_free(struct config *cfg);
+void config_keep_restart_keys(struct config *next, const struct config *running);
 void config_print(const struct config *cfg);
 
 #endif

@@ -27,11 +27,24 @@ int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen,
     char *account, size_t acclen, int *is_mailbox);
 
+int ctl_source_valid(const char *source);
+void ctl_notices_send(struct ctl *c, const char *account);
+int ctl_user_request(struct ctl *c, const char *verb, const char *account,
+    const char *limit, json_t **out);
+int ctl_is_root(void);
+
 /* cmd_sync.c */
 int cmd_sync(struct ctl *c, int argc, char **argv);
 /* cmd_suspend.c */
 int cmd_suspend(struct ctl *c, int argc, char **argv);
 int cmd_unsuspend(struct ctl *c, int argc, char **argv);
+int ctl_suspend_apply(struct ctl *c, struct suspension *sp, struct suspension *cur);
+/* cmd_complaint.c */
+int cmd_complaint(struct ctl *c, int argc, char **argv);
+/* cmd_unblock.c */
+int cmd_unblock(struct ctl *c, int argc, char **argv);
+/* cmd_expire.c */
+int cmd_expire(struct ctl *c, int argc, char **argv);
 /* cmd_show.c */
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_list(struct ctl *c, int argc, char **argv);

@@ -6,9 +6,11 @@
 
 #define PROTO_VERSION "MAILABUSE/1"
 
-enum proto_verb { PROTO_CHECK, PROTO_PING };
+enum proto_verb { PROTO_CHECK, PROTO_PING, PROTO_STATUS, PROTO_HISTORY, PROTO_UNBLOCK };
 
-enum verdict { VERDICT_PASS, VERDICT_REFUSE, VERDICT_DEFER, VERDICT_ERROR, VERDICT_OK };
+enum verdict {
+	VERDICT_PASS, VERDICT_REFUSE, VERDICT_DEFER, VERDICT_ERROR, VERDICT_OK, VERDICT_REFUSED
+};
 
 /*
  * A parsed request.  The strings point into the caller's line buffer,
@@ -23,6 +25,8 @@ struct proto_request {
 	const char *rcpt;
 	const char *ip;
 	const char *script;
+	const char *account;	/* user socket: the account to act for */
+	const char *limit;	/* user socket: HISTORY length */
 };
 
 int proto_request_parse(char *line, struct proto_request *req, char *err, size_t errlen);

@@ -18,8 +18,12 @@ struct conn {
 	unsigned long long id;
 	struct server *srv;
 	struct bufferevent *bev;
+	struct event *deadline;		/* read_timeout from accept, not from the last byte */
 	int replied;
 	int dead;
+	int user;			/* on the user socket */
+	int peer_known;			/* SO_PEERCRED gave peer_uid */
+	unsigned long peer_uid;
 	TAILQ_ENTRY(conn) entry;
 };
 TAILQ_HEAD(conn_list, conn);
@@ -30,6 +34,8 @@ struct server {
 	const char *conf_path;
 	struct store *st;
 	struct evconnlistener *listener;
+	struct evconnlistener *user_listener;
+	struct event *sig_chld;
 	struct event *accept_retry;
 	struct event *sig_hup, *sig_term, *sig_int;
 	struct event *flush_timer;
@@ -54,13 +60,19 @@ void server_shutdown(struct server *srv);
 void server_history_flush(struct server *srv);
 void server_conn_closed(struct server *srv);
 
+void server_notify_spawn(struct server *srv, const char *account);
+
 /* conn.c */
-void conn_accept(struct server *srv, evutil_socket_t fd);
+void conn_accept(struct server *srv, evutil_socket_t fd, int user);
 void conn_close(struct conn *c);
 void conn_reap_cb(evutil_socket_t fd, short what, void *arg);
 
 /* check.c */
 enum verdict check_request(struct server *srv, unsigned long long connid,
     const struct proto_request *req, char *text, size_t len);
+
+/* selfservice.c */
+enum verdict selfservice_request(struct server *srv, const struct conn *c,
+    const struct proto_request *req, char **text);
 
 #endif

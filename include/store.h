@@ -33,6 +33,31 @@ struct suspension {
 	long long lifted_at;		/* 0 while active */
 	char lifted_by[ACTOR_MAX];
 	char lift_reason[REASON_MAX];
+	char lift_kind[16];		/* "owner", "admin", "admin-nocount" or "" */
+	long long complaint_id;		/* the complaint it was made for, or 0 */
+};
+
+struct complaint {
+	long long id;
+	char account[ACCOUNT_NAME_MAX];
+	char source[32];
+	char ref[REASON_MAX];
+	long long created_at;
+	char created_by[ACTOR_MAX];
+	long long window_end;
+	long long closed_at;		/* 0 while open */
+	char closed_by[ACTOR_MAX];
+	char close_reason[REASON_MAX];
+};
+
+/* A queued notice, as claimed for sending. */
+struct notice {
+	long long id;
+	char account[ACCOUNT_NAME_MAX];
+	char kind[32];
+	char rcpt[ADDRESS_MAX];
+	char *message;			/* allocated */
+	int attempts;
 };
 
 struct audit_entry {
@@ -72,6 +97,7 @@ typedef int (*store_account_cb)(void *arg, const struct account *a, int suspende
 typedef int (*store_suspension_cb)(void *arg, const struct suspension *s);
 typedef int (*store_audit_cb)(void *arg, const struct audit_entry *e);
 typedef int (*store_message_cb)(void *arg, const struct message_record *m);
+typedef int (*store_complaint_cb)(void *arg, const struct complaint *c);
 
 struct store *store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen);
 void store_close(struct store *st);
@@ -94,7 +120,7 @@ int store_account_domains(struct store *st, const char *name,
     int (*cb)(void *arg, const char *domain, const char *kind), void *arg);
 int store_suspension_insert(struct store *st, struct suspension *s);
 int store_suspension_lift(struct store *st, long long id, long long at,
-    const char *by, const char *reason);
+    const char *by, const char *reason, const char *lift_kind);
 int store_suspension_list(struct store *st, const char *account, store_suspension_cb cb, void *arg);
 int store_audit_insert(struct store *st, long long at, const char *actor, const char *action,
     const char *account, const char *target, const char *detail);
@@ -112,5 +138,26 @@ int store_sync_stage_domain(struct store *st, const char *domain, const char *ac
     const char *kind);
 int store_sync_stage_local(struct store *st, const char *domain);
 int store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg);
+
+/* The abuse lifecycle. */
+int store_last_unblock(struct store *st, const char *account, long long *at);
+int store_complaint_insert(struct store *st, struct complaint *c);
+int store_complaint_list(struct store *st, const char *account, store_complaint_cb cb, void *arg);
+int store_complaint_get(struct store *st, long long id, struct complaint *c);
+int store_complaint_close(struct store *st, long long id, long long at, const char *by,
+    const char *reason);
+int store_complaints_expire(struct store *st, long long now, const char *actor, long long *n);
+int store_suspension_pending_eligible(struct store *st, store_suspension_cb cb, void *arg);
+int store_suspension_set_notified(struct store *st, long long id, long long at);
+int store_outbox_insert(struct store *st, const char *account, const char *kind,
+    const char *rcpt, const char *message, long long now);
+int store_outbox_due(struct store *st, long long now, const char *account,
+    long long *ids, size_t max, size_t *n);
+int store_outbox_claim(struct store *st, long long id, long long now, long long lease_until,
+    struct notice *nt);
+int store_outbox_sent(struct store *st, long long id, long long at);
+int store_outbox_failed(struct store *st, long long id, const char *error, long long retry_at);
+int store_purge(struct store *st, long long messages_before, long long records_before,
+    long long *n);
 
 #endif

@@ -17,9 +17,6 @@
 #include "policy.h"
 #include "server.h"
 
-#ifndef MAILABUSE_VERSION
-#define MAILABUSE_VERSION "0"
-#endif
 
 static int
 check_domain_owner_cb(void *ctx, const char *domain, char *account, size_t len)
@@ -119,10 +116,6 @@ check_request(struct server *srv, unsigned long long connid,
 	char err[128];
 	int r;
 
-	if (req->verb == PROTO_PING) {
-		snprintf(text, len, "mailabused %s", MAILABUSE_VERSION);
-		return VERDICT_OK;
-	}
 	if (identity_resolve(req->auth, req->uid, req->sender,
 	    (unsigned long)cfg->policy_system_uid_max, &lk, &id, err, sizeof err) == -1)
 		goto defer;

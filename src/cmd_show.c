@@ -2,6 +2,7 @@
  * mailabusectl status / list / history: the read-only commands, each
  * with --json for scripts and control-panel plugins.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "lifecycle.h"
 
 /* Parse [--json] [--state S] [--limit N] and the positional arguments. */
 static int
@@ -49,6 +51,14 @@ show_args(struct ctl *c, int argc, char **argv, int npos, const char **pos,
 			return EX_USAGE;
 		}
 	}
+	if (npos == -1) {
+		/* an optional account: an owner's own is the default */
+		if (argc - optind > 1)
+			return ctl_usage_error("%s: expected at most one account", argv[0]);
+		if (argc - optind == 1)
+			pos[0] = argv[optind];
+		return 0;
+	}
 	if (argc - optind != npos)
 		return ctl_usage_error("%s: expected %d argument%s", argv[0], npos,
 		    npos == 1 ? "" : "s");
@@ -57,138 +67,97 @@ show_args(struct ctl *c, int argc, char **argv, int npos, const char **pos,
 	return 0;
 }
 
-/* Time as ISO 8601 JSON string, or null. */
-static json_t *
-show_json_time(long long t)
-{
-	char buf[32];
 
-	if (t == 0)
-		return json_null();
-	ctl_time_format(t, buf, sizeof buf);
-	return json_string(buf);
-}
 
-/* Look up an account for the show commands; 0 or an exit status. */
+/* Get the status or history report: from the database as root, else from the daemon. */
 static int
-show_account(struct ctl *c, const char *name, struct account *a)
+show_fetch(struct ctl *c, const char *verb, const char *name, long long limit, json_t **j)
 {
-	int r;
+	char lim[32], lower[ACCOUNT_NAME_MAX];
+	int r, rc;
 
+	if (name != NULL) {
+		/* account names are lower case in cPanel */
+		size_t i;
+
+		for (i = 0; name[i] != '\0' && i + 1 < sizeof lower; i++)
+			lower[i] = (char)tolower((unsigned char)name[i]);
+		lower[i] = '\0';
+		name = lower;
+	}
+	if (!ctl_is_root()) {
+		snprintf(lim, sizeof lim, "%lld", limit);
+		return ctl_user_request(c, verb, name, strcmp(verb, "HISTORY") == 0 ? lim : NULL, j);
+	}
+	if (name == NULL)
+		return ctl_usage_error("%s: name the account", verb);
 	if ((r = ctl_store(c)) != 0)
 		return r;
-	if ((r = store_account_get(c->st, name, a)) == -1)
-		return ctl_db_error(c, "account lookup");
-	if (r == 0) {
+	if (strcmp(verb, "STATUS") == 0)
+		*j = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
+	else
+		*j = lifecycle_history(c->st, name, limit, &rc);
+	if (rc == LC_NOT_FOUND) {
 		fprintf(stderr, "mailabusectl: %s: no such account\n", name);
 		return EX_NOINPUT;
 	}
+	if (rc != LC_OK)
+		return ctl_db_error(c, verb);
 	return 0;
 }
 
-struct status_ctx {
-	json_t *domains;
-	json_t *mailboxes;
-	int suspensions;
-	int has_active;
-	struct suspension active;
-};
-
-static int
-status_domain_cb(void *arg, const char *domain, const char *kind)
+/* A string member, or "-". */
+static const char *
+js(json_t *o, const char *key)
 {
-	struct status_ctx *sc = arg;
+	const char *v = json_string_value(json_object_get(o, key));
 
-	json_array_append_new(sc->domains, json_pack("{s:s, s:s}", "domain", domain,
-	    "kind", kind));
-	return 0;
-}
-
-static int
-status_suspension_cb(void *arg, const struct suspension *s)
-{
-	struct status_ctx *sc = arg;
-	char ts[32];
-
-	sc->suspensions++;
-	if (s->lifted_at != 0)
-		return 0;
-	if (strcmp(s->kind, "account") == 0) {
-		sc->has_active = 1;
-		sc->active = *s;
-		return 0;
-	}
-	ctl_time_format(s->created_at, ts, sizeof ts);
-	json_array_append_new(sc->mailboxes, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-	    "mailbox", s->target, "since", ts, "reason", s->reason, "source", s->source,
-	    "by", s->created_by));
-	return 0;
+	return v != NULL && *v != '\0' ? v : "-";
 }
 
 int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	struct status_ctx sc;
-	struct account a;
-	const char *name;
-	const char *state;
-	json_t *j;
+	const char *name = NULL;
+	json_t *j, *v;
 	size_t i;
-	json_t *v;
 	int r;
 
-	if ((r = show_args(c, argc, argv, 1, &name, NULL, NULL)) != 0)
+	if ((r = show_args(c, argc, argv, -1, &name, NULL, NULL)) != 0)
 		return r;
-	if ((r = show_account(c, name, &a)) != 0)
+	if ((r = show_fetch(c, "STATUS", name, 0, &j)) != 0)
 		return r;
-	memset(&sc, 0, sizeof sc);
-	sc.domains = json_array();
-	sc.mailboxes = json_array();
-	if (store_account_domains(c->st, a.name, status_domain_cb, &sc) == -1 ||
-	    store_suspension_list(c->st, a.name, status_suspension_cb, &sc) == -1) {
-		json_decref(sc.domains);
-		json_decref(sc.mailboxes);
-		return ctl_db_error(c, "status");
-	}
-	state = sc.has_active ? "suspended" : a.present ? "active" : "removed";
-	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "account", a.name,
-	    "owner", a.owner, "contact", a.contact, "main_domain", a.main_domain,
-	    "in_cpanel", a.present, "state", state);
-	if (sc.has_active) {
-		json_object_set_new(j, "since", show_json_time(sc.active.created_at));
-		json_object_set_new(j, "reason", json_string(sc.active.reason));
-		json_object_set_new(j, "source", json_string(sc.active.source));
-		json_object_set_new(j, "suspended_by", json_string(sc.active.created_by));
-	}
-	json_object_set_new(j, "domains", sc.domains);
-	json_object_set_new(j, "mailboxes_suspended", sc.mailboxes);
-	json_object_set_new(j, "suspensions_total", json_integer(sc.suspensions));
 	if (c->json)
 		return ctl_json_print(j);
 
-	printf("account:      %s%s\n", a.name, a.present ? "" : " (removed from cPanel)");
-	printf("owner:        %s\n", a.owner[0] ? a.owner : "-");
-	printf("contact:      %s\n", a.contact[0] ? a.contact : "-");
-	printf("state:        %s\n", state);
-	if (sc.has_active) {
-		char ts[32];
-
-		ctl_time_format(sc.active.created_at, ts, sizeof ts);
-		printf("since:        %s\n", ts);
-		printf("reason:       %s\n", sc.active.reason);
-		printf("source:       %s (by %s)\n", sc.active.source, sc.active.created_by);
+	printf("account:      %s%s\n", js(j, "account"),
+	    json_is_true(json_object_get(j, "in_cpanel")) ? "" : " (removed from cPanel)");
+	printf("owner:        %s\n", js(j, "owner"));
+	printf("contact:      %s\n", js(j, "contact"));
+	printf("state:        %s\n", js(j, "state"));
+	if (strcmp(js(j, "state"), "suspended") == 0) {
+		printf("since:        %s\n", js(j, "since"));
+		printf("reason:       %s\n", js(j, "reason"));
+		printf("source:       %s (by %s)\n", js(j, "source"), js(j, "suspended_by"));
 	}
+	json_array_foreach(json_object_get(j, "complaints"), i, v)
+		printf("complaint:    #%lld %s \"%s\" received %s, window %s %s\n",
+		    (long long)json_integer_value(json_object_get(v, "id")), js(v, "source"),
+		    js(v, "ref"), js(v, "received"),
+		    json_is_true(json_object_get(v, "window_open")) ? "open until" : "ended",
+		    js(v, "window_end"));
+	printf("last unblock: %s\n", js(j, "last_unblock"));
+	if (strcmp(js(j, "unblock"), "not-suspended") != 0)
+		printf("unblock:      %s\n", js(j, "explanation"));
 	printf("domains:     ");
 	json_array_foreach(json_object_get(j, "domains"), i, v)
-		printf(" %s (%s)", json_string_value(json_object_get(v, "domain")),
-		    json_string_value(json_object_get(v, "kind")));
+		printf(" %s (%s)", js(v, "domain"), js(v, "kind"));
 	printf("%s\n", json_array_size(json_object_get(j, "domains")) == 0 ? " -" : "");
 	json_array_foreach(json_object_get(j, "mailboxes_suspended"), i, v)
-		printf("mailbox:      %s suspended since %s: %s\n",
-		    json_string_value(json_object_get(v, "mailbox")),
-		    json_string_value(json_object_get(v, "since")),
-		    json_string_value(json_object_get(v, "reason")));
-	printf("suspensions:  %d in all\n", sc.suspensions);
+		printf("mailbox:      %s suspended since %s: %s\n", js(v, "mailbox"),
+		    js(v, "since"), js(v, "reason"));
+	printf("suspensions:  %lld in all\n",
+	    (long long)json_integer_value(json_object_get(j, "suspensions_total")));
 	json_decref(j);
 	return 0;
 }
@@ -236,89 +205,39 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	return c->json ? ctl_json_print(lc.arr) : 0;
 }
 
-struct history_ctx {
-	struct ctl *c;
-	json_t *audit;
-	json_t *messages;
-};
-
-static int
-history_audit_cb(void *arg, const struct audit_entry *e)
-{
-	struct history_ctx *hc = arg;
-	char ts[32];
-
-	ctl_time_format(e->at, ts, sizeof ts);
-	if (hc->c->json)
-		json_array_append_new(hc->audit, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-		    "at", ts, "actor", e->actor, "action", e->action, "target", e->target,
-		    "detail", e->detail));
-	else
-		printf("%s  %-16s %-24s by %s: %s\n", ts, e->action, e->target, e->actor,
-		    e->detail);
-	return 0;
-}
-
-static int
-history_message_cb(void *arg, const struct message_record *m)
-{
-	struct history_ctx *hc = arg;
-	char ts[32];
-
-	ctl_time_format(m->at, ts, sizeof ts);
-	if (hc->c->json) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "at", ts,
-		    "ctx", m->ctx, "mailbox", m->mailbox, "script", m->script, "ip", m->ip,
-		    "sender", m->sender, "rcpt", m->rcpt, "verdict", m->verdict);
-
-		json_object_set_new(o, "uid", m->uid >= 0 ? json_integer(m->uid) : json_null());
-		json_array_append_new(hc->messages, o);
-	} else {
-		printf("%s  %-6s %-5s from %s", ts, m->verdict, m->ctx,
-		    m->sender[0] ? m->sender : "<>");
-		if (m->mailbox[0])
-			printf(" mailbox %s", m->mailbox);
-		if (m->uid >= 0)
-			printf(" uid %lld", m->uid);
-		if (m->script[0])
-			printf(" script %s", m->script);
-		if (m->ip[0])
-			printf(" ip %s", m->ip);
-		printf(" to %s\n", m->rcpt);
-	}
-	return 0;
-}
-
 int
 cmd_history(struct ctl *c, int argc, char **argv)
 {
-	struct history_ctx hc = { c, NULL, NULL };
-	struct account a;
-	const char *name;
+	const char *name = NULL;
 	long long limit = 50;
+	json_t *j, *v;
+	size_t i;
 	int r;
 
-	if ((r = show_args(c, argc, argv, 1, &name, NULL, &limit)) != 0)
+	if ((r = show_args(c, argc, argv, -1, &name, NULL, &limit)) != 0)
 		return r;
-	if ((r = show_account(c, name, &a)) != 0)
+	if ((r = show_fetch(c, "HISTORY", name, limit, &j)) != 0)
 		return r;
-	if (c->json) {
-		hc.audit = json_array();
-		hc.messages = json_array();
-	} else
-		printf("# changes\n");
-	if (store_audit_list(c->st, a.name, limit, history_audit_cb, &hc) == -1)
-		goto fail;
-	if (!c->json)
-		printf("# messages (newest %lld)\n", limit);
-	if (store_message_list(c->st, a.name, limit, history_message_cb, &hc) == -1)
-		goto fail;
 	if (c->json)
-		return ctl_json_print(json_pack("{s:s, s:o, s:o}", "account", a.name,
-		    "changes", hc.audit, "messages", hc.messages));
+		return ctl_json_print(j);
+	printf("# changes of %s\n", js(j, "account"));
+	json_array_foreach(json_object_get(j, "changes"), i, v)
+		printf("%s  %-18s %-24s by %s: %s\n", js(v, "at"), js(v, "action"),
+		    js(v, "target"), js(v, "actor"), js(v, "detail"));
+	printf("# messages (newest %lld)\n", limit);
+	json_array_foreach(json_object_get(j, "messages"), i, v) {
+		printf("%s  %-6s %-5s from <%s>", js(v, "at"), js(v, "verdict"), js(v, "ctx"),
+		    json_string_value(json_object_get(v, "sender")));
+		if (strcmp(js(v, "mailbox"), "-") != 0)
+			printf(" mailbox %s", js(v, "mailbox"));
+		if (json_is_integer(json_object_get(v, "uid")))
+			printf(" uid %lld", (long long)json_integer_value(json_object_get(v, "uid")));
+		if (strcmp(js(v, "script"), "-") != 0)
+			printf(" script %s", js(v, "script"));
+		if (strcmp(js(v, "ip"), "-") != 0)
+			printf(" ip %s", js(v, "ip"));
+		printf(" to %s\n", js(v, "rcpt"));
+	}
+	json_decref(j);
 	return 0;
-fail:
-	json_decref(hc.audit);
-	json_decref(hc.messages);
-	return ctl_db_error(c, "history");
 }

@@ -1,7 +1,8 @@
 /*
  * mailabusectl suspend / unsuspend: stop or restore the outgoing mail
- * of a whole cPanel account or of one mailbox.  Each change and its
- * audit entry are one transaction, committed before the command returns.
+ * of a whole cPanel account or of one mailbox.  Each change, its audit
+ * entry and its notice are one transaction, committed before the command
+ * returns; the notice is then sent (or left queued for `expire`).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -9,32 +10,39 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "lifecycle.h"
+#include "notify.h"
 
-#define SOURCE_MAX 32
-
-/* Parse "TARGET --reason TEXT [--source S]"; 0 or an exit status. */
+/* Parse "TARGET --reason TEXT [--source S] [--no-count]"; 0 or an exit status. */
 static int
-suspend_args(int argc, char **argv, int with_source, const char **target,
-    const char **reason, const char **source)
+suspend_args(int argc, char **argv, int suspend, const char **target,
+    const char **reason, const char **source, int *no_count)
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
 		{ "source", required_argument, NULL, 's' },
+		{ "no-count", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 
 	*reason = NULL;
 	*source = "admin";
+	*no_count = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
 			*reason = optarg;
 			break;
 		case 's':
-			if (!with_source)
+			if (!suspend)
 				return ctl_usage_error("%s: --source is not an option here", argv[0]);
 			*source = optarg;
+			break;
+		case 'n':
+			if (suspend)
+				return ctl_usage_error("%s: --no-count is not an option here", argv[0]);
+			*no_count = 1;
 			break;
 		default:
 			return EX_USAGE;
@@ -48,9 +56,38 @@ suspend_args(int argc, char **argv, int with_source, const char **target,
 	if (strlen(*reason) >= REASON_MAX)
 		return ctl_usage_error("%s: --reason is longer than %d characters",
 		    argv[0], REASON_MAX - 1);
-	if (strlen(*source) >= SOURCE_MAX || **source == '\0')
-		return ctl_usage_error("%s: --source must be 1 to %d characters",
-		    argv[0], SOURCE_MAX - 1);
+	if (!ctl_source_valid(*source))
+		return ctl_usage_error("%s: --source must be a word of 1 to 31 letters, digits,"
+		    " '-' or '_'", argv[0]);
+	return 0;
+}
+
+/*
+ * Suspend inside the caller's transaction: audit it and queue the
+ * owner's notice.  Returns 0, CTL_REFUSED if already suspended (cur
+ * filled), or an exit status after a message.
+ */
+int
+ctl_suspend_apply(struct ctl *c, struct suspension *sp, struct suspension *cur)
+{
+	char err[512];
+	int r;
+
+	if ((r = store_suspension_active(c->st, sp->target, cur)) == -1)
+		return ctl_db_error(c, "suspend");
+	if (r == 1)
+		return CTL_REFUSED;
+	snprintf(sp->created_by, sizeof sp->created_by, "%s", c->actor);
+	sp->created_at = c->now;
+	if (store_suspension_insert(c->st, sp) == -1 ||
+	    store_audit_insert(c->st, c->now, c->actor, "suspend", sp->account, sp->target,
+	    sp->reason) == -1)
+		return ctl_db_error(c, "suspend");
+	if (lifecycle_notice_suspended(c->st, &c->cfg, sp, c->now, err, sizeof err) == -1) {
+		store_rollback(c->st);
+		fprintf(stderr, "mailabusectl: cannot queue the owner's notice: %s\n", err);
+		return EX_CONFIG;
+	}
 	return 0;
 }
 
@@ -60,9 +97,9 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 	struct suspension sp, cur;
 	const char *target, *reason, *source;
 	char ts[32];
-	int r, is_mailbox;
+	int r, is_mailbox, no_count;
 
-	if ((r = suspend_args(argc, argv, 1, &target, &reason, &source)) != 0)
+	if ((r = suspend_args(argc, argv, 1, &target, &reason, &source, &no_count)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
@@ -74,26 +111,22 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 		store_rollback(c->st);
 		return r;
 	}
-	if ((r = store_suspension_active(c->st, sp.target, &cur)) == -1)
-		return ctl_db_error(c, "suspend");
-	if (r == 1) {
+	snprintf(sp.kind, sizeof sp.kind, "%s", is_mailbox ? "mailbox" : "account");
+	snprintf(sp.reason, sizeof sp.reason, "%s", reason);
+	snprintf(sp.source, sizeof sp.source, "%s", source);
+	if ((r = ctl_suspend_apply(c, &sp, &cur)) == CTL_REFUSED) {
 		store_rollback(c->st);
 		ctl_time_format(cur.created_at, ts, sizeof ts);
 		fprintf(stderr, "mailabusectl: %s is already suspended since %s: %s\n",
 		    sp.target, ts, cur.reason);
 		return CTL_REFUSED;
 	}
-	snprintf(sp.kind, sizeof sp.kind, "%s", is_mailbox ? "mailbox" : "account");
-	snprintf(sp.reason, sizeof sp.reason, "%s", reason);
-	snprintf(sp.source, sizeof sp.source, "%s", source);
-	snprintf(sp.created_by, sizeof sp.created_by, "%s", c->actor);
-	sp.created_at = c->now;
-	if (store_suspension_insert(c->st, &sp) == -1 ||
-	    store_audit_insert(c->st, c->now, c->actor, "suspend", sp.account, sp.target,
-	    reason) == -1 ||
-	    store_commit(c->st) == -1)
+	if (r != 0)
+		return r;
+	if (store_commit(c->st) == -1)
 		return ctl_db_error(c, "suspend");
 	printf("suspended %s %s: %s\n", sp.kind, sp.target, reason);
+	ctl_notices_send(c, sp.account);
 	return 0;
 }
 
@@ -101,11 +134,11 @@ int
 cmd_unsuspend(struct ctl *c, int argc, char **argv)
 {
 	struct suspension cur;
-	const char *target, *reason, *source;
+	const char *target, *reason, *source, *kind;
 	char norm[ADDRESS_MAX], account[ACCOUNT_NAME_MAX];
-	int r, is_mailbox;
+	int r, is_mailbox, no_count;
 
-	if ((r = suspend_args(argc, argv, 0, &target, &reason, &source)) != 0)
+	if ((r = suspend_args(argc, argv, 0, &target, &reason, &source, &no_count)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
@@ -123,11 +156,14 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "mailabusectl: %s is not suspended\n", norm);
 		return CTL_REFUSED;
 	}
-	if (store_suspension_lift(c->st, cur.id, c->now, c->actor, reason) == -1 ||
-	    store_audit_insert(c->st, c->now, c->actor, "unsuspend", account, norm,
-	    reason) == -1 ||
+	/* An admin lift counts as the account's unblock, unless made in error. */
+	kind = no_count ? "admin-nocount" : "admin";
+	if (store_suspension_lift(c->st, cur.id, c->now, c->actor, reason, kind) == -1 ||
+	    store_audit_insert(c->st, c->now, c->actor,
+	    no_count ? "unsuspend-nocount" : "unsuspend", account, norm, reason) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "unsuspend");
-	printf("unsuspended %s %s: %s\n", cur.kind, norm, reason);
+	printf("unsuspended %s %s: %s%s\n", cur.kind, norm, reason,
+	    no_count || is_mailbox ? "" : " (counts as the account's unblock)");
 	return 0;
 }

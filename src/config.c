@@ -3,6 +3,7 @@
  * setting validates it: an unknown key is an error (a typo must not pass
  * silently), and every error names file:line.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -16,7 +17,6 @@
 
 #include "config.h"
 #include "duration.h"
-#include "log.h"
 
 enum cfg_type { CFG_STRING, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_MODE, CFG_ENUM };
 
@@ -30,6 +30,7 @@ struct cfg_key {
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
+static const char *const repeat_offences[] = { "wait", "permanent", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 
@@ -47,6 +48,18 @@ static const struct cfg_key cfg_keys[] = {
 	{ "cpanel.root", CFG_STRING, OFF(cpanel_root), "/", 0, 0, NULL },
 	{ "policy.allow_local_delivery", CFG_BOOL, OFF(policy_allow_local_delivery), "true", 0, 0, NULL },
 	{ "policy.system_uid_max", CFG_INT, OFF(policy_system_uid_max), "999", 0, 4294967295LL, NULL },
+	{ "policy.complaint_window", CFG_DURATION, OFF(policy_complaint_window), "30d", 0, 3650 * 86400LL, NULL },
+	{ "policy.unblock_cooldown", CFG_DURATION, OFF(policy_unblock_cooldown), "90d", 0, 3650 * 86400LL, NULL },
+	{ "policy.repeat_offence", CFG_ENUM, OFF(policy_repeat_offence), "wait", 0, 0, repeat_offences },
+	{ "policy.suspend_on_complaint", CFG_BOOL, OFF(policy_suspend_on_complaint), "false", 0, 0, NULL },
+	{ "user_socket.path", CFG_STRING, OFF(user_socket_path), "/run/mailabuse/user.sock", 0, 0, NULL },
+	{ "notify.sendmail", CFG_STRING, OFF(notify_sendmail), "/usr/sbin/sendmail -t -i", 0, 0, NULL },
+	{ "notify.from", CFG_STRING, OFF(notify_from), "root", 0, 0, NULL },
+	{ "notify.fallback", CFG_STRING, OFF(notify_fallback), "root", 0, 0, NULL },
+	{ "notify.templates", CFG_STRING, OFF(notify_templates), "/etc/mailabuse/notices", 0, 0, NULL },
+	{ "notify.timeout", CFG_DURATION, OFF(notify_timeout), "60s", 1, 3600, NULL },
+	{ "retention.messages", CFG_DURATION, OFF(retention_messages), "90d", 86400, 3650 * 86400LL, NULL },
+	{ "retention.records", CFG_DURATION, OFF(retention_records), "730d", 86400, 36500 * 86400LL, NULL },
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -164,7 +177,7 @@ cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
 
 		errno = 0;
 		m = strtoul(text, &end, 8);
-		if (*text == '\0' || *end != '\0' || errno != 0 || m > 0777) {
+		if (*text < '0' || *text > '7' || *end != '\0' || errno != 0 || m > 0777) {
 			snprintf(err, errlen, "%s: %s: \"%s\" is not an octal mode such as \"0660\"",
 			    where, k->path, text);
 			return -1;
@@ -189,11 +202,65 @@ cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
 	abort();
 }
 
+/*
+ * libconfig 1.5 reads an integer without an "L" suffix as 32 bits and
+ * wraps it silently.  Read the number again from the source line, so that
+ * an out-of-range value is reported instead of taken as another one.
+ */
+static void
+cfg_int_from_source(const config_setting_t *s, const char *text, long long *v)
+{
+	const char *name = config_setting_name(s), *file, *p;
+	unsigned line = config_setting_source_line(s), n = 1;
+	char buf[1024], *end;
+	FILE *f = NULL;
+	long long parsed;
+
+	if (name == NULL || line == 0)
+		return;
+	if (text != NULL) {
+		for (p = text; *p != '\0' && n < line; p++)
+			if (*p == '\n')
+				n++;
+		snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p, "\n"), p);
+	} else {
+		if ((file = config_setting_source_file(s)) == NULL ||
+		    (f = fopen(file, "r")) == NULL)
+			return;
+		while (fgets(buf, sizeof buf, f) != NULL && n < line)
+			n++;
+		fclose(f);
+		if (n != line)
+			return;
+	}
+	for (p = strstr(buf, name); p != NULL; p = strstr(p + 1, name)) {
+		const char *q = p + strlen(name);
+
+		if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=' && *q != ':')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		errno = 0;
+		parsed = strtoll(q, &end, 0);
+		if (end != q && errno == 0)
+			*v = parsed;
+		else if (errno == ERANGE)
+			*v = LLONG_MAX;
+		return;
+	}
+}
+
 /* Read one key from the parsed file, checking its type, or take the default. */
 static int
-cfg_key_load(config_t *lc, const char *name, struct config *cfg,
+cfg_key_load(config_t *lc, const char *name, const char *text, struct config *cfg,
     const struct cfg_key *k, char *err, size_t errlen)
 {
+	long long iv;
 	config_setting_t *s = config_lookup(lc, k->path);
 	char where[PATH_MAX + 32];
 	int t;
@@ -214,7 +281,9 @@ cfg_key_load(config_t *lc, const char *name, struct config *cfg,
 			snprintf(err, errlen, "%s: %s must be an integer", where, k->path);
 			return -1;
 		}
-		return cfg_value_set(cfg, k, NULL, config_setting_get_int64(s), 0, where, err, errlen);
+		iv = config_setting_get_int64(s);
+		cfg_int_from_source(s, text, &iv);
+		return cfg_value_set(cfg, k, NULL, iv, 0, where, err, errlen);
 	default:
 		if (t != CONFIG_TYPE_STRING) {
 			snprintf(err, errlen, "%s: %s must be a string%s", where, k->path,
@@ -226,25 +295,72 @@ cfg_key_load(config_t *lc, const char *name, struct config *cfg,
 	}
 }
 
+/* "file:line" of a key as set in the file, or the file name for a default. */
+static void
+cfg_key_where(config_t *lc, const char *name, const char *path, char *buf, size_t len)
+{
+	config_setting_t *s = config_lookup(lc, path);
+
+	if (s == NULL)
+		snprintf(buf, len, "%s", name);
+	else
+		cfg_where(s, name, buf, len);
+}
+
 /* Checks that involve more than one key or the system. */
 static int
-cfg_check_semantics(struct config *cfg, const char *name, char *err, size_t errlen)
+cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *err,
+    size_t errlen)
 {
+	static const struct { const char *path; size_t off; int may_be_empty; } abs_paths[] = {
+		{ "database.path", OFF(database_path), 0 },
+		{ "policy_socket.path", OFF(policy_socket_path), 0 },
+		{ "user_socket.path", OFF(user_socket_path), 0 },
+		{ "pid_file", OFF(pid_file), 1 },
+		{ "cpanel.root", OFF(cpanel_root), 0 },
+		{ "notify.templates", OFF(notify_templates), 0 },
+	};
 	struct sockaddr_un sun;
+	char where[PATH_MAX + 32];
 
-	if (cfg->database_path[0] == '\0') {
-		snprintf(err, errlen, "%s: database.path must not be empty", name);
+	/* The daemon runs from "/": a relative path would name another file. */
+	for (size_t i = 0; i < sizeof abs_paths / sizeof abs_paths[0]; i++) {
+		const char *v = *(char **)(void *)((char *)cfg + abs_paths[i].off);
+
+		if (v[0] == '/' || (v[0] == '\0' && abs_paths[i].may_be_empty))
+			continue;
+		cfg_key_where(lc, name, abs_paths[i].path, where, sizeof where);
+		snprintf(err, errlen, "%s: %s must be an absolute path", where, abs_paths[i].path);
 		return -1;
 	}
-	if (cfg->policy_socket_path[0] == '\0' ||
-	    strlen(cfg->policy_socket_path) >= sizeof sun.sun_path) {
-		snprintf(err, errlen, "%s: policy_socket.path must be 1 to %zu characters",
-		    name, sizeof sun.sun_path - 1);
+	if (strlen(cfg->policy_socket_path) >= sizeof sun.sun_path) {
+		cfg_key_where(lc, name, "policy_socket.path", where, sizeof where);
+		snprintf(err, errlen, "%s: policy_socket.path is longer than %zu characters",
+		    where, sizeof sun.sun_path - 1);
+		return -1;
+	}
+	if (strlen(cfg->user_socket_path) >= sizeof sun.sun_path ||
+	    strcmp(cfg->user_socket_path, cfg->policy_socket_path) == 0) {
+		cfg_key_where(lc, name, "user_socket.path", where, sizeof where);
+		snprintf(err, errlen, "%s: user_socket.path must be at most %zu characters and"
+		    " differ from policy_socket.path", where, sizeof sun.sun_path - 1);
+		return -1;
+	}
+	if (cfg->notify_sendmail[0] != '/') {
+		cfg_key_where(lc, name, "notify.sendmail", where, sizeof where);
+		snprintf(err, errlen, "%s: notify.sendmail must start with an absolute path", where);
+		return -1;
+	}
+	if (cfg->retention_records < cfg->policy_unblock_cooldown) {
+		cfg_key_where(lc, name, "retention.records", where, sizeof where);
+		snprintf(err, errlen, "%s: retention.records must not be shorter than"
+		    " policy.unblock_cooldown: the unblock rule needs those records", where);
 		return -1;
 	}
 	if (cfg->policy_socket_group[0] != '\0' && getgrnam(cfg->policy_socket_group) == NULL) {
+		cfg_key_where(lc, name, "policy_socket.group", where, sizeof where);
 		snprintf(err, errlen, "%s: policy_socket.group: no such group \"%s\"",
-		    name, cfg->policy_socket_group);
+		    where, cfg->policy_socket_group);
 		return -1;
 	}
 	return 0;
@@ -252,7 +368,8 @@ cfg_check_semantics(struct config *cfg, const char *name, char *err, size_t errl
 
 /* Load from an already-read libconfig tree. */
 static int
-cfg_load(config_t *lc, const char *name, struct config *cfg, char *err, size_t errlen)
+cfg_load(config_t *lc, const char *name, const char *text, struct config *cfg,
+    char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof *cfg);
 	if ((cfg->file = strdup(name)) == NULL) {
@@ -262,9 +379,9 @@ cfg_load(config_t *lc, const char *name, struct config *cfg, char *err, size_t e
 	if (cfg_check_unknown(config_root_setting(lc), "", name, err, errlen) == -1)
 		goto fail;
 	for (size_t i = 0; i < CFG_NKEYS; i++)
-		if (cfg_key_load(lc, name, cfg, &cfg_keys[i], err, errlen) == -1)
+		if (cfg_key_load(lc, name, text, cfg, &cfg_keys[i], err, errlen) == -1)
 			goto fail;
-	if (cfg_check_semantics(cfg, name, err, errlen) == -1)
+	if (cfg_check_semantics(lc, cfg, name, err, errlen) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -290,7 +407,7 @@ config_load_file(const char *path, struct config *cfg, char *err, size_t errlen)
 		config_destroy(&lc);
 		return -1;
 	}
-	r = cfg_load(&lc, path, cfg, err, errlen);
+	r = cfg_load(&lc, path, NULL, cfg, err, errlen);
 	config_destroy(&lc);
 	return r;
 }
@@ -310,7 +427,7 @@ config_load_string(const char *text, const char *name, struct config *cfg,
 		config_destroy(&lc);
 		return -1;
 	}
-	r = cfg_load(&lc, name, cfg, err, errlen);
+	r = cfg_load(&lc, name, text, cfg, err, errlen);
 	config_destroy(&lc);
 	return r;
 }
@@ -331,6 +448,31 @@ config_free(struct config *cfg)
 	}
 	free(cfg->file);
 	cfg->file = NULL;
+}
+
+/*
+ * On reload: the keys read only at start keep their running values
+ * (database.path, the sockets, pid_file).
+ */
+void
+config_keep_restart_keys(struct config *next, const struct config *running)
+{
+	char **n[] = { &next->database_path, &next->policy_socket_path,
+	    &next->policy_socket_mode, &next->policy_socket_group, &next->user_socket_path,
+	    &next->pid_file };
+	char *const *o[] = { &running->database_path, &running->policy_socket_path,
+	    &running->policy_socket_mode, &running->policy_socket_group,
+	    &running->user_socket_path, &running->pid_file };
+
+	for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
+		char *copy = strdup(*o[i]);
+
+		if (copy == NULL)
+			abort();
+		free(*n[i]);
+		*n[i] = copy;
+	}
+	next->policy_socket_mode_bits = running->policy_socket_mode_bits;
 }
 
 /* Print the effective configuration, one key per line (mailabused -n -v). */

@@ -3,7 +3,11 @@
  * database directly, whether or not the daemon runs; the daemon reads
  * every change on its next query.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -18,6 +22,8 @@
 #include "ctl.h"
 #include "identity.h"
 #include "log.h"
+#include "notify.h"
+#include "proto.h"
 
 #ifndef MAILABUSE_CONF
 #define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
@@ -26,14 +32,21 @@
 static const struct {
 	const char *name;
 	int (*fn)(struct ctl *, int, char **);
+	int owner;		/* account owners may run it (through the user socket) */
 	const char *usage;
 } ctl_commands[] = {
-	{ "sync", cmd_sync, "sync" },
-	{ "suspend", cmd_suspend, "suspend TARGET --reason TEXT [--source SOURCE]" },
-	{ "unsuspend", cmd_unsuspend, "unsuspend TARGET --reason TEXT" },
-	{ "status", cmd_status, "status ACCOUNT [--json]" },
-	{ "list", cmd_list, "list [--state active|suspended|removed] [--json]" },
-	{ "history", cmd_history, "history ACCOUNT [--limit N] [--json]" },
+	{ "sync", cmd_sync, 0, "sync" },
+	{ "suspend", cmd_suspend, 0, "suspend TARGET --reason TEXT [--source SOURCE]" },
+	{ "unsuspend", cmd_unsuspend, 0, "unsuspend TARGET --reason TEXT [--no-count]" },
+	{ "complaint", cmd_complaint, 0, "complaint add ACCOUNT --ref TEXT [--source SOURCE]"
+	    " [--window DURATION] [--suspend]\n"
+	    "       mailabusectl [-c FILE] complaint list ACCOUNT [--json]\n"
+	    "       mailabusectl [-c FILE] complaint close ID --reason TEXT" },
+	{ "unblock", cmd_unblock, 1, "unblock [ACCOUNT] [--json]" },
+	{ "status", cmd_status, 1, "status [ACCOUNT] [--json]" },
+	{ "list", cmd_list, 0, "list [--state active|suspended|removed] [--json]" },
+	{ "history", cmd_history, 1, "history [ACCOUNT] [--limit N] [--json]" },
+	{ "expire", cmd_expire, 0, "expire" },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 
@@ -174,6 +187,126 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 	return 0;
 }
 
+/* A complaint or suspension source: a short word. */
+int
+ctl_source_valid(const char *source)
+{
+	size_t n = strlen(source);
+
+	if (n == 0 || n > 31)
+		return 0;
+	for (const char *p = source; *p != '\0'; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+			return 0;
+	return 1;
+}
+
+/* Whether we act on the database directly (root) or through the user socket. */
+int
+ctl_is_root(void)
+{
+	return getuid() == 0;
+}
+
+/* Send an account's queued notices now; what fails stays queued for expire. */
+void
+ctl_notices_send(struct ctl *c, const char *account)
+{
+	int sent, failed;
+
+	if (notify_send_due(c->st, &c->cfg, account, c->now, &sent, &failed) == -1)
+		fprintf(stderr, "mailabusectl: notices stay queued: %s\n", store_error(c->st));
+	else if (failed > 0)
+		fprintf(stderr, "mailabusectl: %d notice%s not sent yet; 'mailabusectl expire'"
+		    " retries\n", failed, failed == 1 ? "" : "s");
+}
+
+/*
+ * Ask the daemon's user socket (for a user other than root): the daemon
+ * decides from our uid which account we may see.  Returns 0 with *out,
+ * CTL_REFUSED with *out (a refused unblock), or an exit status after a
+ * message.
+ */
+int
+ctl_user_request(struct ctl *c, const char *verb, const char *account,
+    const char *limit, json_t **out)
+{
+	struct sockaddr_un sun;
+	char req[512], enc[256], *reply = NULL, *sp;
+	size_t len = 0, cap = 0;
+	json_error_t jerr;
+	ssize_t n;
+	int fd, r;
+
+	*out = NULL;
+	r = snprintf(req, sizeof req, "%s %s", PROTO_VERSION, verb);
+	if (account != NULL && proto_base64_encode(account, strlen(account), enc, sizeof enc) >= 0)
+		r += snprintf(req + r, sizeof req - (size_t)r, " account=%s", enc);
+	if (limit != NULL && proto_base64_encode(limit, strlen(limit), enc, sizeof enc) >= 0)
+		r += snprintf(req + r, sizeof req - (size_t)r, " limit=%s", enc);
+	snprintf(req + r, sizeof req - (size_t)r, "\n");
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", c->cfg.user_socket_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		fprintf(stderr, "mailabusectl: %s: %s (is mailabused running?)\n",
+		    c->cfg.user_socket_path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return EX_UNAVAILABLE;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || shutdown(fd, SHUT_WR) == -1) {
+		fprintf(stderr, "mailabusectl: %s: %s\n", c->cfg.user_socket_path, strerror(errno));
+		close(fd);
+		return EX_UNAVAILABLE;
+	}
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nr;
+
+			cap = cap ? cap * 2 : 16384;
+			if (cap > 16 * 1024 * 1024 || (nr = realloc(reply, cap)) == NULL) {
+				free(reply);
+				close(fd);
+				fprintf(stderr, "mailabusectl: reply too large\n");
+				return EX_PROTOCOL;
+			}
+			reply = nr;
+		}
+		if ((n = read(fd, reply + len, cap - len - 1)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (reply == NULL || len == 0) {
+		free(reply);
+		fprintf(stderr, "mailabusectl: no answer from %s\n", c->cfg.user_socket_path);
+		return EX_UNAVAILABLE;
+	}
+	reply[len] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	sp = strchr(reply, ' ');
+	if (sp != NULL)
+		*sp++ = '\0';
+	if (strcmp(reply, "OK") == 0 || strcmp(reply, "REFUSED") == 0) {
+		r = strcmp(reply, "OK") == 0 ? 0 : CTL_REFUSED;
+		if (sp == NULL || (*out = json_loads(sp, 0, &jerr)) == NULL) {
+			free(reply);
+			fprintf(stderr, "mailabusectl: malformed answer from the daemon\n");
+			return EX_PROTOCOL;
+		}
+		free(reply);
+		return r;
+	}
+	fprintf(stderr, "mailabusectl: %s\n", sp != NULL ? sp : reply);
+	r = strcmp(reply, "DEFER") == 0 ? EX_TEMPFAIL :
+	    sp != NULL && strncmp(sp, "5.7.1", 5) == 0 ? EX_NOPERM :
+	    sp != NULL && strncmp(sp, "5.1.1", 5) == 0 ? EX_NOINPUT : EX_PROTOCOL;
+	free(reply);
+	return r;
+}
+
 /* Who is acting, for the audit log: the login name, and who used sudo. */
 static void
 ctl_actor_init(struct ctl *c)
@@ -224,6 +357,11 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < CTL_NCOMMANDS; i++) {
 		if (strcmp(argv[0], ctl_commands[i].name) != 0)
 			continue;
+		if (!ctl_commands[i].owner && !ctl_is_root()) {
+			fprintf(stderr, "mailabusectl: %s is for administrators (root); account"
+			    " owners can use status, history and unblock\n", argv[0]);
+			return EX_NOPERM;
+		}
 		if (config_load_file(conf, &c.cfg, err, sizeof err) == -1) {
 			fprintf(stderr, "mailabusectl: %s\n", err);
 			return EX_CONFIG;

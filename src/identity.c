@@ -127,9 +127,17 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 			if (r == -1)
 				goto lookup_failed;
 			if (r == 1) {
-				/* Mailboxes are matched case-insensitively. */
-				for (size_t i = 0; i == 0 || auth[i - 1] != '\0'; i++)
+				/* Mailboxes are matched case-insensitively, on the normal form. */
+				char dom[256];
+				size_t ll = (size_t)(at - auth);
+
+				if (identity_domain_normalise(at + 1, dom, sizeof dom) == -1 ||
+				    ll + 1 + strlen(dom) >= sizeof id->mailbox)
+					return 0;
+				for (size_t i = 0; i < ll; i++)
 					id->mailbox[i] = (char)tolower((unsigned char)auth[i]);
+				id->mailbox[ll] = '@';
+				memcpy(id->mailbox + ll + 1, dom, strlen(dom) + 1);
 				id->kind = IDENTITY_MAILBOX;
 			}
 			return 0;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ main(int argc, char **argv)
 	struct server srv;
 	struct config *cfg;
 	const char *conf = MAILABUSE_CONF;
-	char err[1024];
+	char err[1024], abspath[PATH_MAX];
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int ch, foreground = 0, check_only = 0, verbose = 0;
 
@@ -81,12 +82,16 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* SIGHUP re-reads this path after the daemon has moved to "/". */
+	if (realpath(conf, abspath) != NULL)
+		conf = abspath;
 
 	log_init("mailabused", 1, LOG_LEVEL_INFO);
 	if ((cfg = calloc(1, sizeof *cfg)) == NULL)
 		fatal("calloc");
 	if (config_load_file(conf, cfg, err, sizeof err) == -1) {
 		fprintf(stderr, "mailabused: %s\n", err);
+		free(cfg);
 		return EX_CONFIG;
 	}
 	if (check_only) {
@@ -107,6 +112,8 @@ main(int argc, char **argv)
 	if ((srv.st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000,
 	    err, sizeof err)) == NULL) {
 		fprintf(stderr, "mailabused: cannot open database: %s\n", err);
+		config_free(cfg);
+		free(cfg);
 		return EX_UNAVAILABLE;
 	}
 	store_close(srv.st);
@@ -116,6 +123,9 @@ main(int argc, char **argv)
 		fatalx("cannot create the event base");
 	if (server_listen(&srv, err, sizeof err) == -1) {
 		fprintf(stderr, "mailabused: %s\n", err);
+		event_base_free(srv.base);
+		config_free(cfg);
+		free(cfg);
 		return EX_UNAVAILABLE;
 	}
 	if (!foreground) {

@@ -115,6 +115,8 @@ static const struct proto_field proto_fields[] = {
 	{ "rcpt", offsetof(struct proto_request, rcpt) },
 	{ "ip", offsetof(struct proto_request, ip) },
 	{ "script", offsetof(struct proto_request, script) },
+	{ "account", offsetof(struct proto_request, account) },
+	{ "limit", offsetof(struct proto_request, limit) },
 };
 #define PROTO_NFIELDS (sizeof proto_fields / sizeof proto_fields[0])
 
@@ -174,6 +176,12 @@ proto_request_parse(char *line, struct proto_request *req, char *err, size_t err
 		req->verb = PROTO_CHECK;
 	else if (strcmp(word, "PING") == 0)
 		req->verb = PROTO_PING;
+	else if (strcmp(word, "STATUS") == 0)
+		req->verb = PROTO_STATUS;
+	else if (strcmp(word, "HISTORY") == 0)
+		req->verb = PROTO_HISTORY;
+	else if (strcmp(word, "UNBLOCK") == 0)
+		req->verb = PROTO_UNBLOCK;
 	else {
 		snprintf(err, errlen, "unknown verb");
 		return -1;
@@ -239,6 +247,8 @@ proto_verdict_name(enum verdict v)
 		return "DEFER";
 	case VERDICT_OK:
 		return "OK";
+	case VERDICT_REFUSED:
+		return "REFUSED";
 	case VERDICT_ERROR:
 	default:
 		return "ERROR";
@@ -268,18 +278,20 @@ proto_sanitize(const char *in, char *out, size_t outlen)
 int
 proto_reply_format(enum verdict v, const char *text, char *buf, size_t len)
 {
-	char clean[512];
-	int n;
+	const char *word = proto_verdict_name(v);
+	size_t n = strlen(word), tl = text != NULL ? strlen(text) : 0;
 
-	if (text == NULL || *text == '\0')
-		n = snprintf(buf, len, "%s\n", proto_verdict_name(v));
-	else {
-		proto_sanitize(text, clean, sizeof clean);
-		n = snprintf(buf, len, "%s %s\n", proto_verdict_name(v), clean);
-	}
-	if (n < 0 || (size_t)n >= len)
+	if (n + (tl ? 1 + tl : 0) + 2 > len)
 		return -1;
-	return n;
+	memcpy(buf, word, n);
+	if (tl > 0) {
+		buf[n++] = ' ';
+		proto_sanitize(text, buf + n, tl + 1);
+		n += tl;
+	}
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return (int)n;
 }
 
 /*

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 static const char too_many[] = "DEFER 4.3.2 too many connections\n";
@@ -100,14 +102,8 @@ server_stale_socket_remove(const char *path, char *err, size_t errlen)
 
 /* Take new clients, or turn them away when at the cap. */
 static void
-server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+server_accept(struct server *srv, evutil_socket_t fd, int user)
 {
-	struct server *srv = arg;
-
-	(void)l;
-	(void)sa;
-	(void)salen;
 	if (srv->nconns >= srv->cfg->policy_socket_max_connections) {
 		long long now = clock_now();
 
@@ -121,7 +117,27 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_accept(srv, fd);
+	conn_accept(srv, fd, user);
+}
+
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)salen;
+	server_accept(arg, fd, 0);
+}
+
+static void
+server_user_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)salen;
+	server_accept(arg, fd, 1);
 }
 
 /* Re-enable accept after an EMFILE pause. */
@@ -134,6 +150,8 @@ server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (srv->listener != NULL)
 		evconnlistener_enable(srv->listener);
+	if (srv->user_listener != NULL)
+		evconnlistener_enable(srv->user_listener);
 }
 
 /* accept() failed: on descriptor exhaustion pause instead of spinning. */
@@ -146,7 +164,11 @@ server_accept_error_cb(struct evconnlistener *l, void *arg)
 	long long now = clock_now();
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-		evconnlistener_disable(l);
+		(void)l;
+		if (srv->listener != NULL)
+			evconnlistener_disable(srv->listener);
+		if (srv->user_listener != NULL)
+			evconnlistener_disable(srv->user_listener);
 		evtimer_add(srv->accept_retry, &tv);
 		if (now != srv->last_limit_warn) {
 			srv->last_limit_warn = now;
@@ -157,58 +179,141 @@ server_accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warnx("accept: %s", strerror(e));
 }
 
-/* Bind the policy socket with the configured mode and group. */
-int
-server_listen(struct server *srv, char *err, size_t errlen)
+/* Bind one socket with a mode and (if not "") a group. */
+static struct evconnlistener *
+server_listen_one(struct server *srv, const char *path, mode_t mode, const char *group,
+    evconnlistener_cb cb, char *err, size_t errlen)
 {
-	const struct config *cfg = srv->cfg;
+	struct evconnlistener *l;
 	struct sockaddr_un sun;
 	mode_t old;
 	int fd;
 
-	if (server_socket_dir_check(cfg->policy_socket_path, err, errlen) == -1 ||
-	    server_stale_socket_remove(cfg->policy_socket_path, err, errlen) == -1)
-		return -1;
+	if (server_socket_dir_check(path, err, errlen) == -1 ||
+	    server_stale_socket_remove(path, err, errlen) == -1)
+		return NULL;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", cfg->policy_socket_path);
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
+		return NULL;
 	}
 	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		umask(old);
 		snprintf(err, errlen, "bind %s: %s", sun.sun_path, strerror(errno));
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	umask(old);
-	if (chmod(sun.sun_path, cfg->policy_socket_mode_bits) == -1) {
+	if (chmod(sun.sun_path, mode) == -1) {
 		snprintf(err, errlen, "chmod %s: %s", sun.sun_path, strerror(errno));
 		goto fail;
 	}
-	if (cfg->policy_socket_group[0] != '\0') {
-		struct group *gr = getgrnam(cfg->policy_socket_group);
+	if (group[0] != '\0') {
+		struct group *gr = getgrnam(group);
 
 		if (gr == NULL || chown(sun.sun_path, (uid_t)-1, gr->gr_gid) == -1) {
-			snprintf(err, errlen, "chown %s to group %s: %s", sun.sun_path,
-			    cfg->policy_socket_group, gr == NULL ? "no such group" : strerror(errno));
+			snprintf(err, errlen, "chown %s to group %s: %s", sun.sun_path, group,
+			    gr == NULL ? "no such group" : strerror(errno));
 			goto fail;
 		}
 	}
-	srv->listener = evconnlistener_new(srv->base, server_accept_cb, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024, fd);
-	if (srv->listener == NULL) {
+	l = evconnlistener_new(srv->base, cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, fd);
+	if (l == NULL) {
 		snprintf(err, errlen, "listen %s: %s", sun.sun_path, strerror(errno));
 		goto fail;
 	}
-	evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
-	return 0;
+	evconnlistener_set_error_cb(l, server_accept_error_cb);
+	return l;
 fail:
 	unlink(sun.sun_path);
 	close(fd);
-	return -1;
+	return NULL;
+}
+
+/*
+ * Bind the policy socket (for Exim, with the configured mode and group)
+ * and the user socket (for everyone: the peer's uid decides what it may do).
+ */
+int
+server_listen(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+
+	srv->listener = server_listen_one(srv, cfg->policy_socket_path,
+	    cfg->policy_socket_mode_bits, cfg->policy_socket_group, server_accept_cb,
+	    err, errlen);
+	if (srv->listener == NULL)
+		return -1;
+	srv->user_listener = server_listen_one(srv, cfg->user_socket_path, 0666, "",
+	    server_user_accept_cb, err, errlen);
+	if (srv->user_listener == NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+		unlink(cfg->policy_socket_path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Free both listeners and remove their sockets. */
+static void
+server_unlisten(struct server *srv)
+{
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+		unlink(srv->cfg->policy_socket_path);
+	}
+	if (srv->user_listener != NULL) {
+		evconnlistener_free(srv->user_listener);
+		srv->user_listener = NULL;
+		unlink(srv->cfg->user_socket_path);
+	}
+}
+
+/*
+ * Send an account's queued notices from a child process, so that the
+ * event loop never waits on notify.sendmail.  What the child cannot
+ * send stays queued for `mailabusectl expire`.
+ */
+void
+server_notify_spawn(struct server *srv, const char *account)
+{
+	struct store *st;
+	char err[512];
+	int sent, failed;
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork for notices of %s; they stay queued", account);
+		return;
+	}
+	if (pid > 0)
+		return;
+	/* The child: a connection of its own, never the parent's. */
+	if ((st = store_open(srv->cfg->database_path, srv->cfg->database_busy_timeout * 1000,
+	    err, sizeof err)) == NULL) {
+		log_warnx("notices of %s stay queued: %s", account, err);
+		_exit(1);
+	}
+	if (notify_send_due(st, srv->cfg, account, clock_now(), &sent, &failed) == -1)
+		log_warnx("notices of %s: %s", account, store_error(st));
+	store_close(st);
+	_exit(0);
+}
+
+static void
+server_chld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 }
 
 /* Write the buffered message history in one transaction. */
@@ -264,9 +369,12 @@ server_reload(struct server *srv)
 	    strcmp(next->policy_socket_path, old->policy_socket_path) != 0 ||
 	    strcmp(next->policy_socket_mode, old->policy_socket_mode) != 0 ||
 	    strcmp(next->policy_socket_group, old->policy_socket_group) != 0 ||
-	    strcmp(next->pid_file, old->pid_file) != 0)
-		log_warnx("reload: database.path, policy_socket.path, .mode, .group and"
-		    " pid_file take effect at the next restart");
+	    strcmp(next->pid_file, old->pid_file) != 0 ||
+	    strcmp(next->user_socket_path, old->user_socket_path) != 0)
+		log_warnx("reload: database.path, policy_socket.path, .mode, .group,"
+		    " user_socket.path and pid_file take effect at the next restart");
+	/* What needs a restart keeps its running value, so that stop cleans up right. */
+	config_keep_restart_keys(next, old);
 	if (log_level_parse(next->log_level, &lvl) == 0)
 		log_level_set(lvl);
 	srv->cfg = next;
@@ -286,11 +394,7 @@ server_stop(struct server *srv)
 	srv->stopping = 1;
 	log_info("stopping: %d connection%s in flight", srv->nconns,
 	    srv->nconns == 1 ? "" : "s");
-	if (srv->listener != NULL) {
-		evconnlistener_free(srv->listener);
-		srv->listener = NULL;
-		unlink(srv->cfg->policy_socket_path);
-	}
+	server_unlisten(srv);
 	if (srv->nconns == 0)
 		event_base_loopexit(srv->base, NULL);
 	else
@@ -341,14 +445,16 @@ server_init_events(struct server *srv)
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
+	srv->sig_chld = evsignal_new(srv->base, SIGCHLD, server_chld_cb, srv);
 	srv->accept_retry = evtimer_new(srv->base, server_accept_retry_cb, srv);
 	srv->stop_timer = evtimer_new(srv->base, server_stop_timer_cb, srv);
 	srv->reap = event_new(srv->base, -1, 0, conn_reap_cb, srv);
 	srv->flush_timer = event_new(srv->base, -1, EV_PERSIST, server_flush_cb, srv);
 	if (srv->sig_hup == NULL || srv->sig_term == NULL || srv->sig_int == NULL ||
 	    srv->accept_retry == NULL || srv->stop_timer == NULL || srv->reap == NULL ||
-	    srv->flush_timer == NULL)
+	    srv->flush_timer == NULL || srv->sig_chld == NULL)
 		fatalx("cannot create events");
+	evsignal_add(srv->sig_chld, NULL);
 	evsignal_add(srv->sig_hup, NULL);
 	evsignal_add(srv->sig_term, NULL);
 	evsignal_add(srv->sig_int, NULL);
@@ -365,11 +471,8 @@ server_shutdown(struct server *srv)
 		conn_close(c);
 	conn_reap_cb(-1, 0, srv);
 	server_history_flush(srv);
-	if (srv->listener != NULL) {
-		evconnlistener_free(srv->listener);
-		srv->listener = NULL;
-		unlink(srv->cfg->policy_socket_path);
-	}
+	server_unlisten(srv);
+	event_free(srv->sig_chld);
 	event_free(srv->sig_hup);
 	event_free(srv->sig_term);
 	event_free(srv->sig_int);

@@ -70,6 +70,45 @@ static const char *const store_migrations[] = {
 	"  verdict TEXT NOT NULL"
 	");"
 	"CREATE INDEX messages_account ON messages (account, at);",
+
+	/* 2: the abuse lifecycle: complaints, counted unblocks, the notice outbox */
+	"CREATE TABLE complaints ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  window_end INTEGER NOT NULL,"
+	"  closed_at INTEGER,"
+	"  closed_by TEXT,"
+	"  close_reason TEXT"
+	");"
+	"CREATE INDEX complaints_account ON complaints (account, created_at);"
+	"CREATE INDEX complaints_open ON complaints (window_end) WHERE closed_at IS NULL;"
+	/* owner: granted unblock request; admin: counted lift; admin-nocount: not counted */
+	"ALTER TABLE suspensions ADD COLUMN lift_kind TEXT"
+	"  CHECK (lift_kind IN ('owner', 'admin', 'admin-nocount'));"
+	"ALTER TABLE suspensions ADD COLUMN complaint_id INTEGER;"
+	"ALTER TABLE suspensions ADD COLUMN eligible_notified_at INTEGER;"
+	"CREATE INDEX suspensions_lifted ON suspensions (account, lifted_at)"
+	"  WHERE lifted_at IS NOT NULL;"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  rcpt TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  due_at INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  sent_at INTEGER,"
+	"  last_error TEXT"
+	");"
+	"CREATE INDEX outbox_due ON outbox (due_at) WHERE sent_at IS NULL;"
+	"CREATE INDEX outbox_account ON outbox (account, created_at);"
+	"CREATE INDEX audit_at ON audit (at);"
+	"CREATE INDEX messages_at ON messages (at);",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
@@ -88,11 +127,22 @@ enum stmt_id {
 	S_SYNC_DOM_DELETE, S_SYNC_DOM_UPSERT,
 	S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT,
 	S_SYNC_KIND_MAIN, S_SYNC_KIND_SUB,
+	S_LAST_UNBLOCK, S_COMPLAINT_INSERT, S_COMPLAINT_LIST, S_COMPLAINT_GET,
+	S_COMPLAINT_CLOSE, S_EXPIRE_AUDIT, S_EXPIRE_CLOSE, S_SUSP_PENDING_ELIGIBLE,
+	S_SUSP_SET_NOTIFIED, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_CLAIM, S_OUTBOX_GET,
+	S_OUTBOX_SENT, S_OUTBOX_FAILED, S_PURGE_MESSAGES, S_PURGE_AUDIT, S_PURGE_OUTBOX,
+	S_PURGE_COMPLAINTS, S_PURGE_SUSPENSIONS,
 	S_COUNT
 };
 
 #define SUSP_COLS "id, target, account, kind, reason, source, created_by, created_at," \
-	" coalesce(lifted_at, 0), coalesce(lifted_by, ''), coalesce(lift_reason, '')"
+	" coalesce(lifted_at, 0), coalesce(lifted_by, ''), coalesce(lift_reason, '')," \
+	" coalesce(lift_kind, ''), coalesce(complaint_id, 0)"
+#define COMPLAINT_COLS "id, account, source, ref, created_at, created_by, window_end," \
+	" coalesce(closed_at, 0), coalesce(closed_by, ''), coalesce(close_reason, '')"
+/* A lift counts as the account's unblock unless an admin said --no-count. */
+#define COUNTED_LIFT "kind = 'account' AND lifted_at IS NOT NULL" \
+	" AND coalesce(lift_kind, 'admin') <> 'admin-nocount'"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -116,9 +166,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ACCOUNT_DOMAINS] = "SELECT domain, kind FROM domains WHERE account = ?1"
 	    " ORDER BY kind = 'main' DESC, domain",
 	[S_SUSP_INSERT] = "INSERT INTO suspensions (target, account, kind, reason, source,"
-	    " created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[S_SUSP_LIFT] = "UPDATE suspensions SET lifted_at = ?2, lifted_by = ?3, lift_reason = ?4"
-	    " WHERE id = ?1 AND lifted_at IS NULL",
+	    " created_by, created_at, complaint_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_SUSP_LIFT] = "UPDATE suspensions SET lifted_at = ?2, lifted_by = ?3, lift_reason = ?4,"
+	    " lift_kind = ?5 WHERE id = ?1 AND lifted_at IS NULL",
 	[S_SUSP_LIST] = "SELECT " SUSP_COLS " FROM suspensions WHERE account = ?1"
 	    " ORDER BY created_at, id",
 	[S_AUDIT_INSERT] = "INSERT INTO audit (at, actor, action, account, target, detail)"
@@ -179,6 +229,49 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " WHERE domain NOT IN (SELECT domain FROM temp.sync_local)",
 	[S_SYNC_LOC_INSERT] = "INSERT OR IGNORE INTO local_domains (domain)"
 	    " SELECT domain FROM temp.sync_local",
+	[S_LAST_UNBLOCK] = "SELECT coalesce(max(lifted_at), 0) FROM suspensions"
+	    " WHERE account = ?1 AND " COUNTED_LIFT,
+	[S_COMPLAINT_INSERT] = "INSERT INTO complaints (account, source, ref, created_at,"
+	    " created_by, window_end) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_COMPLAINT_LIST] = "SELECT " COMPLAINT_COLS " FROM complaints WHERE account = ?1"
+	    " ORDER BY created_at, id",
+	[S_COMPLAINT_GET] = "SELECT " COMPLAINT_COLS " FROM complaints WHERE id = ?1",
+	[S_COMPLAINT_CLOSE] = "UPDATE complaints SET closed_at = ?2, closed_by = ?3,"
+	    " close_reason = ?4 WHERE id = ?1 AND closed_at IS NULL",
+	[S_EXPIRE_AUDIT] = "INSERT INTO audit (at, actor, action, account, target, detail)"
+	    " SELECT ?1, ?2, 'complaint-ended', account, account, 'complaint #' || id"
+	    " || ' (' || source || ': ' || ref || '): window ended' FROM complaints"
+	    " WHERE closed_at IS NULL AND window_end <= ?1",
+	[S_EXPIRE_CLOSE] = "UPDATE complaints SET closed_at = window_end, closed_by = ?2,"
+	    " close_reason = 'window ended' WHERE closed_at IS NULL AND window_end <= ?1",
+	[S_SUSP_PENDING_ELIGIBLE] = "SELECT " SUSP_COLS " FROM suspensions"
+	    " WHERE lifted_at IS NULL AND kind = 'account' AND eligible_notified_at IS NULL"
+	    " ORDER BY id",
+	[S_SUSP_SET_NOTIFIED] = "UPDATE suspensions SET eligible_notified_at = ?2"
+	    " WHERE id = ?1 AND eligible_notified_at IS NULL",
+	[S_OUTBOX_INSERT] = "INSERT INTO outbox (account, kind, rcpt, message, created_at,"
+	    " due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	[S_OUTBOX_DUE] = "SELECT id FROM outbox WHERE sent_at IS NULL AND due_at <= ?1"
+	    " AND (?2 IS NULL OR account = ?2) ORDER BY due_at, id LIMIT 1000",
+	[S_OUTBOX_CLAIM] = "UPDATE outbox SET due_at = ?3, attempts = attempts + 1"
+	    " WHERE id = ?1 AND sent_at IS NULL AND due_at <= ?2",
+	[S_OUTBOX_GET] = "SELECT id, account, kind, rcpt, message, attempts FROM outbox"
+	    " WHERE id = ?1",
+	[S_OUTBOX_SENT] = "UPDATE outbox SET sent_at = ?2, last_error = NULL WHERE id = ?1",
+	[S_OUTBOX_FAILED] = "UPDATE outbox SET last_error = ?2, due_at = ?3"
+	    " WHERE id = ?1 AND sent_at IS NULL",
+	[S_PURGE_MESSAGES] = "DELETE FROM messages WHERE at < ?1",
+	[S_PURGE_AUDIT] = "DELETE FROM audit WHERE at < ?1",
+	[S_PURGE_OUTBOX] = "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
+	[S_PURGE_COMPLAINTS] = "DELETE FROM complaints WHERE closed_at IS NOT NULL"
+	    " AND closed_at < ?1 AND window_end < ?1",
+	/* never the last counted unblock of an account: the unblock rule needs it */
+	[S_PURGE_SUSPENSIONS] = "DELETE FROM suspensions WHERE lifted_at IS NOT NULL"
+	    " AND lifted_at < ?1 AND id NOT IN (SELECT (SELECT s2.id FROM suspensions s2"
+	    "  WHERE s2.account = a.account AND s2.kind = 'account' AND s2.lifted_at IS NOT NULL"
+	    "  AND coalesce(s2.lift_kind, 'admin') <> 'admin-nocount'"
+	    "  ORDER BY s2.lifted_at DESC, s2.id DESC LIMIT 1)"
+	    " FROM (SELECT DISTINCT account FROM suspensions) a)",
 	[S_SYNC_KIND_MAIN] = "UPDATE temp.sync_domains SET kind = 'main' WHERE domain IN"
 	    " (SELECT main_domain FROM temp.sync_accounts a WHERE a.name = sync_domains.account)",
 	[S_SYNC_KIND_SUB] = "UPDATE temp.sync_domains SET kind = 'sub' WHERE kind <> 'main'"
@@ -444,6 +537,8 @@ store_suspension_row(sqlite3_stmt *s, struct suspension *sp)
 	sp->lifted_at = sqlite3_column_int64(s, 8);
 	col_text(s, 9, sp->lifted_by, sizeof sp->lifted_by);
 	col_text(s, 10, sp->lift_reason, sizeof sp->lift_reason);
+	col_text(s, 11, sp->lift_kind, sizeof sp->lift_kind);
+	sp->complaint_id = sqlite3_column_int64(s, 12);
 }
 
 /* The active suspension of a target (account name or mailbox), if any. */
@@ -568,6 +663,8 @@ store_suspension_insert(struct store *st, struct suspension *sp)
 	bind_text(s, 5, sp->source);
 	bind_text(s, 6, sp->created_by);
 	sqlite3_bind_int64(s, 7, sp->created_at);
+	if (sp->complaint_id > 0)
+		sqlite3_bind_int64(s, 8, sp->complaint_id);
 	if (store_exec_stmt(st, s, "suspension insert") == -1)
 		return -1;
 	sp->id = sqlite3_last_insert_rowid(st->db);
@@ -577,7 +674,7 @@ store_suspension_insert(struct store *st, struct suspension *sp)
 /* Lift an active suspension. */
 int
 store_suspension_lift(struct store *st, long long id, long long at,
-    const char *by, const char *reason)
+    const char *by, const char *reason, const char *lift_kind)
 {
 	sqlite3_stmt *s = store_stmt(st, S_SUSP_LIFT);
 
@@ -587,6 +684,7 @@ store_suspension_lift(struct store *st, long long id, long long at,
 	sqlite3_bind_int64(s, 2, at);
 	bind_text(s, 3, by);
 	bind_text(s, 4, reason);
+	bind_text(s, 5, lift_kind);
 	if (store_exec_stmt(st, s, "suspension lift") == -1)
 		return -1;
 	if (sqlite3_changes(st->db) != 1) {
@@ -802,6 +900,273 @@ store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg)
 			sqlite3_bind_int64(s, 1, now);
 		if (store_exec_stmt(st, s, "sync apply") == -1)
 			return -1;
+	}
+	return 0;
+}
+
+/* When the account's last counted unblock was granted (0: never). */
+int
+store_last_unblock(struct store *st, const char *account, long long *at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_LAST_UNBLOCK);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	if ((r = store_step_one(st, s, "last unblock")) == 1) {
+		*at = sqlite3_column_int64(s, 0);
+		store_done(s);
+	}
+	return r == -1 ? -1 : 0;
+}
+
+/* Read one complaint row (COMPLAINT_COLS). */
+static void
+store_complaint_row(sqlite3_stmt *s, struct complaint *c)
+{
+	c->id = sqlite3_column_int64(s, 0);
+	col_text(s, 1, c->account, sizeof c->account);
+	col_text(s, 2, c->source, sizeof c->source);
+	col_text(s, 3, c->ref, sizeof c->ref);
+	c->created_at = sqlite3_column_int64(s, 4);
+	col_text(s, 5, c->created_by, sizeof c->created_by);
+	c->window_end = sqlite3_column_int64(s, 6);
+	c->closed_at = sqlite3_column_int64(s, 7);
+	col_text(s, 8, c->closed_by, sizeof c->closed_by);
+	col_text(s, 9, c->close_reason, sizeof c->close_reason);
+}
+
+/* Record a complaint; c->id is set. */
+int
+store_complaint_insert(struct store *st, struct complaint *c)
+{
+	sqlite3_stmt *s = store_stmt(st, S_COMPLAINT_INSERT);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, c->account);
+	bind_text(s, 2, c->source);
+	bind_text(s, 3, c->ref);
+	sqlite3_bind_int64(s, 4, c->created_at);
+	bind_text(s, 5, c->created_by);
+	sqlite3_bind_int64(s, 6, c->window_end);
+	if (store_exec_stmt(st, s, "complaint insert") == -1)
+		return -1;
+	c->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* Every complaint of an account, oldest first. */
+int
+store_complaint_list(struct store *st, const char *account, store_complaint_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_COMPLAINT_LIST);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	STORE_WALK(st, s, "complaint list", struct complaint c,
+	    store_complaint_row(s, &c), cb(arg, &c));
+}
+
+int
+store_complaint_get(struct store *st, long long id, struct complaint *c)
+{
+	sqlite3_stmt *s = store_stmt(st, S_COMPLAINT_GET);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if ((r = store_step_one(st, s, "complaint lookup")) == 1) {
+		store_complaint_row(s, c);
+		store_done(s);
+	}
+	return r;
+}
+
+/* Close a complaint's window early. */
+int
+store_complaint_close(struct store *st, long long id, long long at, const char *by,
+    const char *reason)
+{
+	sqlite3_stmt *s = store_stmt(st, S_COMPLAINT_CLOSE);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, at);
+	bind_text(s, 3, by);
+	bind_text(s, 4, reason);
+	if (store_exec_stmt(st, s, "complaint close") == -1)
+		return -1;
+	return sqlite3_changes(st->db) == 1 ? 0 : 1;
+}
+
+/* Close (and audit) every complaint window that has ended by now; *n counts them. */
+int
+store_complaints_expire(struct store *st, long long now, const char *actor, long long *n)
+{
+	sqlite3_stmt *a = store_stmt(st, S_EXPIRE_AUDIT), *c = store_stmt(st, S_EXPIRE_CLOSE);
+
+	if (a == NULL || c == NULL)
+		return -1;
+	sqlite3_bind_int64(a, 1, now);
+	bind_text(a, 2, actor);
+	if (store_exec_stmt(st, a, "expire audit") == -1)
+		return -1;
+	sqlite3_bind_int64(c, 1, now);
+	bind_text(c, 2, actor);
+	if (store_exec_stmt(st, c, "expire close") == -1)
+		return -1;
+	*n = sqlite3_changes(st->db);
+	return 0;
+}
+
+/* Active account suspensions whose owner has not been told of eligibility yet. */
+int
+store_suspension_pending_eligible(struct store *st, store_suspension_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SUSP_PENDING_ELIGIBLE);
+
+	if (s == NULL)
+		return -1;
+	STORE_WALK(st, s, "pending eligible", struct suspension sp,
+	    store_suspension_row(s, &sp), cb(arg, &sp));
+}
+
+/* Mark the eligibility notice of a suspension as queued; 1 if another run did. */
+int
+store_suspension_set_notified(struct store *st, long long id, long long at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SUSP_SET_NOTIFIED);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, at);
+	if (store_exec_stmt(st, s, "set notified") == -1)
+		return -1;
+	return sqlite3_changes(st->db) == 1 ? 0 : 1;
+}
+
+/* Queue a notice (inside the transaction of the change it tells about). */
+int
+store_outbox_insert(struct store *st, const char *account, const char *kind,
+    const char *rcpt, const char *message, long long now)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUTBOX_INSERT);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	bind_text(s, 2, kind);
+	bind_text(s, 3, rcpt);
+	bind_text(s, 4, message);
+	sqlite3_bind_int64(s, 5, now);
+	return store_exec_stmt(st, s, "outbox insert");
+}
+
+/* Ids of notices due now (of one account, or all when account is NULL). */
+int
+store_outbox_due(struct store *st, long long now, const char *account,
+    long long *ids, size_t max, size_t *n)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUTBOX_DUE);
+
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	bind_text(s, 2, account);
+	STORE_WALK(st, s, "outbox due", (void)0,
+	    (void)0, (*n < max ? (ids[(*n)++] = sqlite3_column_int64(s, 0), 0) : 1));
+}
+
+/*
+ * Take a due notice for sending: it is not due again before lease_until,
+ * so that a concurrent run leaves it alone.  1 taken, 0 taken by another.
+ */
+int
+store_outbox_claim(struct store *st, long long id, long long now, long long lease_until,
+    struct notice *nt)
+{
+	sqlite3_stmt *c = store_stmt(st, S_OUTBOX_CLAIM), *g = store_stmt(st, S_OUTBOX_GET);
+	int r;
+
+	if (c == NULL || g == NULL)
+		return -1;
+	sqlite3_bind_int64(c, 1, id);
+	sqlite3_bind_int64(c, 2, now);
+	sqlite3_bind_int64(c, 3, lease_until);
+	if (store_exec_stmt(st, c, "outbox claim") == -1)
+		return -1;
+	if (sqlite3_changes(st->db) != 1)
+		return 0;
+	sqlite3_bind_int64(g, 1, id);
+	if ((r = store_step_one(st, g, "outbox get")) != 1)
+		return r;
+	nt->id = sqlite3_column_int64(g, 0);
+	col_text(g, 1, nt->account, sizeof nt->account);
+	col_text(g, 2, nt->kind, sizeof nt->kind);
+	col_text(g, 3, nt->rcpt, sizeof nt->rcpt);
+	nt->message = strdup((const char *)sqlite3_column_text(g, 4));
+	nt->attempts = sqlite3_column_int(g, 5);
+	store_done(g);
+	if (nt->message == NULL) {
+		snprintf(st->err, sizeof st->err, "out of memory");
+		return -1;
+	}
+	return 1;
+}
+
+int
+store_outbox_sent(struct store *st, long long id, long long at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUTBOX_SENT);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, at);
+	return store_exec_stmt(st, s, "outbox sent");
+}
+
+int
+store_outbox_failed(struct store *st, long long id, const char *error, long long retry_at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUTBOX_FAILED);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, error);
+	sqlite3_bind_int64(s, 3, retry_at);
+	return store_exec_stmt(st, s, "outbox failed");
+}
+
+/* Delete what is older than the retention periods; *n counts the rows. */
+int
+store_purge(struct store *st, long long messages_before, long long records_before,
+    long long *n)
+{
+	static const enum stmt_id ids[] = {
+		S_PURGE_MESSAGES, S_PURGE_AUDIT, S_PURGE_OUTBOX, S_PURGE_COMPLAINTS,
+		S_PURGE_SUSPENSIONS,
+	};
+
+	*n = 0;
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		sqlite3_stmt *s = store_stmt(st, ids[i]);
+
+		if (s == NULL)
+			return -1;
+		sqlite3_bind_int64(s, 1, ids[i] == S_PURGE_MESSAGES ? messages_before :
+		    records_before);
+		if (store_exec_stmt(st, s, "purge") == -1)
+			return -1;
+		*n += sqlite3_changes(st->db);
 	}
 	return 0;
 }

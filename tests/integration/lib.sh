@@ -105,9 +105,16 @@ policy_socket:
   max_connections = ${MAX_CONNECTIONS:-64};
 };
 pid_file = "$T/run/mailabused.pid";
+user_socket: { path = "$T/run/user.sock"; };
+notify:
+{
+  sendmail = "$TOP/tests/integration/capture-sendmail $T/mail";
+  templates = "$TOP/conf/notices";
+  fallback = "abuse-fallback@server.test";
+};
 log_level = "${LOG_LEVEL:-info}";
 cpanel: { root = "$T/cpanel"; };
-policy: { allow_local_delivery = ${ALLOW_LOCAL:-true}; ${1:-} };
+policy: { allow_local_delivery = ${ALLOW_LOCAL:-true}; ${POLICY_EXTRA:-} };
 X
 }
 
@@ -118,6 +125,8 @@ t_init() {
     mkdir -p "$T/run"
     chmod 0711 "$T/run"
     SOCK=$T/run/policy.sock
+    USOCK=$T/run/user.sock
+    mkdir -p "$T/mail"
     trap t_cleanup EXIT
     fixture_write
     conf_write

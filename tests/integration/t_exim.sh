@@ -60,7 +60,7 @@ expect_eq "mailbox flows again" 250 "$(rcpt info@example.com info@example.com $r
 
 # A website script: no authentication, identified by the submitting uid.
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
-    getent passwd mabtest >/dev/null || useradd -M -N -r -u 4911 -s /usr/sbin/nologin mabtest
+    getent passwd mabtest >/dev/null || useradd -M -N -r -u 4911 -s /usr/sbin/nologin mabtest 2>/dev/null
     uid_conf=$(exim_conf_make "$SOCK" "$T/exim-uid" mabtest) || fail "exim instance for mabtest"
     printf 'mabtest: root\n' >>"$T/cpanel/etc/trueuserowners"
     printf 'mabtest.example: mabtest\n' >>"$T/cpanel/etc/userdomains"

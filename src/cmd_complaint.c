@@ -1,0 +1,242 @@
+/*
+ * mailabusectl complaint add | list | close: validated spam complaints.
+ * Each has a window (policy.complaint_window by default) during which
+ * the owner cannot have the account unblocked; --suspend (or
+ * policy.suspend_on_complaint) suspends the account with the complaint
+ * as its reason.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+#include "duration.h"
+#include "lifecycle.h"
+
+static int
+complaint_add(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ref", required_argument, NULL, 'r' },
+		{ "source", required_argument, NULL, 's' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "suspend", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *ref = NULL, *source = "report", *name;
+	long long window = c->cfg.policy_complaint_window;
+	int ch, r, suspend = c->cfg.policy_suspend_on_complaint, is_mailbox;
+	struct complaint cp;
+	struct suspension sp, cur;
+	char derr[256], account[ACCOUNT_NAME_MAX], norm[ADDRESS_MAX], end[32], detail[1400];
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			ref = optarg;
+			break;
+		case 's':
+			source = optarg;
+			break;
+		case 'w':
+			if (duration_parse(optarg, &window, derr, sizeof derr) == -1)
+				return ctl_usage_error("complaint add: --window: %s", derr);
+			break;
+		case 'S':
+			suspend = 1;
+			break;
+		default:
+			return EX_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return ctl_usage_error("usage: complaint add ACCOUNT --ref TEXT [--source SOURCE]"
+		    " [--window DURATION] [--suspend]");
+	name = argv[optind];
+	if (ref == NULL || *ref == '\0' || strlen(ref) >= REASON_MAX - 64)
+		return ctl_usage_error("complaint add: --ref is required (up to %d characters)",
+		    REASON_MAX - 65);
+	if (!ctl_source_valid(source))
+		return ctl_usage_error("complaint add: --source must be a word such as report,"
+		    " fbl, detection or admin");
+	if ((r = ctl_store(c)) != 0)
+		return r;
+	if (store_begin(c->st) == -1)
+		return ctl_db_error(c, "complaint add");
+	if ((r = ctl_target_resolve(c, name, norm, sizeof norm, account, sizeof account,
+	    &is_mailbox)) != 0 || is_mailbox) {
+		store_rollback(c->st);
+		return r != 0 ? r : ctl_usage_error("complaint add: a complaint is about an"
+		    " account, not a mailbox");
+	}
+	memset(&cp, 0, sizeof cp);
+	snprintf(cp.account, sizeof cp.account, "%s", account);
+	snprintf(cp.source, sizeof cp.source, "%s", source);
+	snprintf(cp.ref, sizeof cp.ref, "%s", ref);
+	snprintf(cp.created_by, sizeof cp.created_by, "%s", c->actor);
+	cp.created_at = c->now;
+	cp.window_end = c->now + window;
+	ctl_time_format(cp.window_end, end, sizeof end);
+	if (store_complaint_insert(c->st, &cp) == -1)
+		return ctl_db_error(c, "complaint add");
+	snprintf(detail, sizeof detail, "complaint #%lld (%s: %s), window until %s", cp.id,
+	    source, ref, end);
+	if (store_audit_insert(c->st, c->now, c->actor, "complaint", account, account,
+	    detail) == -1)
+		return ctl_db_error(c, "complaint add");
+	if (suspend) {
+		memset(&sp, 0, sizeof sp);
+		snprintf(sp.target, sizeof sp.target, "%s", account);
+		snprintf(sp.account, sizeof sp.account, "%s", account);
+		snprintf(sp.kind, sizeof sp.kind, "account");
+		snprintf(sp.reason, sizeof sp.reason, "complaint #%lld (%s): %s", cp.id, source, ref);
+		snprintf(sp.source, sizeof sp.source, "%s", source);
+		sp.complaint_id = cp.id;
+		r = ctl_suspend_apply(c, &sp, &cur);
+		if (r != 0 && r != CTL_REFUSED)
+			return r;
+		if (r == CTL_REFUSED)
+			suspend = 0;	/* already suspended: the complaint adds its window */
+	}
+	if (store_commit(c->st) == -1)
+		return ctl_db_error(c, "complaint add");
+	printf("complaint #%lld recorded for %s (%s: %s); window until %s\n", cp.id, account,
+	    source, ref, end);
+	if (suspend)
+		printf("suspended account %s: %s\n", account, sp.reason);
+	else if (r == CTL_REFUSED)
+		printf("account %s was already suspended\n", account);
+	ctl_notices_send(c, account);
+	return 0;
+}
+
+struct complaint_list_ctx {
+	struct ctl *c;
+	json_t *arr;
+};
+
+static int
+complaint_list_cb(void *arg, const struct complaint *cp)
+{
+	struct complaint_list_ctx *lc = arg;
+	long long end = cp->closed_at != 0 && cp->closed_at < cp->window_end ?
+	    cp->closed_at : cp->window_end;
+	char at[32], we[32];
+
+	ctl_time_format(cp->created_at, at, sizeof at);
+	ctl_time_format(end, we, sizeof we);
+	if (lc->c->json)
+		json_array_append_new(lc->arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b,"
+		    " s:s, s:s}", "id", (json_int_t)cp->id, "source", cp->source, "ref", cp->ref,
+		    "received", at, "by", cp->created_by, "window_end", we,
+		    "window_open", end > lc->c->now, "closed_by", cp->closed_by,
+		    "close_reason", cp->close_reason));
+	else
+		printf("#%-5lld %-10s %-20s %-20s %-6s %s\n", cp->id, cp->source, at, we,
+		    end > lc->c->now ? "open" : "ended", cp->ref);
+	return 0;
+}
+
+static int
+complaint_list(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct complaint_list_ctx lc = { c, NULL };
+	struct account a;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return EX_USAGE;
+		c->json = 1;
+	}
+	if (optind + 1 != argc)
+		return ctl_usage_error("usage: complaint list ACCOUNT [--json]");
+	if ((r = ctl_store(c)) != 0)
+		return r;
+	if ((r = store_account_get(c->st, argv[optind], &a)) != 1) {
+		if (r == -1)
+			return ctl_db_error(c, "complaint list");
+		fprintf(stderr, "mailabusectl: %s: no such account\n", argv[optind]);
+		return EX_NOINPUT;
+	}
+	if (c->json)
+		lc.arr = json_array();
+	else
+		printf("%-6s %-10s %-20s %-20s %-6s %s\n", "ID", "SOURCE", "RECEIVED",
+		    "WINDOW END", "WINDOW", "REF");
+	if (store_complaint_list(c->st, a.name, complaint_list_cb, &lc) == -1) {
+		json_decref(lc.arr);
+		return ctl_db_error(c, "complaint list");
+	}
+	return c->json ? ctl_json_print(lc.arr) : 0;
+}
+
+/* An admin closes a complaint's window early, e.g. a complaint found unfounded. */
+static int
+complaint_close(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *reason = NULL;
+	struct complaint cp;
+	char *endp, detail[1400];
+	long long id;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'r')
+			return EX_USAGE;
+		reason = optarg;
+	}
+	if (optind + 1 != argc || reason == NULL || *reason == '\0' ||
+	    strlen(reason) >= REASON_MAX)
+		return ctl_usage_error("usage: complaint close ID --reason TEXT");
+	id = strtoll(argv[optind] + (argv[optind][0] == '#'), &endp, 10);
+	if (*endp != '\0' || id <= 0)
+		return ctl_usage_error("complaint close: %s is not a complaint number", argv[optind]);
+	if ((r = ctl_store(c)) != 0)
+		return r;
+	if (store_begin(c->st) == -1)
+		return ctl_db_error(c, "complaint close");
+	if ((r = store_complaint_get(c->st, id, &cp)) != 1) {
+		if (r == -1)
+			return ctl_db_error(c, "complaint close");
+		store_rollback(c->st);
+		fprintf(stderr, "mailabusectl: complaint #%lld: no such complaint\n", id);
+		return EX_NOINPUT;
+	}
+	if (cp.closed_at != 0 || cp.window_end <= c->now) {
+		store_rollback(c->st);
+		fprintf(stderr, "mailabusectl: complaint #%lld: its window has already ended\n", id);
+		return CTL_REFUSED;
+	}
+	snprintf(detail, sizeof detail, "complaint #%lld window closed early: %s", id, reason);
+	if ((r = store_complaint_close(c->st, id, c->now, c->actor, reason)) == -1 ||
+	    store_audit_insert(c->st, c->now, c->actor, "complaint-closed", cp.account,
+	    cp.account, detail) == -1 || store_commit(c->st) == -1)
+		return ctl_db_error(c, "complaint close");
+	printf("complaint #%lld of %s: window closed: %s\n", id, cp.account, reason);
+	return 0;
+}
+
+int
+cmd_complaint(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 2)
+		return ctl_usage_error("usage: complaint add|list|close ...");
+	if (strcmp(argv[1], "add") == 0)
+		return complaint_add(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return complaint_list(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "close") == 0)
+		return complaint_close(c, argc - 1, argv + 1);
+	return ctl_usage_error("complaint: unknown subcommand '%s'", argv[1]);
+}

@@ -1,0 +1,401 @@
+/*
+ * The abuse lifecycle over the store.  The rule itself is pure
+ * (policy_unblock); this file gathers its facts, applies the owner's
+ * unblock request in one audited transaction with its notice, and builds
+ * the status and history reports as JSON, which mailabusectl prints as
+ * text or JSON and the user socket sends as is.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "duration.h"
+#include "lifecycle.h"
+#include "notify.h"
+
+/* ISO 8601 UTC, "-" for 0. */
+void
+lifecycle_time(long long t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, len, "-");
+	else
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *
+lc_json_time(long long t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return json_null();
+	lifecycle_time(t, buf, sizeof buf);
+	return json_string(buf);
+}
+
+struct lc_windows {
+	long long ends[LIFECYCLE_WINDOWS_MAX];
+	size_t n;
+};
+
+/* The effective end of a complaint window: closed early, or its end. */
+static long long
+lc_window_end(const struct complaint *c)
+{
+	if (c->closed_at != 0 && c->closed_at < c->window_end)
+		return c->closed_at;
+	return c->window_end;
+}
+
+static int
+lc_window_cb(void *arg, const struct complaint *c)
+{
+	struct lc_windows *w = arg;
+	long long end = lc_window_end(c);
+
+	if (w->n < LIFECYCLE_WINDOWS_MAX)
+		w->ends[w->n++] = end;
+	else {
+		/* keep the latest ends: only the maximum matters */
+		size_t min = 0;
+
+		for (size_t i = 1; i < w->n; i++)
+			if (w->ends[i] < w->ends[min])
+				min = i;
+		if (end > w->ends[min])
+			w->ends[min] = end;
+	}
+	return 0;
+}
+
+/*
+ * Gather the facts of the unblock rule and apply it.  active receives
+ * the active account suspension, if any.  0, or -1 on a store error.
+ */
+int
+lifecycle_decide(struct store *st, const struct config *cfg, const char *account,
+    long long now, struct unblock_decision *d, struct suspension *active)
+{
+	struct lc_windows *w;
+	struct unblock_facts f;
+	struct unblock_rules r = {
+		cfg->policy_unblock_cooldown,
+		strcmp(cfg->policy_repeat_offence, "permanent") == 0
+	};
+	int s;
+
+	memset(&f, 0, sizeof f);
+	memset(active, 0, sizeof *active);
+	if ((s = store_suspension_active(st, account, active)) == -1)
+		return -1;
+	f.suspended = s;
+	f.suspended_at = active->created_at;
+	if (store_last_unblock(st, account, &f.last_unblock) == -1)
+		return -1;
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		return -1;
+	if (store_complaint_list(st, account, lc_window_cb, w) == -1) {
+		free(w);
+		return -1;
+	}
+	f.window_ends = w->ends;
+	f.nwindows = w->n;
+	policy_unblock(&f, &r, now, d);
+	free(w);
+	return 0;
+}
+
+/* A sentence saying why a request would be refused and from when it can succeed. */
+void
+lifecycle_explain(const struct unblock_decision *d, const struct config *cfg,
+    char *buf, size_t len)
+{
+	char a[32], b[32], cd[32];
+	size_t n;
+
+	duration_format(cfg->policy_unblock_cooldown, cd, sizeof cd);
+	switch (d->status) {
+	case UNBLOCK_GRANTED:
+		snprintf(buf, len, "an unblock request would be granted now");
+		return;
+	case UNBLOCK_NOT_SUSPENDED:
+		snprintf(buf, len, "the account is not suspended");
+		return;
+	case UNBLOCK_ADMIN_ONLY:
+		lifecycle_time(d->cooldown_end - cfg->policy_unblock_cooldown, a, sizeof a);
+		snprintf(buf, len, "suspended again within %s of the unblock granted on %s:"
+		    " only an administrator can lift this suspension", cd, a);
+		return;
+	case UNBLOCK_WAIT:
+		break;
+	}
+	buf[0] = '\0';
+	if (d->windows_open) {
+		lifecycle_time(d->windows_end, a, sizeof a);
+		snprintf(buf, len, "a complaint window is open until %s", a);
+	}
+	if (d->cooldown_active) {
+		n = strlen(buf);
+		lifecycle_time(d->cooldown_end - cfg->policy_unblock_cooldown, a, sizeof a);
+		lifecycle_time(d->cooldown_end, b, sizeof b);
+		snprintf(buf + n, len - n, "%san unblock was granted on %s and only one is"
+		    " granted every %s%s: the account stays blocked until %s", n ? "; " : "",
+		    a, cd, d->repeat ? " (suspended again within that time)" : "", b);
+	}
+	n = strlen(buf);
+	lifecycle_time(d->from, a, sizeof a);
+	snprintf(buf + n, len - n, "; an unblock request can succeed from %s", a);
+}
+
+/* The decision as JSON, for status and unblock replies. */
+static json_t *
+lc_decision_json(const struct unblock_decision *d, const struct config *cfg)
+{
+	char why[768];
+
+	lifecycle_explain(d, cfg, why, sizeof why);
+	return json_pack("{s:s, s:o, s:b, s:o, s:o, s:b, s:s}",
+	    "unblock", policy_unblock_status_name(d->status),
+	    "unblock_from", d->status == UNBLOCK_WAIT ? lc_json_time(d->from) :
+	    d->status == UNBLOCK_GRANTED ? json_string("now") : json_null(),
+	    "complaint_window_open", d->windows_open,
+	    "complaint_window_end", lc_json_time(d->windows_end),
+	    "cooldown_end", lc_json_time(d->cooldown_end),
+	    "repeat_offence", d->repeat,
+	    "explanation", why);
+}
+
+/* Queue the notice telling the owner of a suspension. */
+int
+lifecycle_notice_suspended(struct store *st, const struct config *cfg,
+    const struct suspension *sp, long long now, char *err, size_t errlen)
+{
+	char since[32];
+	struct notify_var v[] = {
+		{ "target", sp->target }, { "reason", sp->reason }, { "source", sp->source },
+		{ "since", since },
+	};
+
+	lifecycle_time(sp->created_at, since, sizeof since);
+	return notify_queue(st, cfg, sp->account, "suspended", v, sizeof v / sizeof v[0],
+	    now, err, errlen);
+}
+
+/*
+ * The owner's unblock request, in one transaction: decide, audit the
+ * request and its outcome, lift the suspension if granted, queue the
+ * notice.  LC_OK granted, LC_REFUSED refused (result says why),
+ * LC_NOT_FOUND no such account, LC_ERROR with err.
+ */
+int
+lifecycle_unblock(struct store *st, const struct config *cfg, const char *account,
+    const char *actor, long long now, json_t **result, char *err, size_t errlen)
+{
+	struct unblock_decision d;
+	struct suspension active;
+	struct account a;
+	char why[768], from[32], detail[900];
+	int r, granted;
+
+	*result = NULL;
+	if (store_begin(st) == -1)
+		goto dberr;
+	if ((r = store_account_get(st, account, &a)) != 1) {
+		store_rollback(st);
+		if (r == 0)
+			return LC_NOT_FOUND;
+		goto dberr;
+	}
+	if (lifecycle_decide(st, cfg, account, now, &d, &active) == -1)
+		goto dberr;
+	granted = d.status == UNBLOCK_GRANTED;
+	lifecycle_explain(&d, cfg, why, sizeof why);
+	if (granted) {
+		snprintf(detail, sizeof detail, "granted: suspension since %.32s lifted",
+		    (lifecycle_time(active.created_at, from, sizeof from), from));
+		if (store_suspension_lift(st, active.id, now, actor, "unblock request granted",
+		    "owner") == -1)
+			goto dberr;
+	} else
+		snprintf(detail, sizeof detail, "refused: %s", why);
+	if (store_audit_insert(st, now, actor, granted ? "unblock-granted" : "unblock-refused",
+	    account, account, detail) == -1)
+		goto dberr;
+	if (d.status != UNBLOCK_NOT_SUSPENDED) {
+		struct notify_var v[] = {
+			{ "why", why }, { "from", from }, { "reason", active.reason },
+		};
+
+		if (d.status == UNBLOCK_WAIT)
+			lifecycle_time(d.from, from, sizeof from);
+		else if (d.status == UNBLOCK_ADMIN_ONLY)
+			snprintf(from, sizeof from, "never (only an administrator)");
+		else
+			lifecycle_time(now, from, sizeof from);
+		if (notify_queue(st, cfg, account, granted ? "unblock-granted" :
+		    "unblock-refused", v, sizeof v / sizeof v[0], now, err, errlen) == -1) {
+			store_rollback(st);
+			return LC_ERROR;
+		}
+	}
+	if (store_commit(st) == -1)
+		goto dberr;
+	*result = lc_decision_json(&d, cfg);
+	json_object_set_new(*result, "account", json_string(account));
+	json_object_set_new(*result, "granted", json_boolean(granted));
+	return granted ? LC_OK : LC_REFUSED;
+dberr:
+	snprintf(err, errlen, "%s", store_error(st));
+	store_rollback(st);
+	return LC_ERROR;
+}
+
+struct lc_status {
+	json_t *domains, *mailboxes, *complaints;
+	int suspensions;
+	long long now;
+};
+
+static int
+lc_domain_cb(void *arg, const char *domain, const char *kind)
+{
+	struct lc_status *ls = arg;
+
+	json_array_append_new(ls->domains, json_pack("{s:s, s:s}", "domain", domain,
+	    "kind", kind));
+	return 0;
+}
+
+static int
+lc_suspension_cb(void *arg, const struct suspension *s)
+{
+	struct lc_status *ls = arg;
+
+	ls->suspensions++;
+	if (s->lifted_at == 0 && strcmp(s->kind, "mailbox") == 0)
+		json_array_append_new(ls->mailboxes, json_pack("{s:s, s:o, s:s, s:s, s:s}",
+		    "mailbox", s->target, "since", lc_json_time(s->created_at),
+		    "reason", s->reason, "source", s->source, "by", s->created_by));
+	return 0;
+}
+
+static int
+lc_complaint_cb(void *arg, const struct complaint *c)
+{
+	struct lc_status *ls = arg;
+	long long end = lc_window_end(c);
+
+	json_array_append_new(ls->complaints, json_pack("{s:I, s:s, s:s, s:o, s:s, s:o, s:b}",
+	    "id", (json_int_t)c->id, "source", c->source, "ref", c->ref,
+	    "received", lc_json_time(c->created_at), "by", c->created_by,
+	    "window_end", lc_json_time(end), "window_open", end > ls->now));
+	return 0;
+}
+
+/*
+ * Everything status shows, as JSON.  *rc: 0, EX-style codes are the
+ * caller's business: LC_NOT_FOUND or LC_ERROR.
+ */
+json_t *
+lifecycle_status(struct store *st, const struct config *cfg, const char *account,
+    long long now, int *rc)
+{
+	struct lc_status ls = { NULL, NULL, NULL, 0, now };
+	struct unblock_decision d;
+	struct suspension active;
+	struct account a;
+	long long last_unblock = 0;
+	json_t *j;
+	int r;
+
+	if ((r = store_account_get(st, account, &a)) != 1) {
+		*rc = r == 0 ? LC_NOT_FOUND : LC_ERROR;
+		return NULL;
+	}
+	ls.domains = json_array();
+	ls.mailboxes = json_array();
+	ls.complaints = json_array();
+	if (store_account_domains(st, a.name, lc_domain_cb, &ls) == -1 ||
+	    store_suspension_list(st, a.name, lc_suspension_cb, &ls) == -1 ||
+	    store_complaint_list(st, a.name, lc_complaint_cb, &ls) == -1 ||
+	    store_last_unblock(st, a.name, &last_unblock) == -1 ||
+	    lifecycle_decide(st, cfg, a.name, now, &d, &active) == -1) {
+		json_decref(ls.domains);
+		json_decref(ls.mailboxes);
+		json_decref(ls.complaints);
+		*rc = LC_ERROR;
+		return NULL;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "account", a.name,
+	    "owner", a.owner, "contact", a.contact, "main_domain", a.main_domain,
+	    "in_cpanel", a.present,
+	    "state", active.id ? "suspended" : a.present ? "active" : "removed");
+	json_object_set_new(j, "since", lc_json_time(active.created_at));
+	json_object_set_new(j, "reason", active.id ? json_string(active.reason) : json_null());
+	json_object_set_new(j, "source", active.id ? json_string(active.source) : json_null());
+	json_object_set_new(j, "suspended_by", active.id ? json_string(active.created_by) :
+	    json_null());
+	json_object_set_new(j, "last_unblock", lc_json_time(last_unblock));
+	{
+		json_t *dj = lc_decision_json(&d, cfg);
+
+		json_object_update(j, dj);
+		json_decref(dj);
+	}
+	json_object_set_new(j, "complaints", ls.complaints);
+	json_object_set_new(j, "domains", ls.domains);
+	json_object_set_new(j, "mailboxes_suspended", ls.mailboxes);
+	json_object_set_new(j, "suspensions_total", json_integer(ls.suspensions));
+	*rc = LC_OK;
+	return j;
+}
+
+static int
+lc_audit_cb(void *arg, const struct audit_entry *e)
+{
+	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:s, s:s}", "at",
+	    lc_json_time(e->at), "actor", e->actor, "action", e->action, "target", e->target,
+	    "detail", e->detail));
+	return 0;
+}
+
+static int
+lc_message_cb(void *arg, const struct message_record *m)
+{
+	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}",
+	    "at", lc_json_time(m->at), "ctx", m->ctx, "mailbox", m->mailbox,
+	    "uid", m->uid >= 0 ? json_integer(m->uid) : json_null(), "script", m->script,
+	    "ip", m->ip, "sender", m->sender, "rcpt", m->rcpt, "verdict", m->verdict));
+	return 0;
+}
+
+/* The account's changes and the messages it sent, newest `limit` of each. */
+json_t *
+lifecycle_history(struct store *st, const char *account, long long limit, int *rc)
+{
+	struct account a;
+	json_t *changes, *messages;
+	int r;
+
+	if ((r = store_account_get(st, account, &a)) != 1) {
+		*rc = r == 0 ? LC_NOT_FOUND : LC_ERROR;
+		return NULL;
+	}
+	changes = json_array();
+	messages = json_array();
+	if (store_audit_list(st, a.name, limit, lc_audit_cb, changes) == -1 ||
+	    store_message_list(st, a.name, limit, lc_message_cb, messages) == -1) {
+		json_decref(changes);
+		json_decref(messages);
+		*rc = LC_ERROR;
+		return NULL;
+	}
+	*rc = LC_OK;
+	return json_pack("{s:s, s:o, s:o}", "account", a.name, "changes", changes,
+	    "messages", messages);
+}

@@ -1,0 +1,334 @@
+/*
+ * Notices to account owners.  A notice is rendered from a plain-text
+ * template in notify.templates and queued in the outbox in the same
+ * transaction as the change it tells about, so it is never lost; it is
+ * then handed to notify.sendmail, and retried with back-off until that
+ * command succeeds.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "notify.h"
+
+#define NOTIFY_TEMPLATE_MAX 65536
+#define NOTIFY_ARGV_MAX 32
+#define NOTIFY_RETRY_MIN 300		/* first retry after 5 minutes ... */
+#define NOTIFY_RETRY_MAX 21600		/* ... doubling up to 6 hours */
+
+/*
+ * ${name} is replaced by the variable's value; "$$" is a literal "$".
+ * CR and LF in values become spaces, so a value cannot add a header.
+ */
+char *
+notify_render(const char *tmpl, const struct notify_var *vars, size_t nvars,
+    char *err, size_t errlen)
+{
+	size_t cap = strlen(tmpl) + 256, len = 0;
+	char *out = malloc(cap);
+	const char *p = tmpl;
+
+	if (out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	while (*p != '\0') {
+		const char *val = NULL, *end;
+		size_t vlen, i;
+		char one[2] = { 0, 0 };
+
+		if (p[0] == '$' && p[1] == '$') {
+			val = "$";
+			p += 2;
+		} else if (p[0] == '$' && p[1] == '{') {
+			if ((end = strchr(p + 2, '}')) == NULL) {
+				snprintf(err, errlen, "unterminated ${ in template");
+				free(out);
+				return NULL;
+			}
+			for (i = 0; i < nvars; i++)
+				if (strlen(vars[i].name) == (size_t)(end - p - 2) &&
+				    strncmp(vars[i].name, p + 2, (size_t)(end - p - 2)) == 0)
+					break;
+			if (i == nvars) {
+				snprintf(err, errlen, "unknown variable ${%.*s} in template",
+				    (int)(end - p - 2 > 64 ? 64 : end - p - 2), p + 2);
+				free(out);
+				return NULL;
+			}
+			val = vars[i].value != NULL ? vars[i].value : "";
+			p = end + 1;
+		} else {
+			one[0] = *p++;
+			val = one;
+		}
+		vlen = strlen(val);
+		if (len + vlen + 1 > cap) {
+			char *n;
+
+			cap = (len + vlen + 1) * 2;
+			if ((n = realloc(out, cap)) == NULL) {
+				free(out);
+				snprintf(err, errlen, "out of memory");
+				return NULL;
+			}
+			out = n;
+		}
+		for (i = 0; i < vlen; i++)
+			out[len++] = (val != one && (val[i] == '\r' || val[i] == '\n')) ? ' ' : val[i];
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* Read a whole (small) file. */
+static char *
+notify_file_read(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(NOTIFY_TEMPLATE_MAX + 1)) == NULL) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	n = fread(buf, 1, NOTIFY_TEMPLATE_MAX + 1, f);
+	fclose(f);
+	if (n > NOTIFY_TEMPLATE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, NOTIFY_TEMPLATE_MAX);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * Render the template for kind and queue the message for the account's
+ * contact address (or notify.fallback).  Call inside the transaction of
+ * the change the notice is about.
+ */
+int
+notify_queue(struct store *st, const struct config *cfg, const char *account,
+    const char *kind, const struct notify_var *vars, size_t nvars, long long now,
+    char *err, size_t errlen)
+{
+	struct notify_var all[24];
+	struct account a;
+	char path[PATH_MAX], date[64], host[256], *tmpl, *body, *msg;
+	const char *rcpt;
+	time_t t = (time_t)now;
+	struct tm tm;
+	size_t n = 0;
+	int r;
+
+	if (nvars > sizeof all / sizeof all[0] - 4) {
+		snprintf(err, errlen, "too many template variables");
+		return -1;
+	}
+	if ((r = store_account_get(st, account, &a)) != 1) {
+		snprintf(err, errlen, "%s", r == 0 ? "no such account" : store_error(st));
+		return -1;
+	}
+	rcpt = a.contact[0] != '\0' ? a.contact : cfg->notify_fallback;
+	if (gethostname(host, sizeof host) == -1)
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	all[n++] = (struct notify_var){ "account", account };
+	all[n++] = (struct notify_var){ "contact", rcpt };
+	all[n++] = (struct notify_var){ "hostname", host };
+	all[n++] = (struct notify_var){ "owner", a.owner };
+	memcpy(all + n, vars, nvars * sizeof *vars);
+	n += nvars;
+
+	snprintf(path, sizeof path, "%s/%s.txt", cfg->notify_templates, kind);
+	if ((tmpl = notify_file_read(path, err, errlen)) == NULL)
+		return -1;
+	body = notify_render(tmpl, all, n, err, errlen);
+	free(tmpl);
+	if (body == NULL) {
+		char e2[256];
+
+		snprintf(e2, sizeof e2, "%s", err);
+		snprintf(err, errlen, "%s: %s", path, e2);
+		return -1;
+	}
+	if (asprintf(&msg, "From: %s\nTo: %s\nDate: %s\nAuto-Submitted: auto-generated\n"
+	    "X-Mailabuse-Notice: %s\nMIME-Version: 1.0\n"
+	    "Content-Type: text/plain; charset=utf-8\n%s", cfg->notify_from, rcpt, date,
+	    kind, body) == -1) {
+		free(body);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(body);
+	r = store_outbox_insert(st, account, kind, rcpt, msg, now);
+	free(msg);
+	if (r == -1) {
+		snprintf(err, errlen, "%s", store_error(st));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Run notify.sendmail (split on white space, no shell) with the message
+ * on its standard input.  0 on exit status 0, else -1 with err.
+ */
+static int
+notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
+{
+	char *copy, *argv[NOTIFY_ARGV_MAX + 1], *save = NULL, *tok;
+	int in[2], out[2], argc = 0, status;
+	size_t len = strlen(msg), off = 0, got = 0;
+	pid_t pid;
+	ssize_t w;
+	char ebuf[512];
+
+	if ((copy = strdup(cfg->notify_sendmail)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL && argc < NOTIFY_ARGV_MAX;
+	    tok = strtok_r(NULL, " \t", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (argc == 0 || pipe2(in, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "cannot run notify.sendmail");
+		free(copy);
+		return -1;
+	}
+	if (pipe2(out, O_CLOEXEC) == -1) {
+		close(in[0]);
+		close(in[1]);
+		free(copy);
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		free(copy);
+		return -1;
+	}
+	if (pid == 0) {
+		/* The alarm survives exec: a hung command is killed. */
+		alarm((unsigned)cfg->notify_timeout);
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1 || dup2(out[1], 2) == -1)
+			_exit(127);
+		execv(argv[0], argv);
+		dprintf(2, "%s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	free(copy);
+	close(in[0]);
+	close(out[1]);
+	signal(SIGPIPE, SIG_IGN);
+	while (off < len && (w = write(in[1], msg + off, len - off)) > 0)
+		off += (size_t)w;
+	close(in[1]);
+	for (;;) {
+		ssize_t n = read(out[0], ebuf + got, sizeof ebuf - 1 - got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof ebuf - 1) {
+			char sink[512];
+
+			while (read(out[0], sink, sizeof sink) > 0)
+				;
+			break;
+		}
+	}
+	ebuf[got] = '\0';
+	close(out[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && off == len)
+		return 0;
+	ebuf[strcspn(ebuf, "\n")] = '\0';
+	if (WIFSIGNALED(status))
+		snprintf(err, errlen, "%s killed by signal %d%s%s", argv[0] ? "notify.sendmail" : "",
+		    WTERMSIG(status), got ? ": " : "", ebuf);
+	else
+		snprintf(err, errlen, "notify.sendmail exited with status %d%s%s",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1, got ? ": " : "", ebuf);
+	return -1;
+}
+
+/*
+ * Send the notices that are due (of one account, or all): claim each,
+ * run notify.sendmail, record the outcome.  Safe to run concurrently.
+ */
+int
+notify_send_due(struct store *st, const struct config *cfg, const char *account,
+    long long now, int *sent, int *failed)
+{
+	long long ids[1000];
+	size_t n;
+
+	*sent = *failed = 0;
+	if (store_outbox_due(st, now, account, ids, sizeof ids / sizeof ids[0], &n) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct notice nt;
+		char err[600];
+		long long retry;
+		int r;
+
+		memset(&nt, 0, sizeof nt);
+		r = store_outbox_claim(st, ids[i], now, now + cfg->notify_timeout + 60, &nt);
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			continue;	/* another run took it */
+		if (notify_exec(cfg, nt.message, err, sizeof err) == 0) {
+			free(nt.message);
+			if (store_outbox_sent(st, nt.id, now) == -1)
+				return -1;
+			(*sent)++;
+			continue;
+		}
+		free(nt.message);
+		retry = NOTIFY_RETRY_MIN;
+		for (int k = 1; k < nt.attempts && retry < NOTIFY_RETRY_MAX; k++)
+			retry *= 2;
+		if (retry > NOTIFY_RETRY_MAX)
+			retry = NOTIFY_RETRY_MAX;
+		log_warnx("notice %lld (%s) to %s for %s not sent, retry in %llds: %s", nt.id,
+		    nt.kind, nt.rcpt, nt.account, retry, err);
+		if (store_outbox_failed(st, nt.id, err, now + retry) == -1)
+			return -1;
+		(*failed)++;
+	}
+	return 0;
+}

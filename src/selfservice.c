@@ -1,0 +1,136 @@
+/*
+ * The user socket: account owners read their own status and history and
+ * request their own unblock.  Which account a client acts for is decided
+ * by its uid (SO_PEERCRED), never by what it says: only root may name
+ * an account.
+ */
+#include <sys/types.h>
+
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "identity.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "server.h"
+
+#define SELF_HISTORY_DEFAULT 50
+#define SELF_HISTORY_MAX 1000
+
+/* Reply text: an allocated copy. */
+static char *
+self_text(const char *text)
+{
+	return strdup(text);
+}
+
+/* Compact, ASCII-only JSON: one line, safe on the wire. */
+static char *
+self_json(json_t *j)
+{
+	char *t = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	return t;
+}
+
+/* The account this peer may act for, or -1 with *text set. */
+static int
+self_account(const struct conn *c, const struct proto_request *req, char *account,
+    size_t len, char **text)
+{
+	struct passwd pw, *res = NULL;
+	char buf[2048];
+
+	if (!c->peer_known) {
+		*text = self_text("5.7.1 cannot tell who you are");
+		return -1;
+	}
+	if (c->peer_uid == 0) {
+		if (req->account[0] == '\0') {
+			*text = self_text("5.5.2 root must name the account");
+			return -1;
+		}
+		snprintf(account, len, "%s", req->account);
+		return 0;
+	}
+	if (getpwuid_r((uid_t)c->peer_uid, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
+		*text = self_text("5.7.1 your uid has no user name");
+		return -1;
+	}
+	if (req->account[0] != '\0' && strcmp(req->account, pw.pw_name) != 0) {
+		*text = self_text("5.7.1 permission denied: you may act only for your own"
+		    " account");
+		return -1;
+	}
+	snprintf(account, len, "%s", pw.pw_name);
+	return 0;
+}
+
+/* Answer STATUS, HISTORY or UNBLOCK for the peer's own account. */
+enum verdict
+selfservice_request(struct server *srv, const struct conn *c,
+    const struct proto_request *req, char **text)
+{
+	char account[ACCOUNT_NAME_MAX], actor[ACTOR_MAX], err[512], *end;
+	long long limit = SELF_HISTORY_DEFAULT;
+	json_t *j = NULL;
+	int rc = LC_ERROR;
+
+	*text = NULL;
+	if (self_account(c, req, account, sizeof account, text) == -1) {
+		log_info("conn %llu: user socket: uid %lu refused: %s", c->id, c->peer_uid,
+		    *text != NULL ? *text : "");
+		return VERDICT_ERROR;
+	}
+	if (!identity_account_name_valid(account)) {
+		*text = self_text("5.5.2 not a valid account name");
+		return VERDICT_ERROR;
+	}
+	switch (req->verb) {
+	case PROTO_STATUS:
+		j = lifecycle_status(srv->st, srv->cfg, account, clock_now(), &rc);
+		break;
+	case PROTO_HISTORY:
+		if (req->limit[0] != '\0') {
+			limit = strtoll(req->limit, &end, 10);
+			if (*end != '\0' || limit < 1 || limit > SELF_HISTORY_MAX) {
+				*text = self_text("5.5.2 limit must be 1 to 1000");
+				return VERDICT_ERROR;
+			}
+		}
+		j = lifecycle_history(srv->st, account, limit, &rc);
+		break;
+	case PROTO_UNBLOCK:
+		snprintf(actor, sizeof actor, "%s (self-service, uid %lu)",
+		    c->peer_uid == 0 ? "root" : account, c->peer_uid);
+		rc = lifecycle_unblock(srv->st, srv->cfg, account, actor, clock_now(), &j,
+		    err, sizeof err);
+		if (rc == LC_OK || rc == LC_REFUSED) {
+			log_info("conn %llu: unblock request for %s by uid %lu %s", c->id, account,
+			    c->peer_uid, rc == LC_OK ? "granted" : "refused");
+			server_notify_spawn(srv, account);
+			*text = self_json(j);
+			return rc == LC_OK ? VERDICT_OK : VERDICT_REFUSED;
+		}
+		break;
+	default:
+		*text = self_text("5.5.2 verb not allowed on this socket");
+		return VERDICT_ERROR;
+	}
+	if (rc == LC_NOT_FOUND) {
+		if (asprintf(text, "5.1.1 no such account: %s", account) == -1)
+			*text = NULL;
+		return VERDICT_ERROR;
+	}
+	if (rc != LC_OK || j == NULL) {
+		log_warnx("conn %llu: user socket: %s", c->id, store_error(srv->st));
+		*text = self_text("4.3.0 the database is busy, try again");
+		return VERDICT_DEFER;
+	}
+	*text = self_json(j);
+	return VERDICT_OK;
+}
