@@ -111,9 +111,27 @@ install: $(BINS)
 	    install -m 0644 conf/mailabused.conf $(DESTDIR)$(SYSCONFDIR)/mailabuse/mailabused.conf
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all unit integration check check-one run install clean
+.PHONY: all unit integration check check-one run install clean bench fuzz
 
 $(BUILD)/mabclient: tests/integration/mabclient.c $(call obj,proto)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/mabbench: tests/bench/mabbench.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# Benchmarks, not tests: figures for BENCHMARKS.md.
+bench: $(BINS) $(BUILD)/mabclient $(BUILD)/mabbench
+	tests/bench/run.sh $(BUILD)
+
+# Parser fuzzing with libFuzzer (clang): not part of check.
+FUZZ_SECONDS ?= 60
+build-fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/proto.c include/proto.h
+	mkdir -p build-fuzz
+	clang -std=c11 -g -O1 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -o $@ tests/fuzz/fuzz_proto.c src/proto.c
+
+fuzz: build-fuzz/fuzz_proto
+	mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build-fuzz/corpus

@@ -797,6 +797,7 @@ store_sync_stage_begin(struct store *st)
 	    " owner TEXT NOT NULL, contact TEXT NOT NULL, main_domain TEXT NOT NULL);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_domains (domain TEXT PRIMARY KEY,"
 	    " account TEXT NOT NULL, kind TEXT NOT NULL);"
+	    "CREATE INDEX IF NOT EXISTS temp.sync_domains_account ON sync_domains (account);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_local (domain TEXT PRIMARY KEY);"
 	    "DELETE FROM temp.sync_accounts; DELETE FROM temp.sync_domains;"
 	    " DELETE FROM temp.sync_local;", NULL, NULL, NULL) != SQLITE_OK)
