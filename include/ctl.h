@@ -20,7 +20,6 @@ struct ctl {
 
 /* ctl.c */
 int ctl_store(struct ctl *c);
-void ctl_time_format(long long t, char *buf, size_t len);
 int ctl_json_print(json_t *j);
 int ctl_db_error(struct ctl *c, const char *what);
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -28,6 +27,7 @@ int ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t nor
     char *account, size_t acclen, int *is_mailbox);
 
 int ctl_source_valid(const char *source);
+const char *ctl_account_arg(const char *name, char *buf, size_t len);
 void ctl_notices_send(struct ctl *c, const char *account);
 int ctl_user_request(struct ctl *c, const char *verb, const char *account,
     const char *limit, json_t **out);

@@ -43,6 +43,8 @@ complaint_add(struct ctl *c, int argc, char **argv)
 		case 'w':
 			if (duration_parse(optarg, &window, derr, sizeof derr) == -1)
 				return ctl_usage_error("complaint add: --window: %s", derr);
+			if (window > 3650 * 86400LL)
+				return ctl_usage_error("complaint add: --window is at most 3650d");
 			break;
 		case 'S':
 			suspend = 1;
@@ -78,7 +80,7 @@ complaint_add(struct ctl *c, int argc, char **argv)
 	snprintf(cp.created_by, sizeof cp.created_by, "%s", c->actor);
 	cp.created_at = c->now;
 	cp.window_end = c->now + window;
-	ctl_time_format(cp.window_end, end, sizeof end);
+	lifecycle_time(cp.window_end, end, sizeof end);
 	if (store_complaint_insert(c->st, &cp) == -1)
 		return ctl_db_error(c, "complaint add");
 	snprintf(detail, sizeof detail, "complaint #%lld (%s: %s), window until %s", cp.id,
@@ -125,8 +127,8 @@ complaint_list_cb(void *arg, const struct complaint *cp)
 	    cp->closed_at : cp->window_end;
 	char at[32], we[32];
 
-	ctl_time_format(cp->created_at, at, sizeof at);
-	ctl_time_format(end, we, sizeof we);
+	lifecycle_time(cp->created_at, at, sizeof at);
+	lifecycle_time(end, we, sizeof we);
 	if (lc->c->json)
 		json_array_append_new(lc->arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b,"
 		    " s:s, s:s}", "id", (json_int_t)cp->id, "source", cp->source, "ref", cp->ref,
@@ -148,6 +150,7 @@ complaint_list(struct ctl *c, int argc, char **argv)
 	};
 	struct complaint_list_ctx lc = { c, NULL };
 	struct account a;
+	char lower[ACCOUNT_NAME_MAX];
 	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -159,7 +162,8 @@ complaint_list(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error("usage: complaint list ACCOUNT [--json]");
 	if ((r = ctl_store(c)) != 0)
 		return r;
-	if ((r = store_account_get(c->st, argv[optind], &a)) != 1) {
+	if ((r = store_account_get(c->st, ctl_account_arg(argv[optind], lower, sizeof lower),
+	    &a)) != 1) {
 		if (r == -1)
 			return ctl_db_error(c, "complaint list");
 		fprintf(stderr, "mailabusectl: %s: no such account\n", argv[optind]);

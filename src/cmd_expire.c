@@ -38,49 +38,39 @@ expire_pending_cb(void *arg, const struct suspension *sp)
 	return 0;
 }
 
-/* Queue the "you may now ask for an unblock" notice, once per suspension. */
+/*
+ * Queue the "you may now ask for an unblock" notice, once per
+ * suspension, inside the caller's transaction.  0, 1 when the template
+ * is broken (nothing queued), -1 on a store error.
+ */
 static int
 expire_eligible(struct ctl *c, const struct suspension *sp, int *queued)
 {
 	struct unblock_decision d;
 	struct suspension active;
+	struct notify_var v[] = { { "reason", sp->reason } };
 	char err[512];
 	int r;
 
-	if (store_begin(c->st) == -1)
-		return -1;
 	if (lifecycle_decide(c->st, &c->cfg, sp->account, c->now, &d, &active) == -1)
-		goto fail;
-	if (d.status != UNBLOCK_GRANTED || active.id != sp->id) {
-		store_rollback(c->st);
+		return -1;
+	if (d.status != UNBLOCK_GRANTED || active.id != sp->id)
 		return 0;
-	}
-	if ((r = store_suspension_set_notified(c->st, sp->id, c->now)) == -1)
-		goto fail;
-	if (r == 1) {			/* another run got there first */
-		store_rollback(c->st);
-		return 0;
-	}
-	{
-		struct notify_var v[] = { { "reason", sp->reason } };
-
-		if (notify_queue(c->st, &c->cfg, sp->account, "eligible", v, 1, c->now, err,
-		    sizeof err) == -1) {
-			fprintf(stderr, "mailabusectl: expire: notice for %s: %s\n", sp->account, err);
-			store_rollback(c->st);
-			return 0;
-		}
+	if ((r = store_suspension_set_notified(c->st, sp->id, c->now)) != 0)
+		return r == 1 ? 0 : -1;		/* 1: another run got there first */
+	if (notify_queue(c->st, &c->cfg, sp->account, "eligible", v, 1, c->now, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "mailabusectl: expire: notice for %s: %s\n", sp->account, err);
+		return 1;
 	}
 	if (store_audit_insert(c->st, c->now, c->actor, "eligible", sp->account, sp->account,
-	    "an unblock request can now succeed; owner notified") == -1 ||
-	    store_commit(c->st) == -1)
-		goto fail;
+	    "an unblock request can now succeed; owner notified") == -1)
+		return -1;
 	(*queued)++;
 	return 0;
-fail:
-	store_rollback(c->st);
-	return -1;
 }
+
+#define EXPIRE_BATCH 500	/* suspensions looked at per transaction */
 
 int
 cmd_expire(struct ctl *c, int argc, char **argv)
@@ -104,11 +94,31 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 		free(p.s);
 		return ctl_db_error(c, "expire");
 	}
-	for (size_t i = 0; i < p.n; i++)
-		if (expire_eligible(c, &p.s[i], &queued) == -1) {
+	for (size_t i = 0; i < p.n; i += EXPIRE_BATCH) {
+		int broken = 0, batch = 0;
+
+		if (store_begin(c->st) == -1) {
 			free(p.s);
 			return ctl_db_error(c, "expire");
 		}
+		for (size_t k = i; k < p.n && k < i + EXPIRE_BATCH; k++) {
+			if ((r = expire_eligible(c, &p.s[k], &batch)) == -1) {
+				free(p.s);
+				return ctl_db_error(c, "expire");
+			}
+			broken |= r;
+		}
+		if (broken) {
+			/* a broken template: queue none of this batch, say so, go on */
+			store_rollback(c->st);
+			continue;
+		}
+		if (store_commit(c->st) == -1) {
+			free(p.s);
+			return ctl_db_error(c, "expire");
+		}
+		queued += batch;
+	}
 	free(p.s);
 	/* 3. notices due, new and retried */
 	if (notify_send_due(c->st, &c->cfg, NULL, c->now, &sent, &failed) == -1)

@@ -76,16 +76,10 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit, j
 	char lim[32], lower[ACCOUNT_NAME_MAX];
 	int r, rc;
 
-	if (name != NULL) {
-		/* account names are lower case in cPanel */
-		size_t i;
-
-		for (i = 0; name[i] != '\0' && i + 1 < sizeof lower; i++)
-			lower[i] = (char)tolower((unsigned char)name[i]);
-		lower[i] = '\0';
-		name = lower;
-	}
+	name = ctl_account_arg(name, lower, sizeof lower);
 	if (!ctl_is_root()) {
+		if (limit > 1000)
+			return ctl_usage_error("history: --limit is at most 1000 for account owners");
 		snprintf(lim, sizeof lim, "%lld", limit);
 		return ctl_user_request(c, verb, name, strcmp(verb, "HISTORY") == 0 ? lim : NULL, j);
 	}

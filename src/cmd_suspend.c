@@ -1,8 +1,9 @@
 /*
  * mailabusectl suspend / unsuspend: stop or restore the outgoing mail
- * of a whole cPanel account or of one mailbox.  Each change, its audit
- * entry and its notice are one transaction, committed before the command
- * returns; the notice is then sent (or left queued for `expire`).
+ * of a whole cPanel account or of one mailbox.  Each change and its
+ * audit entry are one transaction, committed before the command returns;
+ * a suspension also queues the owner's notice in that transaction, which
+ * is then sent (or left queued for `expire`).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -116,7 +117,7 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 	snprintf(sp.source, sizeof sp.source, "%s", source);
 	if ((r = ctl_suspend_apply(c, &sp, &cur)) == CTL_REFUSED) {
 		store_rollback(c->st);
-		ctl_time_format(cur.created_at, ts, sizeof ts);
+		lifecycle_time(cur.created_at, ts, sizeof ts);
 		fprintf(stderr, "mailabusectl: %s is already suspended since %s: %s\n",
 		    sp.target, ts, cur.reason);
 		return CTL_REFUSED;

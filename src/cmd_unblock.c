@@ -22,7 +22,7 @@ cmd_unblock(struct ctl *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *name = NULL;
-	char err[512];
+	char err[512], lower[ACCOUNT_NAME_MAX];
 	json_t *j = NULL;
 	int ch, r;
 
@@ -34,7 +34,7 @@ cmd_unblock(struct ctl *c, int argc, char **argv)
 	if (argc - optind > 1)
 		return ctl_usage_error("usage: unblock [ACCOUNT] [--json]");
 	if (argc - optind == 1)
-		name = argv[optind];
+		name = ctl_account_arg(argv[optind], lower, sizeof lower);
 	if (!ctl_is_root())
 		r = ctl_user_request(c, "UNBLOCK", name, NULL, &j);
 	else {

@@ -99,18 +99,6 @@ ctl_store(struct ctl *c)
 	return 0;
 }
 
-/* ISO 8601 in UTC; "-" for 0. */
-void
-ctl_time_format(long long t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* Print a JSON document on stdout and release it. */
 int
@@ -185,6 +173,20 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 	}
 	snprintf(account, acclen, "%s", norm);
 	return 0;
+}
+
+/* An account named on the command line, lower-cased as cPanel's are. */
+const char *
+ctl_account_arg(const char *name, char *buf, size_t len)
+{
+	size_t i;
+
+	if (name == NULL)
+		return NULL;
+	for (i = 0; name[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)name[i]);
+	buf[i] = '\0';
+	return buf;
 }
 
 /* A complaint or suspension source: a short word. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "log.h"
 #include "notify.h"
 
@@ -131,14 +133,14 @@ notify_queue(struct store *st, const struct config *cfg, const char *account,
 {
 	struct notify_var all[24];
 	struct account a;
-	char path[PATH_MAX], date[64], host[256], *tmpl, *body, *msg;
+	char path[PATH_MAX], date[64], host[256], cooldown[32], *tmpl, *body, *msg;
 	const char *rcpt;
 	time_t t = (time_t)now;
 	struct tm tm;
 	size_t n = 0;
 	int r;
 
-	if (nvars > sizeof all / sizeof all[0] - 4) {
+	if (nvars > sizeof all / sizeof all[0] - 5) {
 		snprintf(err, errlen, "too many template variables");
 		return -1;
 	}
@@ -156,6 +158,8 @@ notify_queue(struct store *st, const struct config *cfg, const char *account,
 	all[n++] = (struct notify_var){ "contact", rcpt };
 	all[n++] = (struct notify_var){ "hostname", host };
 	all[n++] = (struct notify_var){ "owner", a.owner };
+	duration_format(cfg->policy_unblock_cooldown, cooldown, sizeof cooldown);
+	all[n++] = (struct notify_var){ "cooldown", cooldown };
 	memcpy(all + n, vars, nvars * sizeof *vars);
 	n += nvars;
 
@@ -197,8 +201,9 @@ static int
 notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 {
 	char *copy, *argv[NOTIFY_ARGV_MAX + 1], *save = NULL, *tok;
-	int in[2], out[2], argc = 0, status;
+	int in[2], out[2], argc = 0, status, timed_out = 0, short_write = 0;
 	size_t len = strlen(msg), off = 0, got = 0;
+	time_t deadline;
 	pid_t pid;
 	ssize_t w;
 	char ebuf[512];
@@ -234,8 +239,8 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 		return -1;
 	}
 	if (pid == 0) {
-		/* The alarm survives exec: a hung command is killed. */
-		alarm((unsigned)cfg->notify_timeout);
+		/* Its own process group, so that a timeout kills all it started. */
+		setpgid(0, 0);
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1 || dup2(out[1], 2) == -1)
 			_exit(127);
@@ -243,37 +248,71 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 		dprintf(2, "%s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	setpgid(pid, pid);
 	free(copy);
 	close(in[0]);
 	close(out[1]);
 	signal(SIGPIPE, SIG_IGN);
-	while (off < len && (w = write(in[1], msg + off, len - off)) > 0)
-		off += (size_t)w;
-	close(in[1]);
-	for (;;) {
-		ssize_t n = read(out[0], ebuf + got, sizeof ebuf - 1 - got);
+	deadline = time(NULL) + cfg->notify_timeout;
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	/* Feed the message and collect what the command says, up to the deadline. */
+	while (!timed_out) {
+		struct pollfd p[2] = { { out[0], POLLIN, 0 }, { in[1], POLLOUT, 0 } };
+		nfds_t np = off < len ? 2 : 1;
+		long long left = deadline - time(NULL);
+		int pr;
 
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got == sizeof ebuf - 1) {
-			char sink[512];
-
-			while (read(out[0], sink, sizeof sink) > 0)
-				;
+		if (off == len && in[1] != -1) {
+			close(in[1]);
+			in[1] = -1;
+		}
+		if (left <= 0 || (pr = poll(p, np, (int)left * 1000)) == 0) {
+			timed_out = 1;
 			break;
 		}
+		if (pr == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (np == 2 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			w = write(in[1], msg + off, len - off);
+			if (w > 0)
+				off += (size_t)w;
+			else if (w == -1 && errno != EAGAIN) {
+				close(in[1]);
+				in[1] = -1;
+				len = off;	/* it stopped reading: the exit status tells */
+				short_write = 1;
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLERR | POLLHUP)) {
+			ssize_t n = read(out[0], ebuf + got, sizeof ebuf - 1 - got);
+
+			if (n <= 0)
+				break;		/* EOF: the command is done with its output */
+			got += (size_t)n;
+			if (got == sizeof ebuf - 1)
+				got = 0;	/* keep the last of a chatty command */
+		}
 	}
-	ebuf[got] = '\0';
+	if (in[1] != -1)
+		close(in[1]);
 	close(out[0]);
+	if (timed_out)
+		kill(-pid, SIGKILL);
+	ebuf[got] = '\0';
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR) {
 			snprintf(err, errlen, "waitpid: %s", strerror(errno));
 			return -1;
 		}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && off == len)
+	if (timed_out) {
+		snprintf(err, errlen, "notify.sendmail did not finish within %llds; killed",
+		    cfg->notify_timeout);
+		return -1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !short_write)
 		return 0;
 	ebuf[strcspn(ebuf, "\n")] = '\0';
 	if (WIFSIGNALED(status))
@@ -297,6 +336,8 @@ notify_send_due(struct store *st, const struct config *cfg, const char *account,
 	size_t n;
 
 	*sent = *failed = 0;
+	/* In batches; a claimed notice is not due again, so each batch is new. */
+again:
 	if (store_outbox_due(st, now, account, ids, sizeof ids / sizeof ids[0], &n) == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -330,5 +371,7 @@ notify_send_due(struct store *st, const struct config *cfg, const char *account,
 			return -1;
 		(*failed)++;
 	}
+	if (n == sizeof ids / sizeof ids[0])
+		goto again;
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 #include "clock.h"
 #include "identity.h"
@@ -55,13 +57,15 @@ self_account(const struct conn *c, const struct proto_request *req, char *accoun
 			return -1;
 		}
 		snprintf(account, len, "%s", req->account);
+		for (char *p = account; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
 		return 0;
 	}
 	if (getpwuid_r((uid_t)c->peer_uid, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
 		*text = self_text("5.7.1 your uid has no user name");
 		return -1;
 	}
-	if (req->account[0] != '\0' && strcmp(req->account, pw.pw_name) != 0) {
+	if (req->account[0] != '\0' && strcasecmp(req->account, pw.pw_name) != 0) {
 		*text = self_text("5.7.1 permission denied: you may act only for your own"
 		    " account");
 		return -1;
@@ -75,7 +79,7 @@ enum verdict
 selfservice_request(struct server *srv, const struct conn *c,
     const struct proto_request *req, char **text)
 {
-	char account[ACCOUNT_NAME_MAX], actor[ACTOR_MAX], err[512], *end;
+	char account[ACCOUNT_NAME_MAX], actor[ACTOR_MAX], err[512] = "", *end;
 	long long limit = SELF_HISTORY_DEFAULT;
 	json_t *j = NULL;
 	int rc = LC_ERROR;
@@ -127,8 +131,9 @@ selfservice_request(struct server *srv, const struct conn *c,
 		return VERDICT_ERROR;
 	}
 	if (rc != LC_OK || j == NULL) {
-		log_warnx("conn %llu: user socket: %s", c->id, store_error(srv->st));
-		*text = self_text("4.3.0 the database is busy, try again");
+		log_warnx("conn %llu: user socket: %s", c->id,
+		    req->verb == PROTO_UNBLOCK ? err : store_error(srv->st));
+		*text = self_text("4.3.0 cannot complete the request now, try again later");
 		return VERDICT_DEFER;
 	}
 	*text = self_json(j);

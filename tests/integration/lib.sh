@@ -108,7 +108,8 @@ pid_file = "$T/run/mailabused.pid";
 user_socket: { path = "$T/run/user.sock"; };
 notify:
 {
-  sendmail = "$TOP/tests/integration/capture-sendmail $T/mail";
+  sendmail = "${NOTIFY_SENDMAIL:-$TOP/tests/integration/capture-sendmail $T/mail}";
+  timeout = "${NOTIFY_TIMEOUT:-60s}";
   templates = "$TOP/conf/notices";
   fallback = "abuse-fallback@server.test";
 };

@@ -40,6 +40,11 @@ expect_match "it says what is suspended" '^Subject: Outgoing mail of bob is susp
 expect_match "with the reason" 'because of: complaint #1 \(fbl\): <spam-1@remote.test>' "$(mail_n 1)"
 expect_match "and where to look" 'mailabusectl history' "$(mail_n 1)"
 expect_match "it is marked auto-generated" '^Auto-Submitted: auto-generated$' "$(mail_n 1)"
+# notify.sendmail runs as root: the real Exim takes the notice, although
+# bob is suspended and the notice's envelope names nobody but root.
+"$EXIM" -C "$EXIM_CONF" -odq -oep -oi -t <"$T/mail/1.eml" >"$T/notice.out" 2>&1
+expect_eq "mailabuse's own policy never blocks the notice in Exim" "0 queued" \
+    "$?$(grep -q 'bob.owner@contact.test' <("$EXIM" -C "$EXIM_CONF" -bp) && echo ' queued')"
 
 # Day 0 + 1h: too early.
 expect_status "an early unblock request is refused (exit 1)" 1 ctl_at "2027-01-01 13:00:00" unblock bob
@@ -157,10 +162,30 @@ expect_eq "and the outbox is empty" 0 \
     "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM outbox WHERE sent_at IS NULL")"
 expect_match "the retried notice is the suspension" 'because of: outage test' "$(mail_n "$(mails)")"
 
+# A mail command that hangs, and leaves a child holding its output, is
+# killed with all it started after notify.timeout; the notice stays queued.
+cat >"$T/hang-sendmail" <<'X'
+#!/bin/sh
+sleep 300 &
+sleep 300
+X
+chmod +x "$T/hang-sendmail"
+cp "$T/mailabused.conf" "$T/normal.conf"
+NOTIFY_SENDMAIL="$T/hang-sendmail" NOTIFY_TIMEOUT=1s conf_write
+check "suspend alice" ctl_at "2027-10-01 00:00:00" suspend alice --reason "hang test"
+expect_match "the hung command is killed at the deadline" \
+    'notice .* not sent, retry in 300s: notify.sendmail did not finish within 1s; killed' "$(cat "$T/check.out")"
+check "nothing of it is left running" wait_until 10 sh -c "! pgrep -fx '/bin/sh $T/hang-sendmail' && ! pgrep -fx 'sleep 300'"
+cp "$T/normal.conf" "$T/mailabused.conf"
+expect_status "account names are not case-sensitive" 1 ctl_at "2027-10-01 00:00:00" unblock ALICE
+expect_match "the unblock request is answered" '^unblock refused' "$(cat "$T/last.out")"
+check "the retry goes out" ctl_at "2027-10-01 01:00:00" expire
+check "with the hung notice" grep -q 'because of: hang test' "$T"/mail/*.eml
+
 # Retention: old records go, the facts of the 90-day rule stay.
 expect_status "expire two and a half years later" 0 ctl_at "2029-08-01 00:00:00" expire
 expect_eq "old lifted suspensions are purged but the last unblock of each account is kept" \
-    "alice:1 bob:2 carol:1" \
+    "alice:2 bob:2 carol:1" \
     "$(sqlite3 "$T/mailabuse.db" "SELECT group_concat(account || ':' || n, ' ') FROM (SELECT account, count(*) n FROM suspensions GROUP BY account ORDER BY account)")"
 expect_eq "status still knows bob's last unblock" 2027-05-01T12:00:00Z \
     "$(ctl_at "2029-08-01 00:00:00" status bob --json | jq -r .last_unblock)"
