@@ -72,7 +72,11 @@ $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; n=0; for t in $(UNIT_BINS); do echo "== $$t"; \
+	    if ! $$t >$(BUILD)/unit.out 2>&1; then cat $(BUILD)/unit.out; exit 1; fi; \
+	    cat $(BUILD)/unit.out; \
+	    n=$$((n + $$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' $(BUILD)/unit.out))); done; \
+	    echo "unit ($(BUILD)): $$n passed, 0 failed"; echo "$$n 0" > $(BUILD)/unit.result
 
 integration: $(BINS) $(BUILD)/mabclient
 	tests/integration/run.sh $(BUILD)
@@ -81,8 +85,11 @@ check-one: unit integration
 
 # The whole suite: a plain build, then the same tests under ASan and UBSan.
 check:
-	$(MAKE) WERROR=1 check-one
-	$(MAKE) WERROR=1 SANITIZE=1 check-one
+	$(MAKE) --no-print-directory WERROR=1 check-one
+	$(MAKE) --no-print-directory WERROR=1 SANITIZE=1 check-one
+	@cat build/unit.result build/integration.result build-san/unit.result \
+	    build-san/integration.result | \
+	    awk '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p, f }'
 
 # A local daemon on ./state with the shipped defaults, in the foreground.
 run: $(BINS)
@@ -135,3 +142,6 @@ build-fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/proto.c include/proto.h
 fuzz: build-fuzz/fuzz_proto
 	mkdir -p build-fuzz/corpus
 	build-fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build-fuzz/corpus
+
+# Keep the test objects: no "rm" at the end of a test run.
+.SECONDARY:

@@ -32,4 +32,5 @@ rm -rf "$sanlog"
 fail=$((fail + broken))
 echo "# integration tests on $BUILD"
 echo "integration: $pass passed, $fail failed"
+echo "$pass $fail" >"$BUILD/integration.result"
 [ "$fail" -eq 0 ]
