@@ -32,6 +32,7 @@ struct config {
 	int policy_suspend_on_complaint;
 
 	char *user_socket_path;
+	long long user_socket_max_connections;
 
 	char *notify_sendmail;
 	char *notify_from;

@@ -13,6 +13,7 @@
 #include "store.h"
 
 #define LIFECYCLE_WINDOWS_MAX 1024
+#define LIFECYCLE_REFUSAL_NOTICE_INTERVAL 86400	/* one refusal mail a day */
 
 /* Results of the lifecycle calls that are not plain errors. */
 enum lifecycle_result { LC_OK = 0, LC_ERROR = -1, LC_NOT_FOUND = -2, LC_REFUSED = -3 };

@@ -3,6 +3,7 @@
 #define MAILABUSE_SERVER_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -33,6 +34,9 @@ struct server {
 	struct config *cfg;
 	const char *conf_path;
 	struct store *st;
+	struct store *hist_st;		/* history writes: never waits for the lock */
+	pid_t notify_pid;		/* the child sending notices, or 0 */
+	int nuser;			/* connections on the user socket */
 	struct evconnlistener *listener;
 	struct evconnlistener *user_listener;
 	struct event *sig_chld;

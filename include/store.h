@@ -157,6 +157,13 @@ int store_outbox_claim(struct store *st, long long id, long long now, long long 
     struct notice *nt);
 int store_outbox_sent(struct store *st, long long id, long long at);
 int store_outbox_failed(struct store *st, long long id, const char *error, long long retry_at);
+int store_suspension_flags(struct store *st, const char *account, const char *mailbox,
+    int *account_suspended, int *mailbox_suspended);
+int store_last_audit(struct store *st, const char *account, const char *action1,
+    const char *action2, long long *at);
+int store_sync_counts(struct store *st, long long *present, long long *removed,
+    long long *staged);
+int store_tune_background(struct store *st);
 int store_purge(struct store *st, long long messages_before, long long records_before,
     long long *n);
 

@@ -120,14 +120,9 @@ check_request(struct server *srv, unsigned long long connid,
 	    (unsigned long)cfg->policy_system_uid_max, &lk, &id, err, sizeof err) == -1)
 		goto defer;
 	if (id.kind == IDENTITY_ACCOUNT || id.kind == IDENTITY_MAILBOX) {
-		if ((r = store_suspension_active(srv->st, id.account, NULL)) == -1)
+		if (store_suspension_flags(srv->st, id.account, id.mailbox,
+		    &facts.account_suspended, &facts.mailbox_suspended) == -1)
 			goto defer;
-		facts.account_suspended = r;
-		if (id.kind == IDENTITY_MAILBOX) {
-			if ((r = store_suspension_active(srv->st, id.mailbox, NULL)) == -1)
-				goto defer;
-			facts.mailbox_suspended = r;
-		}
 		if (policy_rcpts_matter(&id, &facts, cfg->policy_allow_local_delivery)) {
 			if ((r = check_rcpts_all_local(srv->st, req->rcpt)) == -1)
 				goto defer;

@@ -289,9 +289,20 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 	struct sync_state ss = { .c = c };
 	int r;
 
-	if (argc != 1)
-		return ctl_usage_error("usage: sync");
-	(void)argv;
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	long long present, removed, staged;
+	int ch, force = 0;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'f')
+			return EX_USAGE;
+		force = 1;
+	}
+	if (optind != argc)
+		return ctl_usage_error("usage: sync [--force]");
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)
@@ -304,7 +315,8 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 	    (r = sync_read_pairs(&ss, "etc/userdomains", 'd')) != 0 ||
 	    (r = sync_read_local(&ss)) != 0)
 		goto out;
-	qsort(ss.acc, ss.nacc, sizeof *ss.acc, sync_account_cmp);
+	if (ss.nacc > 0)
+		qsort(ss.acc, ss.nacc, sizeof *ss.acc, sync_account_cmp);
 	for (size_t i = 0; i < ss.nacc; i++) {
 		char contact[ADDRESS_MAX], main_domain[256];
 
@@ -317,6 +329,21 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 			r = ctl_db_error(c, "sync");
 			goto out;
 		}
+	}
+	/*
+	 * Truncated or half-written cPanel files must not unsuspend everybody
+	 * by marking them removed: a large removal needs --force.
+	 */
+	if (store_sync_counts(c->st, &present, &removed, &staged) == -1) {
+		r = ctl_db_error(c, "sync");
+		goto out;
+	}
+	if (!force && present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
+		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
+		    " (are the cPanel files under %s complete?); use --force if they are\n",
+		    removed, present, c->cfg.cpanel_root);
+		r = EX_DATAERR;
+		goto out;
 	}
 	if (store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
 		r = ctl_db_error(c, "sync");

@@ -228,6 +228,7 @@ conn_accept(struct server *srv, evutil_socket_t fd, int user)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
+	srv->nuser += user;
 	log_debug("conn %llu: accepted on the %s socket, peer uid %ld", c->id,
 	    user ? "user" : "policy", c->peer_known ? (long)c->peer_uid : -1L);
 }
@@ -246,6 +247,7 @@ conn_close(struct conn *c)
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, c, entry);
 	srv->nconns--;
+	srv->nuser -= c->user;
 	event_active(srv->reap, EV_TIMEOUT, 0);
 }
 

@@ -35,7 +35,7 @@ static const struct {
 	int owner;		/* account owners may run it (through the user socket) */
 	const char *usage;
 } ctl_commands[] = {
-	{ "sync", cmd_sync, 0, "sync" },
+	{ "sync", cmd_sync, 0, "sync [--force]" },
 	{ "suspend", cmd_suspend, 0, "suspend TARGET --reason TEXT [--source SOURCE]" },
 	{ "unsuspend", cmd_unsuspend, 0, "unsuspend TARGET --reason TEXT [--no-count]" },
 	{ "complaint", cmd_complaint, 0, "complaint add ACCOUNT --ref TEXT [--source SOURCE]"
@@ -141,16 +141,29 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 	for (size_t i = 0; i == 0 || target[i - 1] != '\0'; i++)
 		norm[i] = (char)tolower((unsigned char)target[i]);
 	if (at != NULL) {
+		char dom[256];
+		size_t ll = (size_t)(at - target);
+
 		*is_mailbox = 1;
-		if (at == target || at[1] == '\0') {
+		/* The normal form the daemon matches: local part and domain lower case. */
+		if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1) {
 			fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
 			return EX_USAGE;
 		}
-		if ((r = identity_domain_owner(&lk, at + 1, account, acclen)) == -1)
+		for (size_t i = 0; i < ll; i++) {
+			unsigned char ch = (unsigned char)target[i];
+
+			if (ch <= ' ' || ch >= 0x7f || ch == '@' || ch == '"' || ch == '\\') {
+				fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
+				return EX_USAGE;
+			}
+		}
+		snprintf(norm + ll, normlen - ll, "@%s", dom);
+		if ((r = identity_domain_owner(&lk, dom, account, acclen)) == -1)
 			return ctl_db_error(c, "domain lookup");
 		if (r == 0) {
 			fprintf(stderr, "mailabusectl: %s: no account owns domain %s"
-			    " (run 'mailabusectl sync'?)\n", target, at + 1);
+			    " (run 'mailabusectl sync'?)\n", target, dom);
 			return EX_NOINPUT;
 		}
 		return 0;

@@ -97,6 +97,9 @@ identity_uid_parse(const char *s, unsigned long *uid)
 
 /*
  * Decide who sent a message from the request's auth, uid and sender.
+ * An empty envelope sender is a bounce only when nothing else names a
+ * sender: anybody can submit with an empty sender, so an authenticated
+ * client or an account's script that does is judged as itself.
  * Returns 0 with id filled, -1 on a lookup failure (err filled).
  */
 int
@@ -104,38 +107,53 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
     unsigned long system_uid_max, const struct identity_lookup *lk,
     struct identity *id, char *err, size_t errlen)
 {
-	unsigned long u;
+	unsigned long u = 0;
+	int have_uid = uid[0] != '\0' && identity_uid_parse(uid, &u) == 0;
+	char login[ADDRESS_MAX];
 	int r;
 
 	memset(id, 0, sizeof *id);
 	id->kind = IDENTITY_UNKNOWN;
 	id->how = "none";
 
-	if (sender[0] == '\0') {
+	if (sender[0] == '\0' && auth[0] == '\0' &&
+	    (!have_uid || u == 0 || u <= system_uid_max)) {
 		id->kind = IDENTITY_BOUNCE;
 		id->how = "bounce";
 		return 0;
 	}
 	if (auth[0] != '\0') {
-		const char *at = strrchr(auth, '@');
+		const char *at;
+		size_t i;
 
-		if (at != NULL) {
+		if (strlen(auth) >= sizeof login)
+			return 0;
+		/* cPanel also takes the login "user+domain" (or "user%domain"). */
+		for (i = 0; auth[i] != '\0'; i++)
+			login[i] = (char)tolower((unsigned char)auth[i]);
+		login[i] = '\0';
+		if (strchr(login, '@') == NULL) {
+			char *sep = strrchr(login, '+'), *pct = strrchr(login, '%');
+
+			if (pct != NULL && (sep == NULL || pct > sep))
+				sep = pct;
+			if (sep != NULL && sep != login)
+				*sep = '@';
+		}
+		if ((at = strrchr(login, '@')) != NULL) {
+			char dom[256];
+			size_t ll = (size_t)(at - login);
+
 			id->how = "auth-mailbox";
-			if (strlen(auth) >= sizeof id->mailbox)
+			if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1 ||
+			    ll + 1 + strlen(dom) >= sizeof id->mailbox)
 				return 0;
-			r = identity_domain_owner(lk, at + 1, id->account, sizeof id->account);
+			r = identity_domain_owner(lk, dom, id->account, sizeof id->account);
 			if (r == -1)
 				goto lookup_failed;
 			if (r == 1) {
 				/* Mailboxes are matched case-insensitively, on the normal form. */
-				char dom[256];
-				size_t ll = (size_t)(at - auth);
-
-				if (identity_domain_normalise(at + 1, dom, sizeof dom) == -1 ||
-				    ll + 1 + strlen(dom) >= sizeof id->mailbox)
-					return 0;
-				for (size_t i = 0; i < ll; i++)
-					id->mailbox[i] = (char)tolower((unsigned char)auth[i]);
+				memcpy(id->mailbox, login, ll);
 				id->mailbox[ll] = '@';
 				memcpy(id->mailbox + ll + 1, dom, strlen(dom) + 1);
 				id->kind = IDENTITY_MAILBOX;
@@ -143,18 +161,19 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 			return 0;
 		}
 		id->how = "auth-user";
-		if (!identity_account_name_valid(auth))
+		if (!identity_account_name_valid(login))
 			return 0;
-		r = lk->account_exists(lk->ctx, auth);
+		r = lk->account_exists(lk->ctx, login);
 		if (r == -1)
 			goto lookup_failed;
 		if (r == 1) {
-			snprintf(id->account, sizeof id->account, "%s", auth);
+			/* valid names are shorter than ACCOUNT_NAME_MAX */
+			memcpy(id->account, login, strlen(login) + 1);
 			id->kind = IDENTITY_ACCOUNT;
 		}
 		return 0;
 	}
-	if (uid[0] != '\0' && identity_uid_parse(uid, &u) == 0) {
+	if (have_uid) {
 		char name[ACCOUNT_NAME_MAX];
 
 		id->how = "uid";

@@ -200,6 +200,7 @@ lifecycle_unblock(struct store *st, const struct config *cfg, const char *accoun
 	struct suspension active;
 	struct account a;
 	char why[768], from[32], detail[900];
+	long long last_refusal = 0;
 	int r, granted;
 
 	*result = NULL;
@@ -223,10 +224,11 @@ lifecycle_unblock(struct store *st, const struct config *cfg, const char *accoun
 			goto dberr;
 	} else
 		snprintf(detail, sizeof detail, "refused: %s", why);
-	if (store_audit_insert(st, now, actor, granted ? "unblock-granted" : "unblock-refused",
-	    account, account, detail) == -1)
+	/* A refusal is mailed at most once a day; a grant always. */
+	if (!granted && store_last_audit(st, account, "unblock-refused", NULL, &last_refusal) == -1)
 		goto dberr;
-	if (d.status != UNBLOCK_NOT_SUSPENDED) {
+	if (d.status != UNBLOCK_NOT_SUSPENDED &&
+	    (granted || last_refusal <= now - LIFECYCLE_REFUSAL_NOTICE_INTERVAL)) {
 		struct notify_var v[] = {
 			{ "why", why }, { "from", from }, { "reason", active.reason },
 		};
@@ -243,7 +245,8 @@ lifecycle_unblock(struct store *st, const struct config *cfg, const char *accoun
 			return LC_ERROR;
 		}
 	}
-	if (store_commit(st) == -1)
+	if (store_audit_insert(st, now, actor, granted ? "unblock-granted" : "unblock-refused",
+	    account, account, detail) == -1 || store_commit(st) == -1)
 		goto dberr;
 	*result = lc_decision_json(&d, cfg);
 	json_object_set_new(*result, "account", json_string(account));

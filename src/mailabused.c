@@ -13,7 +13,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
+#include "notify.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -31,7 +33,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mailabused [-fnv] [-c FILE]\n");
+	fprintf(stderr, "usage: mailabused [-fnv] [-c FILE]\n"
+	    "       mailabused [-c FILE] -N ACCOUNT\n");
 	exit(EX_USAGE);
 }
 
@@ -52,6 +55,32 @@ pidfile_write(const char *path)
 	close(fd);
 }
 
+/*
+ * -N ACCOUNT: send the account's queued notices and exit.  The daemon
+ * runs this in a child after a self-service unblock, so that its event
+ * loop never waits on notify.sendmail.
+ */
+static int
+notify_only(struct config *cfg, const char *account)
+{
+	struct store *st;
+	char err[1024];
+	int sent, failed, r = 0;
+
+	if ((st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000, err,
+	    sizeof err)) == NULL) {
+		log_warnx("notices of %s stay queued: %s", account, err);
+		r = EX_UNAVAILABLE;
+	} else if (notify_send_due(st, cfg, account, clock_now(), &sent, &failed) == -1) {
+		log_warnx("notices of %s stay queued: %s", account, store_error(st));
+		r = EX_UNAVAILABLE;
+	}
+	store_close(st);
+	config_free(cfg);
+	free(cfg);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -61,8 +90,9 @@ main(int argc, char **argv)
 	char err[1024], abspath[PATH_MAX];
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int ch, foreground = 0, check_only = 0, verbose = 0;
+	const char *notify_account = NULL;
 
-	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fnvN:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -75,6 +105,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = 1;
+			break;
+		case 'N':
+			notify_account = optarg;
 			break;
 		default:
 			usage();
@@ -104,6 +137,8 @@ main(int argc, char **argv)
 	}
 	(void)log_level_parse(cfg->log_level, &lvl);
 	log_init("mailabused", 1, lvl);
+	if (notify_account != NULL)
+		return notify_only(cfg, notify_account);
 
 	memset(&srv, 0, sizeof srv);
 	srv.cfg = cfg;
@@ -136,7 +171,9 @@ main(int argc, char **argv)
 			fatalx("event_reinit");
 	}
 	if ((srv.st = store_open(cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
-	    sizeof err)) == NULL)
+	    sizeof err)) == NULL ||
+	    (srv.hist_st = store_open(cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
+	    sizeof err)) == NULL || store_tune_background(srv.hist_st) == -1)
 		fatalx("cannot open database: %s", err);
 	server_init_events(&srv);
 	pidfile_write(cfg->pid_file);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "duration.h"
 #include "log.h"
 #include "notify.h"
@@ -193,6 +194,16 @@ notify_queue(struct store *st, const struct config *cfg, const char *account,
 	return 0;
 }
 
+/* Seconds on the monotonic clock: a deadline that wall-clock jumps do not move. */
+static long long
+notify_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
 /*
  * Run notify.sendmail (split on white space, no shell) with the message
  * on its standard input.  0 on exit status 0, else -1 with err.
@@ -203,7 +214,7 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 	char *copy, *argv[NOTIFY_ARGV_MAX + 1], *save = NULL, *tok;
 	int in[2], out[2], argc = 0, status, timed_out = 0, short_write = 0;
 	size_t len = strlen(msg), off = 0, got = 0;
-	time_t deadline;
+	long long deadline;
 	pid_t pid;
 	ssize_t w;
 	char ebuf[512];
@@ -253,19 +264,28 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 	close(in[0]);
 	close(out[1]);
 	signal(SIGPIPE, SIG_IGN);
-	deadline = time(NULL) + cfg->notify_timeout;
+	deadline = notify_mono() + cfg->notify_timeout;
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	/* Feed the message and collect what the command says, up to the deadline. */
-	while (!timed_out) {
-		struct pollfd p[2] = { { out[0], POLLIN, 0 }, { in[1], POLLOUT, 0 } };
-		nfds_t np = off < len ? 2 : 1;
-		long long left = deadline - time(NULL);
+	/*
+	 * Feed the message and collect what the command says, then wait for
+	 * it to exit, all within one deadline; past it the whole process
+	 * group is killed.
+	 */
+	while (in[1] != -1 || out[0] != -1) {
+		struct pollfd p[2];
+		nfds_t np = 0;
+		long long left = deadline - notify_mono();
 		int pr;
 
 		if (off == len && in[1] != -1) {
 			close(in[1]);
 			in[1] = -1;
+			continue;
 		}
+		if (out[0] != -1)
+			p[np++] = (struct pollfd){ out[0], POLLIN, 0 };
+		if (in[1] != -1)
+			p[np++] = (struct pollfd){ in[1], POLLOUT, 0 };
 		if (left <= 0 || (pr = poll(p, np, (int)left * 1000)) == 0) {
 			timed_out = 1;
 			break;
@@ -273,46 +293,66 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 		if (pr == -1) {
 			if (errno == EINTR)
 				continue;
+			timed_out = 1;
 			break;
 		}
-		if (np == 2 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			w = write(in[1], msg + off, len - off);
-			if (w > 0)
-				off += (size_t)w;
-			else if (w == -1 && errno != EAGAIN) {
-				close(in[1]);
-				in[1] = -1;
-				len = off;	/* it stopped reading: the exit status tells */
-				short_write = 1;
-			}
-		}
-		if (p[0].revents & (POLLIN | POLLERR | POLLHUP)) {
-			ssize_t n = read(out[0], ebuf + got, sizeof ebuf - 1 - got);
+		for (nfds_t k = 0; k < np; k++) {
+			if (p[k].revents == 0)
+				continue;
+			if (p[k].fd == in[1]) {
+				w = write(in[1], msg + off, len - off);
+				if (w > 0)
+					off += (size_t)w;
+				else if (w == -1 && errno != EAGAIN) {
+					/* it stopped reading: the message is not sent */
+					close(in[1]);
+					in[1] = -1;
+					short_write = 1;
+				}
+			} else {
+				ssize_t n = read(out[0], ebuf + got, sizeof ebuf - 1 - got);
 
-			if (n <= 0)
-				break;		/* EOF: the command is done with its output */
-			got += (size_t)n;
-			if (got == sizeof ebuf - 1)
-				got = 0;	/* keep the last of a chatty command */
+				if (n <= 0) {
+					close(out[0]);
+					out[0] = -1;
+					continue;
+				}
+				got += (size_t)n;
+				if (got == sizeof ebuf - 1)
+					got = 0;	/* keep the last of a chatty command */
+			}
 		}
 	}
 	if (in[1] != -1)
 		close(in[1]);
-	close(out[0]);
-	if (timed_out)
-		kill(-pid, SIGKILL);
+	if (out[0] != -1)
+		close(out[0]);
 	ebuf[got] = '\0';
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR) {
+	for (;;) {
+		pid_t r = timed_out ? 0 : waitpid(pid, &status, WNOHANG);
+		struct timespec ten_ms = { 0, 10000000 };
+
+		if (r == pid)
+			break;
+		if (r == -1 && errno != EINTR) {
 			snprintf(err, errlen, "waitpid: %s", strerror(errno));
 			return -1;
 		}
+		if (timed_out || notify_mono() >= deadline) {
+			timed_out = 1;
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+				;
+			break;
+		}
+		nanosleep(&ten_ms, NULL);
+	}
 	if (timed_out) {
 		snprintf(err, errlen, "notify.sendmail did not finish within %llds; killed",
 		    cfg->notify_timeout);
 		return -1;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !short_write)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !short_write && off == len)
 		return 0;
 	ebuf[strcspn(ebuf, "\n")] = '\0';
 	if (WIFSIGNALED(status))
@@ -347,6 +387,8 @@ again:
 		int r;
 
 		memset(&nt, 0, sizeof nt);
+		/* a long run must not lease with a start time long past */
+		now = clock_now() > now ? clock_now() : now;
 		r = store_outbox_claim(st, ids[i], now, now + cfg->notify_timeout + 60, &nt);
 		if (r == -1)
 			return -1;

@@ -21,6 +21,7 @@
 
 #define SELF_HISTORY_DEFAULT 50
 #define SELF_HISTORY_MAX 1000
+#define SELF_UNBLOCK_INTERVAL 60	/* seconds between an owner's unblock requests */
 
 /* Reply text: an allocated copy. */
 static char *
@@ -108,7 +109,18 @@ selfservice_request(struct server *srv, const struct conn *c,
 		}
 		j = lifecycle_history(srv->st, account, limit, &rc);
 		break;
-	case PROTO_UNBLOCK:
+	case PROTO_UNBLOCK: {
+		long long last;
+
+		/* One request a minute per account: each is a durable, audited write. */
+		if (store_last_audit(srv->st, account, "unblock-granted", "unblock-refused",
+		    &last) == -1)
+			break;
+		if (last > clock_now() - SELF_UNBLOCK_INTERVAL) {
+			*text = self_text("4.7.1 one unblock request a minute; try again later");
+			return VERDICT_DEFER;
+		}
+	}
 		snprintf(actor, sizeof actor, "%s (self-service, uid %lu)",
 		    c->peer_uid == 0 ? "root" : account, c->peer_uid);
 		rc = lifecycle_unblock(srv->st, srv->cfg, account, actor, clock_now(), &j,

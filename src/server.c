@@ -100,18 +100,26 @@ server_stale_socket_remove(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Take new clients, or turn them away when at the cap. */
+/*
+ * Take new clients, or turn them away when at the cap.  The user socket
+ * has a small cap of its own, so that its clients (anyone on the
+ * machine) cannot crowd out Exim's queries.
+ */
 static void
 server_accept(struct server *srv, evutil_socket_t fd, int user)
 {
-	if (srv->nconns >= srv->cfg->policy_socket_max_connections) {
+	long long cap = user ? srv->cfg->user_socket_max_connections :
+	    srv->cfg->policy_socket_max_connections;
+	int n = user ? srv->nuser : srv->nconns - srv->nuser;
+
+	if (n >= cap) {
 		long long now = clock_now();
 
 		srv->refused_conns++;
 		if (now != srv->last_limit_warn) {
 			srv->last_limit_warn = now;
-			log_warnx("connection limit of %lld reached: %llu connections turned away"
-			    " so far", srv->cfg->policy_socket_max_connections, srv->refused_conns);
+			log_warnx("%s socket: connection limit of %lld reached: %llu connections"
+			    " turned away so far", user ? "user" : "policy", cap, srv->refused_conns);
 		}
 		(void)!write(fd, too_many, sizeof too_many - 1);
 		evutil_closesocket(fd);
@@ -283,37 +291,40 @@ server_unlisten(struct server *srv)
 void
 server_notify_spawn(struct server *srv, const char *account)
 {
-	struct store *st;
-	char err[512];
-	int sent, failed;
 	pid_t pid;
 
+	if (srv->notify_pid != 0)
+		return;		/* one at a time; expire sends what it leaves */
 	if ((pid = fork()) == -1) {
 		log_warn("fork for notices of %s; they stay queued", account);
 		return;
 	}
-	if (pid > 0)
+	if (pid > 0) {
+		srv->notify_pid = pid;
 		return;
-	/* The child: a connection of its own, never the parent's. */
-	if ((st = store_open(srv->cfg->database_path, srv->cfg->database_busy_timeout * 1000,
-	    err, sizeof err)) == NULL) {
-		log_warnx("notices of %s stay queued: %s", account, err);
-		_exit(1);
 	}
-	if (notify_send_due(st, srv->cfg, account, clock_now(), &sent, &failed) == -1)
-		log_warnx("notices of %s: %s", account, store_error(st));
-	store_close(st);
-	_exit(0);
+	/*
+	 * The child keeps none of the parent's sockets (a client waits for
+	 * their EOF) and none of its SQLite state (unusable across fork):
+	 * it becomes a fresh "mailabused -N ACCOUNT".
+	 */
+	closefrom(3);
+	execl("/proc/self/exe", "mailabused", "-c", srv->conf_path, "-N", account, (char *)NULL);
+	log_warn("exec /proc/self/exe for notices of %s; they stay queued", account);
+	_exit(127);
 }
 
 static void
 server_chld_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct server *srv = arg;
+	pid_t pid;
+
 	(void)sig;
 	(void)what;
-	(void)arg;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		if (pid == srv->notify_pid)
+			srv->notify_pid = 0;
 }
 
 /* Write the buffered message history in one transaction. */
@@ -322,19 +333,19 @@ server_history_flush(struct server *srv)
 {
 	size_t i;
 
-	if (srv->nhist == 0)
+	if (srv->nhist == 0 || srv->hist_st == NULL)
 		return;
-	if (store_begin(srv->st) == -1) {
-		log_debug("history: database busy, will retry: %s", store_error(srv->st));
+	if (store_begin(srv->hist_st) == -1) {
+		log_debug("history: database busy, will retry: %s", store_error(srv->hist_st));
 		return;
 	}
 	for (i = 0; i < srv->nhist; i++)
-		if (store_message_insert(srv->st, &srv->hist[i]) == -1)
+		if (store_message_insert(srv->hist_st, &srv->hist[i]) == -1)
 			break;
-	if (i < srv->nhist || store_commit(srv->st) == -1) {
+	if (i < srv->nhist || store_commit(srv->hist_st) == -1) {
 		log_warnx("history: cannot write %zu records, will retry: %s", srv->nhist,
-		    store_error(srv->st));
-		store_rollback(srv->st);
+		    store_error(srv->hist_st));
+		store_rollback(srv->hist_st);
 		return;
 	}
 	srv->nhist = 0;
@@ -471,6 +482,8 @@ server_shutdown(struct server *srv)
 		conn_close(c);
 	conn_reap_cb(-1, 0, srv);
 	server_history_flush(srv);
+	store_close(srv->hist_st);
+	srv->hist_st = NULL;
 	server_unlisten(srv);
 	event_free(srv->sig_chld);
 	event_free(srv->sig_hup);

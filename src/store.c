@@ -132,6 +132,7 @@ enum stmt_id {
 	S_SUSP_SET_NOTIFIED, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_CLAIM, S_OUTBOX_GET,
 	S_OUTBOX_SENT, S_OUTBOX_FAILED, S_PURGE_MESSAGES, S_PURGE_AUDIT, S_PURGE_OUTBOX,
 	S_PURGE_COMPLAINTS, S_PURGE_SUSPENSIONS,
+	S_SUSP_FLAGS, S_LAST_AUDIT, S_SYNC_COUNTS,
 	S_COUNT
 };
 
@@ -267,11 +268,19 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " AND closed_at < ?1 AND window_end < ?1",
 	/* never the last counted unblock of an account: the unblock rule needs it */
 	[S_PURGE_SUSPENSIONS] = "DELETE FROM suspensions WHERE lifted_at IS NOT NULL"
-	    " AND lifted_at < ?1 AND id NOT IN (SELECT (SELECT s2.id FROM suspensions s2"
-	    "  WHERE s2.account = a.account AND s2.kind = 'account' AND s2.lifted_at IS NOT NULL"
-	    "  AND coalesce(s2.lift_kind, 'admin') <> 'admin-nocount'"
-	    "  ORDER BY s2.lifted_at DESC, s2.id DESC LIMIT 1)"
-	    " FROM (SELECT DISTINCT account FROM suspensions) a)",
+	    " AND lifted_at < ?1 AND id NOT IN (SELECT last FROM (SELECT (SELECT s2.id"
+	    "  FROM suspensions s2 WHERE s2.account = a.account AND s2.kind = 'account'"
+	    "  AND s2.lifted_at IS NOT NULL AND coalesce(s2.lift_kind, 'admin') <> 'admin-nocount'"
+	    "  ORDER BY s2.lifted_at DESC, s2.id DESC LIMIT 1) AS last"
+	    " FROM (SELECT DISTINCT account FROM suspensions) a) WHERE last IS NOT NULL)",
+	[S_SUSP_FLAGS] = "SELECT coalesce(max(target = ?1), 0), coalesce(max(target = ?2), 0)"
+	    " FROM suspensions WHERE target IN (?1, ?2) AND lifted_at IS NULL",
+	[S_LAST_AUDIT] = "SELECT coalesce(max(at), 0) FROM audit WHERE account = ?1"
+	    " AND action IN (?2, ?3)",
+	[S_SYNC_COUNTS] = "SELECT (SELECT count(*) FROM accounts WHERE present = 1),"
+	    " (SELECT count(*) FROM accounts WHERE present = 1"
+	    "  AND name NOT IN (SELECT name FROM temp.sync_accounts)),"
+	    " (SELECT count(*) FROM temp.sync_accounts)",
 	[S_SYNC_KIND_MAIN] = "UPDATE temp.sync_domains SET kind = 'main' WHERE domain IN"
 	    " (SELECT main_domain FROM temp.sync_accounts a WHERE a.name = sync_domains.account)",
 	[S_SYNC_KIND_SUB] = "UPDATE temp.sync_domains SET kind = 'sub' WHERE kind <> 'main'"
@@ -369,6 +378,13 @@ store_migrate(struct store *st)
 	sqlite3_stmt *s;
 	int version;
 
+	/* Most opens find the schema current: check without taking the write lock. */
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+		version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+		sqlite3_finalize(s);
+		if (version == STORE_SCHEMA_VERSION)
+			return 0;
+	}
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st, "begin migration");
 	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
@@ -1169,5 +1185,80 @@ store_purge(struct store *st, long long messages_before, long long records_befor
 			return -1;
 		*n += sqlite3_changes(st->db);
 	}
+	return 0;
+}
+
+/* Which of an account and one of its mailboxes have an active suspension (hot path). */
+int
+store_suspension_flags(struct store *st, const char *account, const char *mailbox,
+    int *account_suspended, int *mailbox_suspended)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SUSP_FLAGS);
+	int r;
+
+	*account_suspended = *mailbox_suspended = 0;
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	bind_text(s, 2, mailbox != NULL && mailbox[0] != '\0' ? mailbox : NULL);
+	if ((r = store_step_one(st, s, "suspension lookup")) == 1) {
+		*account_suspended = sqlite3_column_int(s, 0);
+		*mailbox_suspended = sqlite3_column_int(s, 1);
+		store_done(s);
+	}
+	return r == -1 ? -1 : 0;
+}
+
+/* When an account last had an audit entry of one of two actions (0: never). */
+int
+store_last_audit(struct store *st, const char *account, const char *action1,
+    const char *action2, long long *at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_LAST_AUDIT);
+	int r;
+
+	*at = 0;
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	bind_text(s, 2, action1);
+	bind_text(s, 3, action2);
+	if ((r = store_step_one(st, s, "audit lookup")) == 1) {
+		*at = sqlite3_column_int64(s, 0);
+		store_done(s);
+	}
+	return r == -1 ? -1 : 0;
+}
+
+/* Accounts present now, those the staged data would remove, and those staged. */
+int
+store_sync_counts(struct store *st, long long *present, long long *removed, long long *staged)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SYNC_COUNTS);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	if ((r = store_step_one(st, s, "sync counts")) == 1) {
+		*present = sqlite3_column_int64(s, 0);
+		*removed = sqlite3_column_int64(s, 1);
+		*staged = sqlite3_column_int64(s, 2);
+		store_done(s);
+	}
+	return r == 1 ? 0 : -1;
+}
+
+/*
+ * For a connection that writes only what may wait (the daemon's message
+ * history): never wait for the write lock, commit without a sync of its
+ * own, never checkpoint (mailabusectl's commits do).
+ */
+int
+store_tune_background(struct store *st)
+{
+	sqlite3_busy_timeout(st->db, 0);
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;",
+	    NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "tune");
 	return 0;
 }

@@ -57,6 +57,13 @@ expect_status "an unknown command is a usage error" 64 ctl frobnicate
 expect_status "suspend of an unknown account: EX_NOINPUT" 66 ctl suspend nosuch --reason x
 expect_status "suspend of a mailbox of an unknown domain: EX_NOINPUT" 66 \
     ctl suspend a@unknown.test --reason x
+expect_status "a mailbox with an empty local part is refused" 64 ctl suspend @example.com --reason x
+expect_status "a mailbox with a space is refused" 64 ctl suspend 'a b@example.com' --reason x
+expect_status "a mailbox is stored in the daemon's normal form" 0 \
+    ctl suspend 'Info@Example.COM.' --reason "stolen password"
+expect_eq "lower case, no trailing dot" "info@example.com" \
+    "$(ctl status bob --json | jq -r '.mailboxes_suspended[0].mailbox')"
+check "unsuspend it by another spelling" ctl unsuspend INFO@example.com --reason done
 expect_status "suspend carol" 0 ctl suspend carol --reason "FBL report 123" --source fbl
 expect_status "suspending twice is refused by policy (1)" 1 ctl suspend carol --reason again
 expect_match "and says since when" 'carol is already suspended since 20[0-9-]+T' "$(cat "$T/last.err")"
@@ -72,6 +79,14 @@ expect_eq "list --state suspended" carol "$(ctl list --state suspended --json | 
 expect_eq "list --state active" "alice bob dave" \
     "$(ctl list --state active --json | jq -r '[.[].account] | join(" ")')"
 expect_status "list --state with a bad state: usage" 64 ctl list --state sleepy
+
+# Empty (truncated) cPanel files do not remove every account.
+cp "$T/cpanel/etc/userdomains" "$T/ud.save"; cp "$T/cpanel/etc/trueuserowners" "$T/to.save"
+: >"$T/cpanel/etc/userdomains"; : >"$T/cpanel/etc/trueuserowners"
+expect_status "sync refuses to remove every account (EX_DATAERR)" 65 ctl sync
+expect_match "and says why" 'refusing to mark 4 of 4 accounts removed' "$(cat "$T/last.err")"
+expect_eq "nothing was removed" suspended "$(ctl status carol --json | jq -r .state)"
+cp "$T/ud.save" "$T/cpanel/etc/userdomains"; cp "$T/to.save" "$T/cpanel/etc/trueuserowners"
 
 # An account that disappears from cPanel keeps its history.
 sed -i '/carol/d' "$T/cpanel/etc/userdomains" "$T/cpanel/etc/trueuserowners"

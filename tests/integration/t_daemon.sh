@@ -25,7 +25,9 @@ expect_match "a duplicate field is an error" '^ERROR 5\.5\.2 field auth given tw
     "$(q CHECK ctx=smtp auth=bob auth=alice sender=a@b rcpt=$remote)"
 expect_eq "a quoted local part to a local domain is local" PASS \
     "$(q CHECK ctx=local auth=bob sender=bob@example.com "rcpt=\"a, b\"@alice.org, c@carol.net")"
-expect_eq "a bounce passes" PASS "$(q CHECK ctx=smtp auth=info@example.com sender= rcpt=$remote)"
+expect_eq "Exim's own bounce passes" PASS "$(q CHECK ctx=local uid=102 sender= rcpt=$remote)"
+expect_match "an empty sender does not hide an authenticated mailbox" '^REFUSE' \
+    "$(q CHECK ctx=smtp auth=info@example.com sender= rcpt=$remote)"
 expect_eq "root passes" PASS "$(q CHECK ctx=local uid=0 sender=root@host rcpt=$remote)"
 expect_eq "a system uid passes" PASS "$(q CHECK ctx=local uid=999 sender=www@host rcpt=$remote)"
 expect_eq "an unknown sender passes" PASS \

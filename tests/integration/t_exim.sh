@@ -40,7 +40,11 @@ expect_eq "suspended: local submission to local mailboxes accepted" accepted \
 expect_eq "suspended: local submission to local and remote rejected" rejected \
     "$(local_submit info@example.com info@example.com alice@alice.org $remote)"
 expect_eq "another account is unaffected" 250 "$(rcpt alice@alice.org alice@alice.org $remote)"
-expect_eq "a bounce (empty sender) passes" 250 "$(rcpt info@example.com '' $remote)"
+expect_eq "an authenticated empty sender is no bounce: refused" 550 "$(rcpt info@example.com '' $remote)"
+expect_eq "cPanel's login form info+example.com is the same mailbox: refused" 550 \
+    "$(rcpt info+example.com info@example.com $remote)"
+expect_eq "an upper-case user name is the same account: refused" 550 "$(rcpt BOB bob@example.com $remote)"
+expect_eq "a bounce from a system uid (root) passes" accepted "$(local_submit "" "" $remote)"
 expect_match "daemon logs the refusal with account and reason" \
     'refused ctx=smtp .*account=bob .*reason=account-suspended' "$(cat "$T/daemon.log")"
 
@@ -62,6 +66,12 @@ expect_eq "mailbox flows again" 250 "$(rcpt info@example.com info@example.com $r
 if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
     getent passwd mabtest >/dev/null || useradd -M -N -r -u 4911 -s /usr/sbin/nologin mabtest 2>/dev/null
     uid_conf=$(exim_conf_make "$SOCK" "$T/exim-uid" mabtest) || fail "exim instance for mabtest"
+    # sendmail -bs: SMTP on standard input, no AUTH, no client address
+    bs_rcpt() {
+        printf 'EHLO script.test\r\nMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nQUIT\r\n' "$1" "$2" |
+            setpriv --reuid=mabtest --regid="$(id -g mabtest)" --clear-groups "$EXIM" -C "$uid_conf" -bs 2>/dev/null |
+            awk '/^[0-9][0-9][0-9] / { n++; if (n == 4) print substr($0, 1, 3) }'
+    }
     printf 'mabtest: root\n' >>"$T/cpanel/etc/trueuserowners"
     printf 'mabtest.example: mabtest\n' >>"$T/cpanel/etc/userdomains"
     check "sync picks up the script account" ctl sync
@@ -69,9 +79,14 @@ if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
     chmod 0666 "$SOCK"
     expect_eq "script of an active account accepted" accepted \
         "$(EXIM_CONF=$uid_conf local_submit_as mabtest "" www@mabtest.example $remote)"
+    expect_eq "sendmail -bs of an active account accepted" 250 "$(bs_rcpt www@mabtest.example $remote)"
     check "suspend the script account" ctl suspend mabtest --reason "hacked contact form"
     expect_eq "script of a suspended account (by uid) rejected" rejected \
         "$(EXIM_CONF=$uid_conf local_submit_as mabtest "" www@mabtest.example $remote)"
+    expect_eq "an empty envelope sender does not hide the script's uid" rejected \
+        "$(EXIM_CONF=$uid_conf local_submit_as mabtest "" "" $remote)"
+    expect_eq "sendmail -bs by the suspended account's uid is refused at RCPT" 550 \
+        "$(bs_rcpt www@mabtest.example $remote)"
     check "the history names the script" \
         wait_until 5 sh -c "'$BUILD/mailabusectl' -c '$T/mailabused.conf' history mabtest | grep -q 'script 1001:contact.php'"
     EXIM_CONF=$T/exim/exim.conf

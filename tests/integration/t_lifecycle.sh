@@ -23,6 +23,8 @@ ctl_at() {
 mails() { ls "$T/mail" | grep -c '\.eml$'; }
 mail_n() { cat "$T/mail/$1.eml"; }
 
+printf 'dave.test: dave\n' >>"$T/cpanel/etc/userdomains"
+printf 'dave: root\n' >>"$T/cpanel/etc/trueuserowners"
 check "sync" ctl sync
 check "daemon starts" daemon_start
 
@@ -162,17 +164,20 @@ expect_eq "and the outbox is empty" 0 \
     "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM outbox WHERE sent_at IS NULL")"
 expect_match "the retried notice is the suspension" 'because of: outage test' "$(mail_n "$(mails)")"
 
-# A mail command that hangs, and leaves a child holding its output, is
-# killed with all it started after notify.timeout; the notice stays queued.
+# A mail command that closes its output and hangs, with a child of its
+# own, is killed with all it started after notify.timeout; the notice
+# stays queued.
 cat >"$T/hang-sendmail" <<'X'
 #!/bin/sh
+exec >/dev/null 2>&1
 sleep 300 &
 sleep 300
 X
 chmod +x "$T/hang-sendmail"
 cp "$T/mailabused.conf" "$T/normal.conf"
 NOTIFY_SENDMAIL="$T/hang-sendmail" NOTIFY_TIMEOUT=1s conf_write
-check "suspend alice" ctl_at "2027-10-01 00:00:00" suspend alice --reason "hang test"
+# (without faketime: the command's own sleeps must take real time)
+check "suspend alice" ctl suspend alice --reason "hang test"
 expect_match "the hung command is killed at the deadline" \
     'notice .* not sent, retry in 300s: notify.sendmail did not finish within 1s; killed' "$(cat "$T/check.out")"
 check "nothing of it is left running" wait_until 10 sh -c "! pgrep -fx '/bin/sh $T/hang-sendmail' && ! pgrep -fx 'sleep 300'"
@@ -181,6 +186,10 @@ expect_status "account names are not case-sensitive" 1 ctl_at "2027-10-01 00:00:
 expect_match "the unblock request is answered" '^unblock refused' "$(cat "$T/last.out")"
 check "the retry goes out" ctl_at "2027-10-01 01:00:00" expire
 check "with the hung notice" grep -q 'because of: hang test' "$T"/mail/*.eml
+
+# dave never had a counted unblock: nothing of his needs keeping
+check "suspend dave" ctl_at "2027-01-01 00:00:00" suspend dave --reason "mistake"
+check "lift it, not counted" ctl_at "2027-01-01 01:00:00" unsuspend dave --reason "error" --no-count
 
 # Retention: old records go, the facts of the 90-day rule stay.
 expect_status "expire two and a half years later" 0 ctl_at "2029-08-01 00:00:00" expire

@@ -53,6 +53,12 @@ expect_eq "the audit names the owner and its uid" "mabowner (self-service, uid 4
 check "the daemon mails the grant to the fallback address" \
     wait_until 10 sh -c "grep -l 'Subject: Outgoing mail of mabowner is unblocked' '$T'/mail/*.eml"
 check "suspend mabowner again" ctl suspend mabowner --reason "again"
+expect_status "another request within a minute is turned away (75)" 75 as_owner unblock
+expect_match "saying why" 'one unblock request a minute' "$(cat "$T/last.err")"
+expect_eq "and it is neither audited nor mailed" 1 \
+    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM audit WHERE account = 'mabowner' AND action LIKE 'unblock-%'")"
+# a minute passes (the daemon runs on the real clock: age the last request instead)
+sqlite3 "$T/mailabuse.db" "UPDATE audit SET at = at - 120 WHERE account = 'mabowner' AND action LIKE 'unblock-%'"
 expect_status "a second request within 90 days is refused (exit 1)" 1 as_owner unblock --json
 expect_eq "with the reason and the date" "false wait" \
     "$(jq -r '"\(.granted) \(.unblock)"' "$T/last.out")"
@@ -61,6 +67,15 @@ expect_match "the date is 90 days after the grant" '^20[0-9-]+T[0-9:]+Z$' \
 expect_status "root may name any account on the user socket" 0 \
     "$BUILD/mabclient" -q "$USOCK" STATUS account=bob
 expect_match "and gets its status" '^OK \{"account":"bob"' "$(cat "$T/last.out")"
+# Anyone may connect to the user socket, but not crowd out Exim's queries.
+exec 3> >(setpriv --reuid=nobody --regid=nogroup --clear-groups "$BUILD/mabclient" -H 16 "$USOCK" >"$T/hold.out")
+check "nobody holds 16 idle user-socket connections" wait_until 10 grep -q '^held 16' "$T/hold.out"
+expect_eq "the user socket's next connection is turned away" "DEFER 4.3.2 too many connections" \
+    "$("$BUILD/mabclient" -q "$USOCK" PING)"
+expect_eq "while Exim's queries are still answered" PASS \
+    "$(q CHECK ctx=smtp auth=alice@alice.org sender=alice@alice.org rcpt=x@remote.test)"
+exec 3>&-
+check "the held connections are released" wait_until 10 grep -q '^15:' "$T/hold.out"
 expect_status "the owner's CLI says when the daemon is down" 69 sh -c \
     "kill -TERM $DAEMON_PID; while kill -0 $DAEMON_PID 2>/dev/null; do sleep 0.05; done; \
      setpriv --reuid=mabowner --regid=nogroup --clear-groups '$BUILD/mailabusectl' -c '$T/mailabused.conf' status"

@@ -132,11 +132,21 @@ static void
 test_resolve_table(void **state)
 {
 	static const struct resolve_case cases[] = {
-		/* bounces: empty sender wins over everything */
-		{ "info@example.com", "1001", "", 999, IDENTITY_BOUNCE, "", "", "bounce" },
-		{ "bob", "", "", 999, IDENTITY_BOUNCE, "", "", "bounce" },
+		/* bounces: an empty sender with nobody else named, or from a system uid */
 		{ "", "0", "", 999, IDENTITY_BOUNCE, "", "", "bounce" },
+		{ "", "999", "", 999, IDENTITY_BOUNCE, "", "", "bounce" },
 		{ "", "", "", 999, IDENTITY_BOUNCE, "", "", "bounce" },
+		/* anybody can send with an empty sender: it does not hide who did */
+		{ "info@example.com", "1001", "", 999, IDENTITY_MAILBOX, "bob", "info@example.com", "auth-mailbox" },
+		{ "bob", "", "", 999, IDENTITY_ACCOUNT, "bob", "", "auth-user" },
+		{ "", "1000", "", 999, IDENTITY_ACCOUNT, "dave", "", "uid" },
+		{ "", "1001", "", 1001, IDENTITY_BOUNCE, "", "", "bounce" },
+		/* cPanel's other login forms: user+domain and user%domain */
+		{ "info+example.com", "", S, 999, IDENTITY_MAILBOX, "bob", "info@example.com", "auth-mailbox" },
+		{ "info%example.com", "", S, 999, IDENTITY_MAILBOX, "bob", "info@example.com", "auth-mailbox" },
+		{ "a+b+example.com", "", S, 999, IDENTITY_MAILBOX, "bob", "a+b@example.com", "auth-mailbox" },
+		{ "+example.com", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-user" },
+		{ "@example.com", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-mailbox" },
 
 		/* auth a mailbox: owner of the domain, mailbox lower-cased */
 		{ "info@example.com", "", S, 999, IDENTITY_MAILBOX, "bob", "info@example.com", "auth-mailbox" },
@@ -166,8 +176,8 @@ test_resolve_table(void **state)
 		{ "bob", "", S, 999, IDENTITY_ACCOUNT, "bob", "", "auth-user" },
 		{ "dave", "1001", S, 999, IDENTITY_ACCOUNT, "dave", "", "auth-user" },
 		{ "nobody", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-user" },
-		{ "Bob", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-user" },
-		{ "BOB", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-user" },
+		{ "Bob", "", S, 999, IDENTITY_ACCOUNT, "bob", "", "auth-user" },
+		{ "BOB", "", S, 999, IDENTITY_ACCOUNT, "bob", "", "auth-user" },
 		{ "../x", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-user" },
 		{ ".bob", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-user" },
 		{ "bo b", "", S, 999, IDENTITY_UNKNOWN, "", "", "auth-user" },
@@ -244,8 +254,7 @@ test_resolve_no_needless_lookups(void **state)
 	(void)state;
 
 	f.fail_domain = f.fail_account = f.fail_uid = 1;
-	assert_int_equal(identity_resolve("info@example.com", "1001", "", 999, &lk, &id,
-	    err, sizeof err), 0);
+	assert_int_equal(identity_resolve("", "0", "", 999, &lk, &id, err, sizeof err), 0);
 	assert_int_equal(id.kind, IDENTITY_BOUNCE);
 	assert_int_equal(identity_resolve("", "999", S, 999, &lk, &id, err, sizeof err), 0);
 	assert_int_equal(id.kind, IDENTITY_SYSTEM);
