@@ -6,6 +6,7 @@
  * command succeeds.
  */
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -215,6 +216,7 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 	int in[2], out[2], argc = 0, status, timed_out = 0, short_write = 0;
 	size_t len = strlen(msg), off = 0, got = 0;
 	long long deadline;
+	int pidfd;
 	pid_t pid;
 	ssize_t w;
 	char ebuf[512];
@@ -328,25 +330,39 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 	if (out[0] != -1)
 		close(out[0]);
 	ebuf[got] = '\0';
+	/* Wait for it to exit, up to the deadline: on a pidfd, else in 10 ms steps. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	for (;;) {
 		pid_t r = timed_out ? 0 : waitpid(pid, &status, WNOHANG);
-		struct timespec ten_ms = { 0, 10000000 };
+		long long left = deadline - notify_mono();
 
 		if (r == pid)
 			break;
 		if (r == -1 && errno != EINTR) {
 			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			if (pidfd != -1)
+				close(pidfd);
 			return -1;
 		}
-		if (timed_out || notify_mono() >= deadline) {
+		if (timed_out || left <= 0) {
 			timed_out = 1;
 			kill(-pid, SIGKILL);
 			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 				;
 			break;
 		}
-		nanosleep(&ten_ms, NULL);
+		if (pidfd != -1) {
+			struct pollfd pp = { pidfd, POLLIN, 0 };
+
+			(void)poll(&pp, 1, (int)left * 1000);
+		} else {
+			struct timespec ten_ms = { 0, 10000000 };
+
+			nanosleep(&ten_ms, NULL);
+		}
 	}
+	if (pidfd != -1)
+		close(pidfd);
 	if (timed_out) {
 		snprintf(err, errlen, "notify.sendmail did not finish within %llds; killed",
 		    cfg->notify_timeout);

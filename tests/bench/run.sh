@@ -28,7 +28,7 @@ user_socket: { path = "$B/user.sock"; };
 pid_file = "";
 log_level = "warning";
 cpanel: { root = "$B/cpanel"; };
-notify: { sendmail = "/bin/true"; templates = "$PWD/conf/notices"; };
+notify: { sendmail = "/bin/dd of=/dev/null status=none"; templates = "$PWD/conf/notices"; };
 X
 ctl() { "$BUILD/mailabusectl" -c "$B/mailabused.conf" "$@"; }
 t0=$(date +%s.%N); ctl sync >/dev/null; t1=$(date +%s.%N)
@@ -63,6 +63,6 @@ sqlite3 "$B/db" "BEGIN;
   COMMIT;"
 echo "expire: $(sqlite3 "$B/db" "SELECT count(*) FROM complaints") complaints, $(sqlite3 "$B/db" "SELECT count(*) FROM suspensions WHERE lifted_at IS NULL") active suspensions"
 t0=$(date +%s.%N); ctl expire; t1=$(date +%s.%N)
-echo "expire, first run (5,000 windows end, 5,001 notices via /bin/true):  $(echo "$t1 - $t0" | bc) s"
+echo "expire, first run (5,000 windows end, 5,001 notices via dd of=/dev/null):  $(echo "$t1 - $t0" | bc) s"
 t0=$(date +%s.%N); ctl expire; t1=$(date +%s.%N)
 echo "expire, second run (nothing to do): $(echo "$t1 - $t0" | bc) s"
