@@ -102,7 +102,6 @@ typedef int (*store_complaint_cb)(void *arg, const struct complaint *c);
 struct store *store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_error(struct store *st);
-int store_schema_version(struct store *st);
 
 int store_begin(struct store *st);
 int store_commit(struct store *st);

@@ -54,30 +54,39 @@ identity_domain_normalise(const char *in, char *out, size_t len)
 }
 
 /*
- * The account owning a domain: the domain itself, else its parent
- * domains in turn (a subdomain not listed belongs to its parent's
- * owner).  The top-level label alone is never tried.
+ * The account owning a domain already in normal form: the domain itself,
+ * else its parent domains in turn.  The top-level label alone is never
+ * tried.
+ */
+static int
+identity_owner_walk(const struct identity_lookup *lk, const char *norm, char *account,
+    size_t len)
+{
+	for (const char *d = norm; ; ) {
+		const char *dot = strchr(d, '.');
+		int r;
+
+		if (dot == NULL)
+			return 0;	/* a bare TLD owns nothing */
+		if ((r = lk->domain_owner(lk->ctx, d, account, len)) != 0)
+			return r;
+		d = dot + 1;
+	}
+}
+
+/*
+ * The account owning a domain (a subdomain not listed belongs to its
+ * parent's owner); the domain is normalised first.
  */
 int
 identity_domain_owner(const struct identity_lookup *lk, const char *domain,
     char *account, size_t len)
 {
 	char norm[256];
-	const char *d;
 
 	if (identity_domain_normalise(domain, norm, sizeof norm) == -1)
 		return 0;
-	for (d = norm; d != NULL; ) {
-		const char *dot = strchr(d, '.');
-		int r;
-
-		if (dot == NULL)
-			break;		/* a bare TLD owns nothing */
-		if ((r = lk->domain_owner(lk->ctx, d, account, len)) != 0)
-			return r;
-		d = dot + 1;
-	}
-	return 0;
+	return identity_owner_walk(lk, norm, account, len);
 }
 
 /* Parse a decimal uid; -1 if it is not one. */
@@ -148,7 +157,7 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 			if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1 ||
 			    ll + 1 + strlen(dom) >= sizeof id->mailbox)
 				return 0;
-			r = identity_domain_owner(lk, dom, id->account, sizeof id->account);
+			r = identity_owner_walk(lk, dom, id->account, sizeof id->account);
 			if (r == -1)
 				goto lookup_failed;
 			if (r == 1) {

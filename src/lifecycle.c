@@ -217,8 +217,10 @@ lifecycle_unblock(struct store *st, const struct config *cfg, const char *accoun
 	granted = d.status == UNBLOCK_GRANTED;
 	lifecycle_explain(&d, cfg, why, sizeof why);
 	if (granted) {
-		snprintf(detail, sizeof detail, "granted: suspension since %.32s lifted",
-		    (lifecycle_time(active.created_at, from, sizeof from), from));
+		char since[32];
+
+		lifecycle_time(active.created_at, since, sizeof since);
+		snprintf(detail, sizeof detail, "granted: suspension since %s lifted", since);
 		if (store_suspension_lift(st, active.id, now, actor, "unblock request granted",
 		    "owner") == -1)
 			goto dberr;

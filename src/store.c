@@ -473,13 +473,6 @@ store_error(struct store *st)
 	return st->err;
 }
 
-/* PRAGMA user_version as this program left it. */
-int
-store_schema_version(struct store *st)
-{
-	(void)st;
-	return STORE_SCHEMA_VERSION;
-}
 
 int
 store_begin(struct store *st)
