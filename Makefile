@@ -37,7 +37,7 @@ LDLIBS += $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
-PURE = duration proto identity policy cpanel
+PURE = duration proto identity policy cpanel detect
 COMMON = $(PURE) log config clock store notify lifecycle
 DAEMON = mailabused server conn check selfservice
 CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire
@@ -45,7 +45,7 @@ CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy unblock cpanel config
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)

@@ -1,0 +1,476 @@
+/*
+ * Spam detectors: per account, mailbox and script, counts over a sliding
+ * hour, and the decision whether one more message takes a count over its
+ * limit.  Pure: the caller passes the time and owns the state, so the
+ * unit tests drive every boundary with a fake clock.
+ *
+ * The hash tables are uthash's (Debian's uthash-dev, header only): a
+ * well-kept implementation instead of one more hand-written table.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "detect.h"
+
+struct det_set {
+	size_t n, cap;
+	uint64_t *h;
+	long long *t;
+};
+
+struct det_entry {
+	UT_hash_handle hh;
+	char *key;
+	char account[64];
+	long long seen;			/* the last time anything was counted */
+	struct detect_window msgs;
+	struct detect_window rcpts;
+	struct detect_window *ok;	/* accounts: delivered outcomes */
+	struct detect_window *failed;	/* accounts: bounced and deferred outcomes */
+	struct det_set *set;		/* mailboxes: new hosts; scripts: recipients */
+};
+
+struct detect {
+	struct det_entry *accounts;
+	struct det_entry *mailboxes;
+	struct det_entry *scripts;
+	size_t n;
+};
+
+static const char *const detect_names[DET_COUNT] = {
+	"account_messages", "account_rcpts", "mailbox_messages", "mailbox_rcpts",
+	"mailbox_new_hosts", "script_rcpts", "bounce",
+};
+
+static const char *const detect_actions[] = { "defer", "hold", "suspend" };
+
+const char *
+detect_name(enum detector det)
+{
+	return (unsigned)det < DET_COUNT ? detect_names[det] : "?";
+}
+
+int
+detect_from_name(const char *name)
+{
+	for (int i = 0; i < DET_COUNT; i++)
+		if (strcmp(name, detect_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+detect_action_name(enum detect_action a)
+{
+	return (unsigned)a <= ACTION_SUSPEND ? detect_actions[a] : "?";
+}
+
+int
+detect_action_from_name(const char *name)
+{
+	for (int i = 0; i <= ACTION_SUSPEND; i++)
+		if (strcmp(name, detect_actions[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* FNV-1a, 64 bits; never 0, which means "none". */
+uint64_t
+detect_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h != 0 ? h : 1;
+}
+
+static long long
+det_bucket(long long t)
+{
+	return t >= 0 ? t / DETECT_BUCKET_SECONDS : -1;
+}
+
+/* Whether a count made in bucket b is still in the window at time now. */
+static int
+det_in_window(long long b, long long now)
+{
+	long long cur = det_bucket(now);
+
+	return b <= cur && b > cur - DETECT_BUCKETS;
+}
+
+void
+detect_window_add(struct detect_window *w, long long now, uint32_t n)
+{
+	long long b = det_bucket(now);
+
+	if (b < 0)
+		return;
+	if (w->last < 0 || b - w->last >= DETECT_BUCKETS) {
+		memset(w->n, 0, sizeof w->n);
+		w->last = b;
+	} else if (b > w->last) {
+		for (long long i = w->last + 1; i <= b; i++)
+			w->n[i % DETECT_BUCKETS] = 0;
+		w->last = b;
+	} else if (w->last - b >= DETECT_BUCKETS)
+		return;		/* older than the window: nothing to count */
+	if (w->n[b % DETECT_BUCKETS] > UINT32_MAX - n)
+		w->n[b % DETECT_BUCKETS] = UINT32_MAX;
+	else
+		w->n[b % DETECT_BUCKETS] += n;
+}
+
+unsigned long long
+detect_window_sum(const struct detect_window *w, long long now)
+{
+	unsigned long long sum = 0;
+
+	if (w->last < 0)
+		return 0;
+	for (long long b = w->last; b > w->last - DETECT_BUCKETS && b >= 0; b--)
+		if (det_in_window(b, now))
+			sum += w->n[b % DETECT_BUCKETS];
+	return sum;
+}
+
+static size_t
+det_set_count(const struct det_set *s, long long now)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (det_in_window(det_bucket(s->t[i]), now))
+			n++;
+	return n;
+}
+
+static int
+det_set_has(const struct det_set *s, uint64_t h, long long now)
+{
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->h[i] == h)
+			return det_in_window(det_bucket(s->t[i]), now);
+	return 0;
+}
+
+/* Add (or refresh) h; when full, the oldest entry makes room. */
+static void
+det_set_add(struct det_set **sp, uint64_t h, long long now, size_t max)
+{
+	struct det_set *s = *sp;
+	size_t oldest = 0;
+
+	if (s == NULL && (s = *sp = calloc(1, sizeof *s)) == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->h[i] == h) {
+			s->t[i] = now;
+			return;
+		}
+		if (s->t[i] < s->t[oldest])
+			oldest = i;
+	}
+	if (s->n == s->cap && s->cap < max) {
+		size_t cap = s->cap == 0 ? 16 : s->cap * 2 > max ? max : s->cap * 2;
+		uint64_t *nh = realloc(s->h, cap * sizeof *nh);
+		long long *nt;
+
+		if (nh == NULL)
+			return;
+		s->h = nh;
+		if ((nt = realloc(s->t, cap * sizeof *nt)) == NULL)
+			return;
+		s->t = nt;
+		s->cap = cap;
+	}
+	if (s->n < s->cap) {
+		s->h[s->n] = h;
+		s->t[s->n++] = now;
+	} else if (s->n > 0) {
+		s->h[oldest] = h;
+		s->t[oldest] = now;
+	}
+}
+
+static void
+det_entry_free(struct det_entry *e)
+{
+	if (e->set != NULL) {
+		free(e->set->h);
+		free(e->set->t);
+		free(e->set);
+	}
+	free(e->ok);
+	free(e->failed);
+	free(e->key);
+	free(e);
+}
+
+static struct det_entry *
+det_find(struct det_entry *table, const char *key)
+{
+	struct det_entry *e = NULL;
+
+	HASH_FIND_STR(table, key, e);
+	return e;
+}
+
+static struct det_entry *
+det_get(struct detect *d, struct det_entry **table, const char *key, const char *account)
+{
+	struct det_entry *e = det_find(*table, key);
+
+	if (e != NULL)
+		return e;
+	if ((e = calloc(1, sizeof *e)) == NULL || (e->key = strdup(key)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	snprintf(e->account, sizeof e->account, "%s", account);
+	e->msgs.last = e->rcpts.last = -1;
+	HASH_ADD_KEYPTR(hh, *table, e->key, strlen(e->key), e);
+	d->n++;
+	return e;
+}
+
+struct detect *
+detect_new(void)
+{
+	return calloc(1, sizeof(struct detect));
+}
+
+static void
+det_table_free(struct det_entry **table)
+{
+	struct det_entry *e, *tmp;
+
+	HASH_ITER(hh, *table, e, tmp) {
+		HASH_DEL(*table, e);
+		det_entry_free(e);
+	}
+}
+
+void
+detect_free(struct detect *d)
+{
+	if (d == NULL)
+		return;
+	det_table_free(&d->accounts);
+	det_table_free(&d->mailboxes);
+	det_table_free(&d->scripts);
+	free(d);
+}
+
+static void
+det_script_key(const struct detect_msg *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s\n%s", m->account, m->script);
+}
+
+/* Keep the most severe trip: suspend, then defer, then hold. */
+static void
+det_trip(struct detect_trip *best, int *found, const struct detect_limits *lim,
+    enum detector det, long long count, const char *what)
+{
+	static const int severity[] = { 2, 1, 3 };	/* defer, hold, suspend */
+	enum detect_action a = lim->l[det].action;
+
+	if (*found && severity[a] <= severity[best->action])
+		return;
+	*found = 1;
+	best->det = det;
+	best->action = a;
+	best->count = count;
+	best->limit = lim->l[det].value;
+	snprintf(best->what, sizeof best->what, "%s", what);
+}
+
+static int
+det_on(const struct detect_limits *lim, enum detector det)
+{
+	return lim->l[det].value > 0;
+}
+
+/*
+ * Would this message take a count over its limit?  1 and *trip filled
+ * (the most severe detector) if so, else 0.  Counts nothing.
+ */
+int
+detect_check(struct detect *d, const struct detect_msg *m,
+    const struct detect_limits *lim, long long now, struct detect_trip *trip)
+{
+	struct det_entry *a = det_find(d->accounts, m->account), *mb = NULL, *sc = NULL;
+	char key[1024];
+	long long c;
+	int found = 0;
+
+	memset(trip, 0, sizeof *trip);
+	if (det_on(lim, DET_ACCOUNT_MESSAGES) &&
+	    (c = (long long)(a != NULL ? detect_window_sum(&a->msgs, now) : 0) + 1) >
+	    lim->l[DET_ACCOUNT_MESSAGES].value)
+		det_trip(trip, &found, lim, DET_ACCOUNT_MESSAGES, c, m->account);
+	if (det_on(lim, DET_ACCOUNT_RCPTS) && m->n_external > 0 &&
+	    (c = (long long)(a != NULL ? detect_window_sum(&a->rcpts, now) : 0) +
+	    (long long)m->n_external) > lim->l[DET_ACCOUNT_RCPTS].value)
+		det_trip(trip, &found, lim, DET_ACCOUNT_RCPTS, c, m->account);
+	if (m->mailbox[0] != '\0') {
+		mb = det_find(d->mailboxes, m->mailbox);
+		if (det_on(lim, DET_MAILBOX_MESSAGES) &&
+		    (c = (long long)(mb != NULL ? detect_window_sum(&mb->msgs, now) : 0) + 1) >
+		    lim->l[DET_MAILBOX_MESSAGES].value)
+			det_trip(trip, &found, lim, DET_MAILBOX_MESSAGES, c, m->mailbox);
+		if (det_on(lim, DET_MAILBOX_RCPTS) && m->n_external > 0 &&
+		    (c = (long long)(mb != NULL ? detect_window_sum(&mb->rcpts, now) : 0) +
+		    (long long)m->n_external) > lim->l[DET_MAILBOX_RCPTS].value)
+			det_trip(trip, &found, lim, DET_MAILBOX_RCPTS, c, m->mailbox);
+		if (det_on(lim, DET_MAILBOX_NEW_HOSTS) && m->host_new && m->host != 0 &&
+		    !det_set_has(mb != NULL ? mb->set : NULL, m->host, now) &&
+		    (c = (long long)det_set_count(mb != NULL ? mb->set : NULL, now) + 1) >
+		    lim->l[DET_MAILBOX_NEW_HOSTS].value)
+			det_trip(trip, &found, lim, DET_MAILBOX_NEW_HOSTS, c, m->mailbox);
+	}
+	if (m->script[0] != '\0' && det_on(lim, DET_SCRIPT_RCPTS) && m->n_rcpt_hashes > 0) {
+		long long fresh = 0;
+
+		det_script_key(m, key, sizeof key);
+		sc = det_find(d->scripts, key);
+		for (size_t i = 0; i < m->n_rcpt_hashes; i++)
+			if (!det_set_has(sc != NULL ? sc->set : NULL, m->rcpt_hashes[i], now))
+				fresh++;
+		if (fresh > 0 && (c = (long long)det_set_count(sc != NULL ? sc->set : NULL,
+		    now) + fresh) > lim->l[DET_SCRIPT_RCPTS].value)
+			det_trip(trip, &found, lim, DET_SCRIPT_RCPTS, c, m->script);
+	}
+	if (det_on(lim, DET_BOUNCE) && a != NULL && a->failed != NULL) {
+		unsigned long long bad = detect_window_sum(a->failed, now);
+		unsigned long long all = bad + (a->ok != NULL ? detect_window_sum(a->ok, now) : 0);
+
+		if (all > 0 && (long long)all >= lim->bounce_min &&
+		    bad * 100 > (unsigned long long)lim->l[DET_BOUNCE].value * all)
+			det_trip(trip, &found, lim, DET_BOUNCE, (long long)(bad * 100 / all),
+			    m->account);
+	}
+	return found;
+}
+
+/* Count a message that was let through (passed or held). */
+void
+detect_count(struct detect *d, const struct detect_msg *m, long long now)
+{
+	struct det_entry *e;
+	char key[1024];
+
+	if ((e = det_get(d, &d->accounts, m->account, m->account)) != NULL) {
+		detect_window_add(&e->msgs, now, 1);
+		detect_window_add(&e->rcpts, now, (uint32_t)m->n_external);
+		e->seen = now;
+	}
+	if (m->mailbox[0] != '\0' &&
+	    (e = det_get(d, &d->mailboxes, m->mailbox, m->account)) != NULL) {
+		detect_window_add(&e->msgs, now, 1);
+		detect_window_add(&e->rcpts, now, (uint32_t)m->n_external);
+		if (m->host_new && m->host != 0)
+			det_set_add(&e->set, m->host, now, DETECT_HOSTS_MAX);
+		e->seen = now;
+	}
+	if (m->script[0] != '\0' && m->n_rcpt_hashes > 0) {
+		det_script_key(m, key, sizeof key);
+		if ((e = det_get(d, &d->scripts, key, m->account)) != NULL) {
+			for (size_t i = 0; i < m->n_rcpt_hashes; i++)
+				det_set_add(&e->set, m->rcpt_hashes[i], now, DETECT_DISTINCT_MAX);
+			e->seen = now;
+		}
+	}
+}
+
+/* A delivery outcome of one of the account's messages. */
+void
+detect_outcome(struct detect *d, const char *account, int failed, long long now)
+{
+	struct det_entry *e = det_get(d, &d->accounts, account, account);
+	struct detect_window **w;
+
+	if (e == NULL)
+		return;
+	w = failed ? &e->failed : &e->ok;
+	if (*w == NULL) {
+		if ((*w = calloc(1, sizeof **w)) == NULL)
+			return;
+		(*w)->last = -1;
+	}
+	detect_window_add(*w, now, 1);
+	e->seen = now;
+}
+
+static size_t
+det_table_drop(struct detect *d, struct det_entry **table, const char *account,
+    long long idle_before)
+{
+	struct det_entry *e, *tmp;
+	size_t n = 0;
+
+	HASH_ITER(hh, *table, e, tmp) {
+		if (account != NULL ? strcmp(e->account, account) != 0 : e->seen >= idle_before)
+			continue;
+		HASH_DEL(*table, e);
+		det_entry_free(e);
+		d->n--;
+		n++;
+	}
+	return n;
+}
+
+/* Start the account afresh (it was suspended for what it did). */
+void
+detect_forget(struct detect *d, const char *account)
+{
+	det_table_drop(d, &d->accounts, account, 0);
+	det_table_drop(d, &d->mailboxes, account, 0);
+	det_table_drop(d, &d->scripts, account, 0);
+}
+
+/* Free what has nothing left in its window; the number freed. */
+size_t
+detect_expire(struct detect *d, long long now)
+{
+	long long before = now - DETECT_WINDOW;
+
+	return det_table_drop(d, &d->accounts, NULL, before) +
+	    det_table_drop(d, &d->mailboxes, NULL, before) +
+	    det_table_drop(d, &d->scripts, NULL, before);
+}
+
+size_t
+detect_size(const struct detect *d)
+{
+	return d->n;
+}
+
+/* "mailbox_new_hosts: info@example.com, 6 in the last hour (limit 5)" */
+void
+detect_trip_text(const struct detect_trip *t, char *buf, size_t len)
+{
+	static const char *const unit[DET_COUNT] = {
+		"messages", "external recipients", "messages", "external recipients",
+		"new client hosts", "distinct external recipients", "% bounced or deferred",
+	};
+
+	if (t->det == DET_BOUNCE)
+		snprintf(buf, len, "%s: %s, %lld%s in the last hour (limit %lld%%)",
+		    detect_name(t->det), t->what, t->count, unit[t->det], t->limit);
+	else
+		snprintf(buf, len, "%s: %s, %lld %s in the last hour (limit %lld)",
+		    detect_name(t->det), t->what, t->count, unit[t->det], t->limit);
+}

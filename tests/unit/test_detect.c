@@ -1,0 +1,312 @@
+/*
+ * Unit tests for detect.c: the sliding hour and each detector at its
+ * boundaries (the limit exactly, one over, a window sliding past an hour),
+ * with the clock passed in.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detect.h"
+
+/* A time on a bucket boundary, so that the window's edge is exact. */
+#define T0 (1796000000LL - 1796000000LL % DETECT_BUCKET_SECONDS)
+
+static struct detect_limits
+limits_off(void)
+{
+	struct detect_limits lim;
+
+	memset(&lim, 0, sizeof lim);
+	lim.bounce_min = 1;
+	return lim;
+}
+
+static struct detect_msg
+msg(const char *account, const char *mailbox, const char *script, unsigned long ext)
+{
+	struct detect_msg m;
+
+	memset(&m, 0, sizeof m);
+	m.account = account;
+	m.mailbox = mailbox;
+	m.script = script;
+	m.n_external = ext;
+	return m;
+}
+
+static void
+test_window_slides_past_the_hour(void **state)
+{
+	struct detect_window w = { { 0 }, -1 };
+
+	(void)state;
+	detect_window_add(&w, T0, 3);
+	assert_int_equal(detect_window_sum(&w, T0), 3);
+	assert_int_equal(detect_window_sum(&w, T0 + 3599), 3);
+	assert_int_equal(detect_window_sum(&w, T0 + 3600), 0);
+	/* a later count drops the old buckets */
+	detect_window_add(&w, T0 + 1800, 2);
+	assert_int_equal(detect_window_sum(&w, T0 + 1800), 5);
+	assert_int_equal(detect_window_sum(&w, T0 + 3600), 2);
+	assert_int_equal(detect_window_sum(&w, T0 + 1800 + 3600), 0);
+	/* a count far later than the window starts it afresh */
+	detect_window_add(&w, T0 + 10 * 3600, 1);
+	assert_int_equal(detect_window_sum(&w, T0 + 10 * 3600), 1);
+	/* a count older than the window is not counted */
+	detect_window_add(&w, T0, 7);
+	assert_int_equal(detect_window_sum(&w, T0 + 10 * 3600), 1);
+}
+
+static void
+test_account_messages_limit_exactly_and_one_over(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "", "", 1);
+	struct detect_trip t;
+
+	(void)state;
+	lim.l[DET_ACCOUNT_MESSAGES].value = 3;
+	lim.l[DET_ACCOUNT_MESSAGES].action = ACTION_DEFER;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(detect_check(d, &m, &lim, T0 + i, &t), 0);	/* 1..3: at most the limit */
+		detect_count(d, &m, T0 + i);
+	}
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 3, &t), 1);		/* the 4th: one over */
+	assert_int_equal(t.det, DET_ACCOUNT_MESSAGES);
+	assert_int_equal(t.action, ACTION_DEFER);
+	assert_int_equal(t.count, 4);
+	assert_int_equal(t.limit, 3);
+	assert_string_equal(t.what, "bob");
+	/* another account is not affected */
+	m.account = "alice";
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 3, &t), 0);
+	m.account = "bob";
+	/* an hour later the window has slid past them */
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 3599, &t), 1);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 3600, &t), 0);
+	detect_free(d);
+}
+
+static void
+test_rcpts_count_external_recipients(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "info@example.com", "", 4);
+	struct detect_trip t;
+
+	(void)state;
+	lim.l[DET_MAILBOX_RCPTS].value = 10;
+	lim.l[DET_MAILBOX_RCPTS].action = ACTION_HOLD;
+	detect_count(d, &m, T0);
+	detect_count(d, &m, T0);		/* 8 so far */
+	m.n_external = 2;
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 10: the limit */
+	m.n_external = 3;
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);	/* 11 */
+	assert_int_equal(t.det, DET_MAILBOX_RCPTS);
+	assert_int_equal(t.action, ACTION_HOLD);
+	assert_int_equal(t.count, 11);
+	/* only local recipients: nothing external to count */
+	m.n_external = 0;
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	/* the same mailbox name counts per mailbox, not for a sibling */
+	m.mailbox = "sales@example.com";
+	m.n_external = 3;
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	detect_free(d);
+}
+
+static void
+test_new_hosts_distinct(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "info@example.com", "", 1);
+	struct detect_trip t;
+	char ip[32];
+
+	(void)state;
+	lim.l[DET_MAILBOX_NEW_HOSTS].value = 3;
+	lim.l[DET_MAILBOX_NEW_HOSTS].action = ACTION_SUSPEND;
+	m.host_new = 1;
+	for (int i = 1; i <= 3; i++) {
+		snprintf(ip, sizeof ip, "203.0.113.%d", i);
+		m.host = detect_hash(ip);
+		assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+		detect_count(d, &m, T0);
+		detect_count(d, &m, T0);	/* the same host twice counts once */
+	}
+	/* a host seen before is not new, whatever its count */
+	m.host_new = 0;
+	m.host = detect_hash("198.51.100.1");
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	/* one of the three again: still three */
+	m.host_new = 1;
+	m.host = detect_hash("203.0.113.2");
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	/* a fourth new host: over */
+	m.host = detect_hash("203.0.113.4");
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);
+	assert_int_equal(t.det, DET_MAILBOX_NEW_HOSTS);
+	assert_int_equal(t.action, ACTION_SUSPEND);
+	assert_int_equal(t.count, 4);
+	/* an hour later the first three have left the window */
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 3600, &t), 0);
+	detect_free(d);
+}
+
+static void
+test_script_distinct_recipients(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "", "example.com/contact.php", 2);
+	struct detect_trip t;
+	uint64_t h[3];
+
+	(void)state;
+	lim.l[DET_SCRIPT_RCPTS].value = 4;
+	lim.l[DET_SCRIPT_RCPTS].action = ACTION_HOLD;
+	h[0] = detect_hash("a@x.test");
+	h[1] = detect_hash("b@x.test");
+	m.rcpt_hashes = h;
+	m.n_rcpt_hashes = 2;
+	detect_count(d, &m, T0);
+	detect_count(d, &m, T0);		/* the same two again: still 2 */
+	h[0] = detect_hash("c@x.test");
+	h[1] = detect_hash("d@x.test");
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 4: the limit */
+	detect_count(d, &m, T0);
+	h[2] = detect_hash("e@x.test");
+	m.rcpt_hashes = &h[2];
+	m.n_rcpt_hashes = 1;
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);	/* 5 */
+	assert_int_equal(t.det, DET_SCRIPT_RCPTS);
+	assert_int_equal(t.count, 5);
+	assert_string_equal(t.what, "example.com/contact.php");
+	/* an old recipient again is not a new one */
+	m.rcpt_hashes = h;
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	/* another script of the account has its own count */
+	m.script = "example.com/other.php";
+	m.rcpt_hashes = &h[2];
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	detect_free(d);
+}
+
+static void
+test_bounce_rate_needs_its_minimum(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "", "", 1);
+	struct detect_trip t;
+
+	(void)state;
+	lim.l[DET_BOUNCE].value = 50;
+	lim.l[DET_BOUNCE].action = ACTION_DEFER;
+	lim.bounce_min = 4;
+	detect_outcome(d, "bob", 1, T0);
+	detect_outcome(d, "bob", 1, T0);
+	detect_outcome(d, "bob", 1, T0);
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 3 < min */
+	detect_outcome(d, "bob", 0, T0);
+	detect_outcome(d, "bob", 0, T0);
+	detect_outcome(d, "bob", 0, T0);
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 50%: the limit */
+	detect_outcome(d, "bob", 1, T0);
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);	/* 4 of 7: 57% */
+	assert_int_equal(t.det, DET_BOUNCE);
+	assert_int_equal(t.count, 57);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 3600, &t), 0);
+	detect_free(d);
+}
+
+static void
+test_most_severe_action_wins_and_forget(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "info@example.com", "", 5);
+	struct detect_trip t;
+	char text[256];
+
+	(void)state;
+	lim.l[DET_ACCOUNT_MESSAGES].value = 1;
+	lim.l[DET_ACCOUNT_MESSAGES].action = ACTION_HOLD;
+	lim.l[DET_ACCOUNT_RCPTS].value = 1;
+	lim.l[DET_ACCOUNT_RCPTS].action = ACTION_SUSPEND;
+	lim.l[DET_MAILBOX_MESSAGES].value = 1;
+	lim.l[DET_MAILBOX_MESSAGES].action = ACTION_DEFER;
+	detect_count(d, &m, T0);
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);
+	assert_int_equal(t.action, ACTION_SUSPEND);
+	assert_int_equal(t.det, DET_ACCOUNT_RCPTS);
+	detect_trip_text(&t, text, sizeof text);
+	assert_string_equal(text, "account_rcpts: bob, 10 external recipients in the last hour"
+	    " (limit 1)");
+	lim.l[DET_ACCOUNT_RCPTS].value = 0;
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);
+	assert_int_equal(t.action, ACTION_DEFER);
+	assert_true(detect_size(d) > 0);
+	detect_forget(d, "bob");
+	assert_int_equal(detect_size(d), 0);
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	detect_free(d);
+}
+
+static void
+test_expire_frees_idle_entries(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_msg m = msg("bob", "info@example.com", "s.php", 1);
+	uint64_t h = detect_hash("a@x.test");
+
+	(void)state;
+	m.rcpt_hashes = &h;
+	m.n_rcpt_hashes = 1;
+	detect_count(d, &m, T0);
+	assert_int_equal(detect_size(d), 3);
+	assert_int_equal(detect_expire(d, T0 + 3600), 0);
+	assert_int_equal(detect_expire(d, T0 + 3601), 3);
+	assert_int_equal(detect_size(d), 0);
+	detect_free(d);
+}
+
+static void
+test_names(void **state)
+{
+	(void)state;
+	for (int i = 0; i < DET_COUNT; i++)
+		assert_int_equal(detect_from_name(detect_name((enum detector)i)), i);
+	assert_int_equal(detect_from_name("nonsense"), -1);
+	assert_int_equal(detect_action_from_name("hold"), ACTION_HOLD);
+	assert_int_equal(detect_action_from_name("explode"), -1);
+	assert_int_not_equal(detect_hash(""), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_window_slides_past_the_hour),
+		cmocka_unit_test(test_account_messages_limit_exactly_and_one_over),
+		cmocka_unit_test(test_rcpts_count_external_recipients),
+		cmocka_unit_test(test_new_hosts_distinct),
+		cmocka_unit_test(test_script_distinct_recipients),
+		cmocka_unit_test(test_bounce_rate_needs_its_minimum),
+		cmocka_unit_test(test_most_severe_action_wins_and_forget),
+		cmocka_unit_test(test_expire_frees_idle_entries),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
