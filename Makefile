@@ -31,16 +31,16 @@ endif
 
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DMAILABUSE_VERSION=\"$(VERSION)\" \
 	-DMAILABUSE_CONF=\"$(SYSCONFDIR)/mailabuse/mailabused.conf\"
-CFLAGS += -std=c11 $(OPT) $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
+CFLAGS += -std=c11 -pthread $(OPT) $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += $(SANFLAGS)
-LDLIBS += $(shell pkg-config --libs $(PKGS))
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect
 COMMON = $(PURE) log config clock store notify lifecycle
-DAEMON = mailabused server conn check selfservice
-CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire
+DAEMON = mailabused server conn check selfservice recorder
+CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
@@ -65,7 +65,7 @@ $(BUILD)/mailabused: $(call obj,$(DAEMON) $(COMMON))
 $(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log)
+$(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))
@@ -107,7 +107,7 @@ install: $(BINS)
 	install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)
 	install -m 0644 man/mailabused.8 man/mailabusectl.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/mailabused.conf.5 $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 contrib/exim/*.acl $(DESTDIR)$(PREFIX)/share/mailabuse/exim
+	install -m 0644 contrib/exim/*.acl contrib/exim/*.conf $(DESTDIR)$(PREFIX)/share/mailabuse/exim
 	install -d $(DESTDIR)$(SYSCONFDIR)/mailabuse/notices $(DESTDIR)$(SYSCONFDIR)/cron.d
 	for f in conf/notices/*.txt; do \
 	    test -e $(DESTDIR)$(SYSCONFDIR)/mailabuse/notices/$${f##*/} || \

@@ -42,7 +42,16 @@ struct config {
 
 	long long retention_messages;		/* seconds */
 	long long retention_records;		/* seconds */
+
+	long long history_queue_max;		/* records waiting for the writer */
+	/* detectors, indexed by enum detector (detect.h): limit (0 off) and action */
+	long long detect_limit[7];
+	char *detect_action[7];
+	long long detect_bounce_min;
 };
+
+struct detect_limits;
+void config_detect_limits(const struct config *cfg, struct detect_limits *lim);
 
 int config_load_file(const char *path, struct config *cfg, char *err, size_t errlen);
 int config_load_string(const char *text, const char *name, struct config *cfg,

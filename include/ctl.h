@@ -30,8 +30,9 @@ int ctl_source_valid(const char *source);
 const char *ctl_account_arg(const char *name, char *buf, size_t len);
 void ctl_notices_send(struct ctl *c, const char *account);
 int ctl_user_request(struct ctl *c, const char *verb, const char *account,
-    const char *limit, json_t **out);
+    const char *limit, const char *since, json_t **out);
 int ctl_is_root(void);
+int ctl_since_arg(const char *cmd, const char *arg, long long *since);
 
 /* cmd_sync.c */
 int cmd_sync(struct ctl *c, int argc, char **argv);
@@ -49,5 +50,8 @@ int cmd_expire(struct ctl *c, int argc, char **argv);
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_list(struct ctl *c, int argc, char **argv);
 int cmd_history(struct ctl *c, int argc, char **argv);
+/* cmd_limits.c */
+int cmd_top(struct ctl *c, int argc, char **argv);
+int cmd_limits(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -6,10 +6,13 @@
 
 #define PROTO_VERSION "MAILABUSE/1"
 
-enum proto_verb { PROTO_CHECK, PROTO_PING, PROTO_STATUS, PROTO_HISTORY, PROTO_UNBLOCK };
+enum proto_verb {
+	PROTO_CHECK, PROTO_PING, PROTO_STATUS, PROTO_HISTORY, PROTO_UNBLOCK, PROTO_EVENT
+};
 
 enum verdict {
-	VERDICT_PASS, VERDICT_REFUSE, VERDICT_DEFER, VERDICT_ERROR, VERDICT_OK, VERDICT_REFUSED
+	VERDICT_PASS, VERDICT_REFUSE, VERDICT_DEFER, VERDICT_ERROR, VERDICT_OK, VERDICT_REFUSED,
+	VERDICT_HOLD
 };
 
 /*
@@ -25,8 +28,13 @@ struct proto_request {
 	const char *rcpt;
 	const char *ip;
 	const char *script;
+	const char *stage;	/* CHECK ctx=smtp: "rcpt" (default) or "data" */
+	const char *msgid;	/* CHECK at data, EVENT: Exim's message id */
+	const char *event;	/* EVENT: Exim's $event_name */
 	const char *account;	/* user socket: the account to act for */
 	const char *limit;	/* user socket: HISTORY length */
+	const char *since;	/* user socket: HISTORY period, a duration */
+	const char *view;	/* user socket: HISTORY "sources" (default) or "messages" */
 };
 
 int proto_request_parse(char *line, struct proto_request *req, char *err, size_t errlen);

@@ -13,7 +13,14 @@
 #include "proto.h"
 #include "store.h"
 
-#define HISTORY_BUFFER_MAX 8192
+struct detect;
+struct recorder;
+
+/* An account whose automatic suspension the writer has not committed yet. */
+struct pending_account {
+	char account[ACCOUNT_NAME_MAX];
+	struct pending_account *next;
+};
 
 struct conn {
 	unsigned long long id;
@@ -34,7 +41,11 @@ struct server {
 	struct config *cfg;
 	const char *conf_path;
 	struct store *st;
-	struct store *hist_st;		/* history writes: never waits for the lock */
+	struct recorder *rec;		/* the writer thread: history, outcomes, suspensions */
+	struct detect *det;		/* the detectors' windows */
+	struct pending_account *pending;	/* suspensions being written */
+	int done_pipe[2];		/* the writer says a suspension is done */
+	struct event *done_ev;
 	pid_t notify_pid;		/* the child sending notices, or 0 */
 	int nuser;			/* connections on the user socket */
 	struct evconnlistener *listener;
@@ -42,7 +53,7 @@ struct server {
 	struct event *sig_chld;
 	struct event *accept_retry;
 	struct event *sig_hup, *sig_term, *sig_int;
-	struct event *flush_timer;
+	struct event *tick_timer;	/* once a minute: free idle detector state */
 	struct event *stop_timer;
 	struct event *reap;
 	struct conn_list conns;
@@ -52,16 +63,13 @@ struct server {
 	unsigned long long next_id;
 	unsigned long long refused_conns;
 	long long last_limit_warn;
-	struct message_record *hist;
-	size_t nhist;
-	unsigned long long hist_dropped;
 };
 
 /* server.c */
 int server_listen(struct server *srv, char *err, size_t errlen);
 void server_init_events(struct server *srv);
 void server_shutdown(struct server *srv);
-void server_history_flush(struct server *srv);
+int server_detect_rebuild(struct server *srv);
 void server_conn_closed(struct server *srv);
 
 void server_notify_spawn(struct server *srv, const char *account);
@@ -74,6 +82,10 @@ void conn_reap_cb(evutil_socket_t fd, short what, void *arg);
 /* check.c */
 enum verdict check_request(struct server *srv, unsigned long long connid,
     const struct proto_request *req, char *text, size_t len);
+enum verdict check_event(struct server *srv, unsigned long long connid,
+    const struct proto_request *req, char *text, size_t len);
+int check_pending(struct server *srv, const char *account);
+void check_pending_done(struct server *srv, const char *account, int ok);
 
 /* selfservice.c */
 enum verdict selfservice_request(struct server *srv, const struct conn *c,

@@ -80,8 +80,40 @@ struct message_record {
 	char script[256];
 	char ip[64];
 	char sender[ADDRESS_MAX];
-	char rcpt[ADDRESS_MAX];
+	char rcpt[1024];		/* the recipients, ", " separated, cut at 1023 bytes */
 	char verdict[8];
+	char msgid[64];			/* Exim's message id; "" before DATA */
+	char source_kind[16];		/* "mailbox", "script", "local"; "" for old records */
+	char source[256];		/* the mailbox, the script, or "sendmail (uid NAME)" */
+	long long n_local;		/* recipients in the server's local domains */
+	long long n_external;		/* the others */
+	char domains[512];		/* external recipient domains, "domain:count,..." */
+	long long delivered, deferred, bounced;	/* outcomes reported by Exim */
+	char reason[256];		/* why it was refused, deferred or held */
+};
+
+/* What one source (or account) sent in a period. */
+struct source_stats {
+	char account[ACCOUNT_NAME_MAX];
+	char kind[16];
+	char source[256];
+	long long messages, n_local, n_external;
+	long long delivered, deferred, bounced;
+	long long refused, held, limited;	/* verdicts REFUSE, HOLD, DEFER */
+	long long first_at, last_at;
+};
+
+/* A message let through recently, for rebuilding the detectors' windows. */
+struct recent_message {
+	long long at;
+	char account[ACCOUNT_NAME_MAX];
+	char kind[16];
+	char source[256];
+	char ip[64];
+	const char *rcpt;		/* valid during the callback */
+	long long n_external;
+	long long ok, failed;
+	long long host_first_seen;
 };
 
 /* What sync found different between cPanel's files and the store. */
@@ -98,6 +130,8 @@ typedef int (*store_suspension_cb)(void *arg, const struct suspension *s);
 typedef int (*store_audit_cb)(void *arg, const struct audit_entry *e);
 typedef int (*store_message_cb)(void *arg, const struct message_record *m);
 typedef int (*store_complaint_cb)(void *arg, const struct complaint *c);
+typedef int (*store_source_cb)(void *arg, const struct source_stats *x);
+typedef int (*store_recent_cb)(void *arg, const struct recent_message *r);
 
 struct store *store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen);
 void store_close(struct store *st);
@@ -126,8 +160,28 @@ int store_audit_insert(struct store *st, long long at, const char *actor, const 
 int store_audit_list(struct store *st, const char *account, long long limit,
     store_audit_cb cb, void *arg);
 int store_message_insert(struct store *st, const struct message_record *m);
-int store_message_list(struct store *st, const char *account, long long limit,
-    store_message_cb cb, void *arg);
+int store_message_list(struct store *st, const char *account, long long since,
+    long long limit, store_message_cb cb, void *arg);
+int store_message_outcome(struct store *st, const char *msgid, const char *outcome);
+int store_host_first_seen(struct store *st, const char *mailbox, const char *ip,
+    long long *first);
+int store_history_sources(struct store *st, const char *account, long long since,
+    long long limit, store_source_cb cb, void *arg);
+int store_top_accounts(struct store *st, long long since, long long limit,
+    store_source_cb cb, void *arg);
+int store_history_domains(struct store *st, const char *account, long long since,
+    int (*cb)(void *arg, const char *kind, const char *source, const char *domains),
+    void *arg);
+int store_history_hosts(struct store *st, const char *account, long long since,
+    int (*cb)(void *arg, const char *kind, const char *source, const char *ip,
+    long long messages, long long first_seen), void *arg);
+int store_recent_messages(struct store *st, long long since, store_recent_cb cb, void *arg);
+int store_limits_get(struct store *st, const char *account,
+    int (*cb)(void *arg, const char *detector, long long value, const char *action,
+    long long set_at, const char *set_by), void *arg);
+int store_limit_set(struct store *st, const char *account, const char *detector,
+    long long value, const char *action, long long at, const char *by);
+int store_limit_delete(struct store *st, const char *account, const char *detector);
 
 /* sync: stage cPanel's data, then compare and apply in one transaction. */
 int store_sync_stage_begin(struct store *st);
@@ -162,7 +216,8 @@ int store_last_audit(struct store *st, const char *account, const char *action1,
     const char *action2, long long *at);
 int store_sync_counts(struct store *st, long long *present, long long *removed,
     long long *staged);
-int store_tune_background(struct store *st);
+int store_busy(struct store *st);
+int store_set_synchronous(struct store *st, int full);
 int store_purge(struct store *st, long long messages_before, long long records_before,
     long long *n);
 

@@ -6,15 +6,18 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "detect.h"
 #include "identity.h"
 #include "log.h"
 #include "policy.h"
+#include "recorder.h"
 #include "server.h"
 
 
@@ -69,23 +72,185 @@ check_rcpts_all_local(struct store *st, const char *rcpts)
 	return n > 0;
 }
 
-/* Keep a record of the message for `mailabusectl history`. */
-static void
-check_history_add(struct server *srv, const struct proto_request *req,
-    const struct identity *id, enum verdict v)
+/* An account whose automatic suspension is being written. */
+int
+check_pending(struct server *srv, const char *account)
 {
-	struct message_record *m;
-	char *end;
+	for (struct pending_account *p = srv->pending; p != NULL; p = p->next)
+		if (strcmp(p->account, account) == 0)
+			return 1;
+	return 0;
+}
 
-	if (srv->hist == NULL &&
-	    (srv->hist = calloc(HISTORY_BUFFER_MAX, sizeof *srv->hist)) == NULL)
+static void
+check_pending_add(struct server *srv, const char *account)
+{
+	struct pending_account *p = calloc(1, sizeof *p);
+
+	if (p == NULL)
 		return;
-	if (srv->nhist == HISTORY_BUFFER_MAX) {
-		if (srv->hist_dropped++ % 1000 == 0)
-			log_warnx("history: buffer full, %llu records dropped", srv->hist_dropped);
+	snprintf(p->account, sizeof p->account, "%s", account);
+	p->next = srv->pending;
+	srv->pending = p;
+}
+
+/* The writer is done with an account's suspension: start it afresh, tell its owner. */
+void
+check_pending_done(struct server *srv, const char *account, int ok)
+{
+	struct pending_account **pp, *p;
+
+	for (pp = &srv->pending; (p = *pp) != NULL; pp = &p->next) {
+		if (strcmp(p->account, account) != 0)
+			continue;
+		*pp = p->next;
+		free(p);
+		break;
+	}
+	if (!ok)
+		return;
+	if (srv->det != NULL)
+		detect_forget(srv->det, account);
+	if (!srv->stopping)
+		server_notify_spawn(srv, account);
+}
+
+/* Copy a string, cut to fit. */
+static void
+check_copy(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/*
+ * The script behind a message, from PHP's headers: cPanel's
+ * "X-PHP-Script: www.example.com/contact.php for 203.0.113.5" (name and
+ * the web client), or PHP's "X-PHP-Originating-Script: 1001:contact.php".
+ */
+static void
+check_script_parse(const char *header, char *name, size_t namelen, char *ip, size_t iplen)
+{
+	char clean[512];
+	const char *p, *q;
+	size_t n;
+
+	proto_sanitize(header, clean, sizeof clean);
+	if ((p = strstr(clean, " for ")) != NULL) {
+		n = (size_t)(p - clean);
+		snprintf(name, namelen, "%.*s", (int)(n < namelen ? n : namelen - 1), clean);
+		p += 5;
+		for (q = p; *q != '\0' && *q != ',' && *q != ' '; q++)
+			;
+		if (ip[0] == '\0')
+			snprintf(ip, iplen, "%.*s", (int)((size_t)(q - p) < iplen ? (size_t)(q - p) :
+			    iplen - 1), p);
 		return;
 	}
-	m = &srv->hist[srv->nhist++];
+	for (p = clean; *p >= '0' && *p <= '9'; p++)
+		;
+	check_copy(name, namelen, p > clean && *p == ':' ? p + 1 : clean);
+}
+
+/* Which source sent the message: a mailbox (or the account's own login), a script, or neither. */
+static void
+check_source(const struct proto_request *req, const struct identity *id,
+    struct message_record *m)
+{
+	proto_sanitize(req->ip, m->ip, sizeof m->ip);
+	if (id->kind == IDENTITY_MAILBOX || strcmp(id->how, "auth-user") == 0) {
+		snprintf(m->source_kind, sizeof m->source_kind, "mailbox");
+		check_copy(m->source, sizeof m->source,
+		    id->kind == IDENTITY_MAILBOX ? id->mailbox : id->account);
+	} else if (req->script[0] != '\0') {
+		snprintf(m->source_kind, sizeof m->source_kind, "script");
+		check_script_parse(req->script, m->source, sizeof m->source, m->ip, sizeof m->ip);
+	} else {
+		snprintf(m->source_kind, sizeof m->source_kind, "local");
+		snprintf(m->source, sizeof m->source, "%s (%s %s)",
+		    strcmp(req->ctx, "local") == 0 ? "sendmail" : "local SMTP",
+		    req->uid[0] != '\0' ? "uid" : "account", req->uid[0] != '\0' ? req->uid :
+		    id->account);
+	}
+}
+
+/* The recipients of a message, sorted into local and external. */
+struct check_rcpts {
+	long long n_local, n_external;
+	uint64_t hashes[1024];		/* distinct external recipients */
+	size_t n_hashes;
+	struct {
+		char domain[128];
+		long long n;
+	} dom[16];
+	size_t n_dom;
+};
+
+static int
+check_rcpts_sort(struct store *st, const char *rcpts, struct check_rcpts *rc)
+{
+	const char *cur = rcpts, *dom;
+	char addr[ADDRESS_MAX], norm[256];
+	int r, local;
+
+	memset(rc, 0, sizeof *rc);
+	while ((r = proto_rcpt_next(&cur, addr, sizeof addr)) != 0) {
+		local = 0;
+		norm[0] = '\0';
+		if (r == 1 && (dom = proto_addr_domain(addr)) != NULL &&
+		    identity_domain_normalise(dom, norm, sizeof norm) == 0) {
+			if ((local = store_local_domain(st, norm)) == -1)
+				return -1;
+		}
+		if (local) {
+			rc->n_local++;
+			continue;
+		}
+		rc->n_external++;
+		for (size_t i = 0; addr[i] != '\0'; i++)
+			if (addr[i] >= 'A' && addr[i] <= 'Z')
+				addr[i] = (char)(addr[i] + 32);
+		if (rc->n_hashes < sizeof rc->hashes / sizeof rc->hashes[0]) {
+			uint64_t h = detect_hash(addr);
+			size_t i;
+
+			for (i = 0; i < rc->n_hashes && rc->hashes[i] != h; i++)
+				;
+			if (i == rc->n_hashes)
+				rc->hashes[rc->n_hashes++] = h;
+		}
+		if (norm[0] == '\0')
+			snprintf(norm, sizeof norm, "?");
+		for (size_t i = 0; i <= rc->n_dom; i++) {
+			if (i == rc->n_dom) {
+				if (rc->n_dom < sizeof rc->dom / sizeof rc->dom[0]) {
+					snprintf(rc->dom[i].domain, sizeof rc->dom[i].domain, "%s",
+					    norm);
+					rc->dom[i].n = 1;
+					rc->n_dom++;
+				}
+				break;
+			}
+			if (strcmp(rc->dom[i].domain, norm) == 0) {
+				rc->dom[i].n++;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Fill the record of a message for `mailabusectl history`. */
+static void
+check_record_fill(const struct proto_request *req, const struct identity *id,
+    struct message_record *m)
+{
+	char *end;
+
 	memset(m, 0, sizeof *m);
 	m->at = clock_now();
 	snprintf(m->account, sizeof m->account, "%s", id->account);
@@ -95,10 +260,103 @@ check_history_add(struct server *srv, const struct proto_request *req,
 	if (req->uid[0] != '\0' && *end != '\0')
 		m->uid = -1;
 	proto_sanitize(req->script, m->script, sizeof m->script);
-	proto_sanitize(req->ip, m->ip, sizeof m->ip);
 	proto_sanitize(req->sender, m->sender, sizeof m->sender);
 	proto_sanitize(req->rcpt, m->rcpt, sizeof m->rcpt);
+	proto_sanitize(req->msgid, m->msgid, sizeof m->msgid);
+	check_source(req, id, m);
+}
+
+static void
+check_record(struct server *srv, struct message_record *m, enum verdict v)
+{
 	snprintf(m->verdict, sizeof m->verdict, "%s", proto_verdict_name(v));
+	if (srv->rec != NULL)
+		recorder_message(srv->rec, m, (size_t)srv->cfg->history_queue_max);
+}
+
+static int
+check_limit_cb(void *arg, const char *detector, long long value, const char *action,
+    long long set_at, const char *set_by)
+{
+	struct detect_limits *lim = arg;
+	int d = detect_from_name(detector), a = detect_action_from_name(action);
+
+	(void)set_at;
+	(void)set_by;
+	if (d >= 0) {
+		lim->l[d].value = value;
+		if (a >= 0)
+			lim->l[d].action = (enum detect_action)a;
+	}
+	return 0;
+}
+
+/*
+ * The detectors' say on a message that policy lets through: PASS, HOLD,
+ * or DEFER (over a limit, or an automatic suspension under way).  -1 on
+ * a database error.
+ */
+static int
+check_detect(struct server *srv, unsigned long long connid, const struct check_rcpts *rc,
+    struct message_record *m, enum verdict *v, char *text, size_t len)
+{
+	struct detect_limits lim;
+	struct detect_trip trip;
+	struct detect_msg dm;
+	long long now = m->at, first;
+	char why[512];
+	int r;
+
+	config_detect_limits(srv->cfg, &lim);
+	if (store_limits_get(srv->st, m->account, check_limit_cb, &lim) == -1)
+		return -1;
+	memset(&dm, 0, sizeof dm);
+	dm.account = m->account;
+	dm.mailbox = strcmp(m->source_kind, "mailbox") == 0 ? m->source : "";
+	dm.script = strcmp(m->source_kind, "mailbox") != 0 ? m->source : "";
+	dm.n_external = (unsigned long)rc->n_external;
+	dm.rcpt_hashes = rc->hashes;
+	dm.n_rcpt_hashes = rc->n_hashes;
+	if (dm.mailbox[0] != '\0' && m->ip[0] != '\0') {
+		if ((r = store_host_first_seen(srv->st, dm.mailbox, m->ip, &first)) == -1)
+			return -1;
+		dm.host = detect_hash(m->ip);
+		dm.host_new = r == 0 || first >= now - DETECT_WINDOW;
+	}
+	if (check_pending(srv, m->account)) {
+		*v = VERDICT_DEFER;
+		snprintf(text, len, "4.7.1 Outgoing mail of account %s is being suspended",
+		    m->account);
+		snprintf(m->reason, sizeof m->reason, "suspension under way");
+	} else if (detect_check(srv->det, &dm, &lim, now, &trip)) {
+		detect_trip_text(&trip, why, sizeof why);
+		check_copy(m->reason, sizeof m->reason, why);
+		log_info("conn %llu: account=%s source=%s: over a limit, %s: %s", connid,
+		    m->account, m->source, detect_action_name(trip.action), why);
+		switch (trip.action) {
+		case ACTION_HOLD:
+			*v = VERDICT_HOLD;
+			snprintf(text, len, "held for review: %s", why);
+			detect_count(srv->det, &dm, now);
+			break;
+		case ACTION_SUSPEND:
+			*v = VERDICT_DEFER;
+			snprintf(text, len, "4.7.1 Outgoing mail of account %s is being suspended:"
+			    " %s", m->account, why);
+			check_pending_add(srv, m->account);
+			recorder_suspend(srv->rec, m->account, why, why);
+			break;
+		case ACTION_DEFER:
+		default:
+			*v = VERDICT_DEFER;
+			snprintf(text, len, "4.7.1 Sending limit reached, try again later: %s", why);
+			break;
+		}
+	} else {
+		detect_count(srv->det, &dm, now);
+		*v = VERDICT_PASS;
+	}
+	return 0;
 }
 
 /* Decide on one request; text receives the reply text. */
@@ -112,13 +370,18 @@ check_request(struct server *srv, unsigned long long connid,
 	};
 	struct policy_facts facts = { 0, 0, 0 };
 	struct policy_decision d;
+	struct message_record *m = NULL;
+	struct check_rcpts *rc = NULL;
 	struct identity id;
+	enum verdict v;
 	char err[128];
-	int r;
+	int r, whole;
 
 	if (identity_resolve(req->auth, req->uid, req->sender,
 	    (unsigned long)cfg->policy_system_uid_max, &lk, &id, err, sizeof err) == -1)
 		goto defer;
+	/* the whole message (DATA, or a local submission), not one RCPT */
+	whole = strcmp(req->ctx, "local") == 0 || strcmp(req->stage, "data") == 0;
 	if (id.kind == IDENTITY_ACCOUNT || id.kind == IDENTITY_MAILBOX) {
 		if (store_suspension_flags(srv->st, id.account, id.mailbox,
 		    &facts.account_suspended, &facts.mailbox_suspended) == -1)
@@ -145,14 +408,87 @@ check_request(struct server *srv, unsigned long long connid,
 		    id.how, auth[0] ? auth : "-", req->uid[0] ? req->uid : "-",
 		    ip[0] ? ip : "-", rcpt, d.reason);
 	}
-	if (id.kind == IDENTITY_ACCOUNT || id.kind == IDENTITY_MAILBOX)
-		check_history_add(srv, req, &id, d.verdict);
+	v = d.verdict;
 	snprintf(text, len, "%s", d.text);
-	return d.verdict;
+	if (id.kind != IDENTITY_ACCOUNT && id.kind != IDENTITY_MAILBOX)
+		return v;
+	/*
+	 * An RCPT that passes is recorded with its message at DATA; one
+	 * that is refused never gets there, so it is recorded now.
+	 */
+	if (!whole && v == VERDICT_PASS) {
+		if (check_pending(srv, id.account)) {
+			snprintf(text, len, "4.7.1 Outgoing mail of account %s is being suspended",
+			    id.account);
+			return VERDICT_DEFER;
+		}
+		return v;
+	}
+	if ((m = malloc(sizeof *m)) == NULL || (rc = malloc(sizeof *rc)) == NULL)
+		goto defer;
+	check_record_fill(req, &id, m);
+	if (check_rcpts_sort(srv->st, req->rcpt, rc) == -1)
+		goto defer;
+	m->n_local = rc->n_local;
+	m->n_external = rc->n_external;
+	for (size_t i = 0, off = 0; i < rc->n_dom && off < sizeof m->domains; i++)
+		off += (size_t)snprintf(m->domains + off, sizeof m->domains - off, "%s%s:%lld",
+		    i > 0 ? "," : "", rc->dom[i].domain, rc->dom[i].n);
+	if (v == VERDICT_PASS && check_detect(srv, connid, rc, m, &v, text, len) == -1)
+		goto defer;
+	if (v == VERDICT_REFUSE)
+		snprintf(m->reason, sizeof m->reason, "%s", d.reason);
+	check_record(srv, m, v);
+	free(rc);
+	free(m);
+	return v;
 
 defer:
+	free(rc);
+	free(m);
 	log_warnx("conn %llu: cannot decide, answering DEFER: %s", connid,
 	    store_error(srv->st));
 	snprintf(text, len, "4.3.0 mail policy service temporarily unavailable");
 	return VERDICT_DEFER;
+}
+
+/* An outcome of a delivery, from Exim's event_action. */
+enum verdict
+check_event(struct server *srv, unsigned long long connid,
+    const struct proto_request *req, char *text, size_t len)
+{
+	struct identity_lookup lk = {
+		check_domain_owner_cb, check_account_exists_cb, check_uid_name_cb, srv->st
+	};
+	struct identity id;
+	const char *outcome;
+	char err[128];
+
+	if (strcmp(req->event, "msg:delivery") == 0)
+		outcome = "delivered";
+	else if (strcmp(req->event, "msg:defer") == 0 || strcmp(req->event, "msg:rcpt:defer") == 0)
+		outcome = "deferred";
+	else if (strcmp(req->event, "msg:fail:delivery") == 0 ||
+	    strcmp(req->event, "msg:fail:internal") == 0)
+		outcome = "bounced";
+	else {
+		snprintf(text, len, "ignored");
+		return VERDICT_OK;
+	}
+	if (identity_resolve(req->auth, req->uid, req->sender,
+	    (unsigned long)srv->cfg->policy_system_uid_max, &lk, &id, err, sizeof err) == -1) {
+		log_warnx("conn %llu: event not counted: %s", connid, store_error(srv->st));
+		snprintf(text, len, "not counted");
+		return VERDICT_OK;
+	}
+	if (id.kind != IDENTITY_ACCOUNT && id.kind != IDENTITY_MAILBOX) {
+		snprintf(text, len, "not ours");
+		return VERDICT_OK;
+	}
+	detect_outcome(srv->det, id.account, strcmp(outcome, "delivered") != 0, clock_now());
+	if (req->msgid[0] != '\0')
+		recorder_outcome(srv->rec, req->msgid, outcome,
+		    (size_t)srv->cfg->history_queue_max);
+	snprintf(text, len, "%s", outcome);
+	return VERDICT_OK;
 }

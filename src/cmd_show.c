@@ -71,7 +71,8 @@ show_args(struct ctl *c, int argc, char **argv, int npos, const char **pos,
 
 /* Get the status or history report: from the database as root, else from the daemon. */
 static int
-show_fetch(struct ctl *c, const char *verb, const char *name, long long limit, json_t **j)
+show_fetch(struct ctl *c, const char *verb, const char *name, long long limit,
+    const char *since_text, long long since, json_t **j)
 {
 	char lim[32], lower[ACCOUNT_NAME_MAX];
 	int r, rc;
@@ -81,7 +82,9 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit, j
 		if (limit > 1000)
 			return ctl_usage_error("history: --limit is at most 1000 for account owners");
 		snprintf(lim, sizeof lim, "%lld", limit);
-		return ctl_user_request(c, verb, name, strcmp(verb, "HISTORY") == 0 ? lim : NULL, j);
+		if (strcmp(verb, "HISTORY") == 0)
+			return ctl_user_request(c, verb, name, lim, since_text, j);
+		return ctl_user_request(c, verb, name, NULL, NULL, j);
 	}
 	if (name == NULL)
 		return ctl_usage_error("%s: name the account", verb);
@@ -90,7 +93,7 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit, j
 	if (strcmp(verb, "STATUS") == 0)
 		*j = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
 	else
-		*j = lifecycle_history(c->st, name, limit, &rc);
+		*j = lifecycle_history(c->st, name, c->now - since, c->now, limit, &rc);
 	if (rc == LC_NOT_FOUND) {
 		fprintf(stderr, "mailabusectl: %s: no such account\n", name);
 		return EX_NOINPUT;
@@ -119,7 +122,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 
 	if ((r = show_args(c, argc, argv, -1, &name, NULL, NULL)) != 0)
 		return r;
-	if ((r = show_fetch(c, "STATUS", name, 0, &j)) != 0)
+	if ((r = show_fetch(c, "STATUS", name, 0, NULL, 0, &j)) != 0)
 		return r;
 	if (c->json)
 		return ctl_json_print(j);
@@ -199,38 +202,129 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	return c->json ? ctl_json_print(lc.arr) : 0;
 }
 
+static long long
+ji(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* One source of `history`: its counters, top domains, client hosts. */
+static void
+history_source_print(json_t *v)
+{
+	const char *kind = js(v, "kind");
+	json_t *h, *d;
+	size_t i, nnew = 0, nhosts = json_array_size(json_object_get(v, "hosts"));
+
+	printf("%-7s %-38s %6lld %6lld %8lld %9lld %8lld %7lld %7lld %5lld %7lld\n", kind,
+	    js(v, "source"), ji(v, "messages"), ji(v, "rcpts_local"), ji(v, "rcpts_external"),
+	    ji(v, "delivered"), ji(v, "deferred"), ji(v, "bounced"), ji(v, "refused"),
+	    ji(v, "held"), ji(v, "limited"));
+	if (json_array_size(json_object_get(v, "top_domains")) > 0) {
+		printf("        top domains:");
+		json_array_foreach(json_object_get(v, "top_domains"), i, d)
+			printf("%s %s %lld", i > 0 ? "," : "", js(d, "domain"), ji(d, "rcpts"));
+		printf("\n");
+	}
+	if (nhosts == 0)
+		return;
+	json_array_foreach(json_object_get(v, "hosts"), i, h)
+		nnew += json_is_true(json_object_get(h, "new"));
+	printf("        %s: %zu, %zu new in the period:",
+	    strcmp(kind, "mailbox") == 0 ? "client hosts" : "web clients", nhosts, nnew);
+	json_array_foreach(json_object_get(v, "hosts"), i, h) {
+		if (i == 8) {
+			printf(", ...");
+			break;
+		}
+		printf("%s %s %lld%s", i > 0 ? "," : "", js(h, "ip"), ji(h, "messages"),
+		    json_is_true(json_object_get(h, "new")) ? " NEW" : " seen before");
+	}
+	printf("\n");
+}
+
 int
 cmd_history(struct ctl *c, int argc, char **argv)
 {
-	const char *name = NULL;
-	long long limit = 50;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "since", required_argument, NULL, 's' },
+		{ "messages", no_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *name = NULL, *since_text = "7d";
+	long long limit = 50, since = 7 * 86400LL;
+	char *end;
+	int ch, r, messages = 0;
 	json_t *j, *v;
 	size_t i;
-	int r;
 
-	if ((r = show_args(c, argc, argv, -1, &name, NULL, &limit)) != 0)
-		return r;
-	if ((r = show_fetch(c, "HISTORY", name, limit, &j)) != 0)
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			c->json = 1;
+			break;
+		case 'l':
+			limit = strtoll(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || limit < 1 || limit > 1000000)
+				return ctl_usage_error("history: --limit must be 1 to 1000000");
+			break;
+		case 's':
+			if ((r = ctl_since_arg("history", optarg, &since)) != 0)
+				return r;
+			since_text = optarg;
+			break;
+		case 'm':
+			messages = 1;
+			break;
+		default:
+			return EX_USAGE;
+		}
+	}
+	if (argc - optind > 1)
+		return ctl_usage_error("history: expected at most one account");
+	if (argc - optind == 1)
+		name = argv[optind];
+	if ((r = show_fetch(c, "HISTORY", name, limit, since_text, since, &j)) != 0)
 		return r;
 	if (c->json)
 		return ctl_json_print(j);
-	printf("# changes of %s\n", js(j, "account"));
+	printf("# %s: what each source sent, %s to %s\n", js(j, "account"), js(j, "since"),
+	    js(j, "until"));
+	if (json_array_size(json_object_get(j, "sources")) == 0)
+		printf("nothing sent in the period\n");
+	else
+		printf("%-7s %-38s %6s %6s %8s %9s %8s %7s %7s %5s %7s\n", "KIND", "SOURCE",
+		    "MSGS", "LOCAL", "EXTERNAL", "DELIVERED", "DEFERRED", "BOUNCED", "REFUSED",
+		    "HELD", "LIMITED");
+	json_array_foreach(json_object_get(j, "sources"), i, v)
+		history_source_print(v);
+	printf("# changes of %s (newest %lld)\n", js(j, "account"), limit);
 	json_array_foreach(json_object_get(j, "changes"), i, v)
 		printf("%s  %-18s %-24s by %s: %s\n", js(v, "at"), js(v, "action"),
 		    js(v, "target"), js(v, "actor"), js(v, "detail"));
-	printf("# messages (newest %lld)\n", limit);
+	if (!messages) {
+		json_decref(j);
+		return 0;
+	}
+	printf("# messages (newest %lld of the period)\n", limit);
 	json_array_foreach(json_object_get(j, "messages"), i, v) {
-		printf("%s  %-6s %-5s from <%s>", js(v, "at"), js(v, "verdict"), js(v, "ctx"),
-		    json_string_value(json_object_get(v, "sender")));
-		if (strcmp(js(v, "mailbox"), "-") != 0)
-			printf(" mailbox %s", js(v, "mailbox"));
-		if (json_is_integer(json_object_get(v, "uid")))
-			printf(" uid %lld", (long long)json_integer_value(json_object_get(v, "uid")));
-		if (strcmp(js(v, "script"), "-") != 0)
-			printf(" script %s", js(v, "script"));
+		printf("%s  %-6s %-5s %s %s", js(v, "at"), js(v, "verdict"), js(v, "ctx"),
+		    js(v, "source_kind"), js(v, "source"));
 		if (strcmp(js(v, "ip"), "-") != 0)
-			printf(" ip %s", js(v, "ip"));
-		printf(" to %s\n", js(v, "rcpt"));
+			printf(" from %s", js(v, "ip"));
+		printf(" <%s> to %s (%lld local, %lld external", json_string_value(json_object_get(v,
+		    "sender")), js(v, "rcpt"), ji(v, "rcpts_local"), ji(v, "rcpts_external"));
+		if (ji(v, "delivered") + ji(v, "deferred") + ji(v, "bounced") > 0)
+			printf("; %lld delivered, %lld deferred, %lld bounced", ji(v, "delivered"),
+			    ji(v, "deferred"), ji(v, "bounced"));
+		printf(")");
+		if (strcmp(js(v, "msgid"), "-") != 0)
+			printf(" id %s", js(v, "msgid"));
+		if (strcmp(js(v, "reason"), "-") != 0)
+			printf(": %s", js(v, "reason"));
+		printf("\n");
 	}
 	json_decref(j);
 	return 0;

@@ -36,7 +36,7 @@ cmd_unblock(struct ctl *c, int argc, char **argv)
 	if (argc - optind == 1)
 		name = ctl_account_arg(argv[optind], lower, sizeof lower);
 	if (!ctl_is_root())
-		r = ctl_user_request(c, "UNBLOCK", name, NULL, &j);
+		r = ctl_user_request(c, "UNBLOCK", name, NULL, NULL, &j);
 	else {
 		if (name == NULL)
 			return ctl_usage_error("unblock: name the account");

@@ -16,6 +16,7 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "detect.h"
 #include "duration.h"
 
 enum cfg_type { CFG_STRING, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_MODE, CFG_ENUM };
@@ -31,6 +32,7 @@ struct cfg_key {
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 static const char *const repeat_offences[] = { "wait", "permanent", NULL };
+static const char *const actions[] = { "defer", "hold", "suspend", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 
@@ -61,6 +63,22 @@ static const struct cfg_key cfg_keys[] = {
 	{ "notify.timeout", CFG_DURATION, OFF(notify_timeout), "60s", 1, 3600, NULL },
 	{ "retention.messages", CFG_DURATION, OFF(retention_messages), "90d", 86400, 3650 * 86400LL, NULL },
 	{ "retention.records", CFG_DURATION, OFF(retention_records), "730d", 86400, 36500 * 86400LL, NULL },
+	{ "history.queue_max", CFG_INT, OFF(history_queue_max), "8192", 16, 1048576, NULL },
+	{ "detect.account_messages_per_hour", CFG_INT, OFF(detect_limit[0]), "1000", 0, 100000000, NULL },
+	{ "detect.account_messages_action", CFG_ENUM, OFF(detect_action[0]), "defer", 0, 0, actions },
+	{ "detect.account_rcpts_per_hour", CFG_INT, OFF(detect_limit[1]), "2000", 0, 100000000, NULL },
+	{ "detect.account_rcpts_action", CFG_ENUM, OFF(detect_action[1]), "hold", 0, 0, actions },
+	{ "detect.mailbox_messages_per_hour", CFG_INT, OFF(detect_limit[2]), "500", 0, 100000000, NULL },
+	{ "detect.mailbox_messages_action", CFG_ENUM, OFF(detect_action[2]), "defer", 0, 0, actions },
+	{ "detect.mailbox_rcpts_per_hour", CFG_INT, OFF(detect_limit[3]), "1000", 0, 100000000, NULL },
+	{ "detect.mailbox_rcpts_action", CFG_ENUM, OFF(detect_action[3]), "hold", 0, 0, actions },
+	{ "detect.mailbox_new_hosts_per_hour", CFG_INT, OFF(detect_limit[4]), "10", 0, 100000000, NULL },
+	{ "detect.mailbox_new_hosts_action", CFG_ENUM, OFF(detect_action[4]), "hold", 0, 0, actions },
+	{ "detect.script_rcpts_per_hour", CFG_INT, OFF(detect_limit[5]), "500", 0, 100000000, NULL },
+	{ "detect.script_rcpts_action", CFG_ENUM, OFF(detect_action[5]), "hold", 0, 0, actions },
+	{ "detect.bounce_percent", CFG_INT, OFF(detect_limit[6]), "50", 0, 100, NULL },
+	{ "detect.bounce_action", CFG_ENUM, OFF(detect_action[6]), "hold", 0, 0, actions },
+	{ "detect.bounce_min", CFG_INT, OFF(detect_bounce_min), "50", 1, 100000000, NULL },
 };
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
@@ -503,4 +521,18 @@ config_print(const struct config *cfg)
 			break;
 		}
 	}
+}
+
+/* The detectors' global limits and actions, as the configuration gives them. */
+void
+config_detect_limits(const struct config *cfg, struct detect_limits *lim)
+{
+	for (int i = 0; i < DET_COUNT; i++) {
+		int a = detect_action_from_name(cfg->detect_action[i] != NULL ?
+		    cfg->detect_action[i] : "defer");
+
+		lim->l[i].value = cfg->detect_limit[i];
+		lim->l[i].action = a >= 0 ? (enum detect_action)a : ACTION_DEFER;
+	}
+	lim->bounce_min = cfg->detect_bounce_min;
 }

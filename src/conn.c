@@ -63,7 +63,7 @@ conn_line_handle(struct conn *c, char *line)
 		conn_reply_send(c, VERDICT_OK, text);
 		return;
 	}
-	if (c->user != (req.verb != PROTO_CHECK)) {
+	if (c->user != (req.verb != PROTO_CHECK && req.verb != PROTO_EVENT)) {
 		log_info("conn %llu: verb not allowed on the %s socket", c->id,
 		    c->user ? "user" : "policy");
 		conn_reply_send(c, VERDICT_ERROR, "5.5.2 verb not allowed on this socket");
@@ -78,7 +78,10 @@ conn_line_handle(struct conn *c, char *line)
 		return;
 	}
 	text[0] = '\0';
-	v = check_request(c->srv, c->id, &req, text, sizeof text);
+	if (req.verb == PROTO_EVENT)
+		v = check_event(c->srv, c->id, &req, text, sizeof text);
+	else
+		v = check_request(c->srv, c->id, &req, text, sizeof text);
 	conn_reply_send(c, v, text);
 }
 

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "ctl.h"
+#include "duration.h"
 #include "identity.h"
 #include "log.h"
 #include "notify.h"
@@ -45,7 +46,11 @@ static const struct {
 	{ "unblock", cmd_unblock, 1, "unblock [ACCOUNT] [--json]" },
 	{ "status", cmd_status, 1, "status [ACCOUNT] [--json]" },
 	{ "list", cmd_list, 0, "list [--state active|suspended|removed] [--json]" },
-	{ "history", cmd_history, 1, "history [ACCOUNT] [--limit N] [--json]" },
+	{ "history", cmd_history, 1, "history [ACCOUNT] [--since DURATION] [--messages]"
+	    " [--limit N] [--json]" },
+	{ "top", cmd_top, 0, "top [--since DURATION] [--limit N] [--json]" },
+	{ "limits", cmd_limits, 0, "limits ACCOUNT [DETECTOR=LIMIT[/ACTION]|DETECTOR=off"
+	    "|DETECTOR=default ...] [--json]" },
 	{ "expire", cmd_expire, 0, "expire" },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
@@ -244,7 +249,7 @@ ctl_notices_send(struct ctl *c, const char *account)
  */
 int
 ctl_user_request(struct ctl *c, const char *verb, const char *account,
-    const char *limit, json_t **out)
+    const char *limit, const char *since, json_t **out)
 {
 	struct sockaddr_un sun;
 	char req[512], enc[256], *reply = NULL, *sp;
@@ -259,6 +264,8 @@ ctl_user_request(struct ctl *c, const char *verb, const char *account,
 		r += snprintf(req + r, sizeof req - (size_t)r, " account=%s", enc);
 	if (limit != NULL && proto_base64_encode(limit, strlen(limit), enc, sizeof enc) >= 0)
 		r += snprintf(req + r, sizeof req - (size_t)r, " limit=%s", enc);
+	if (since != NULL && proto_base64_encode(since, strlen(since), enc, sizeof enc) >= 0)
+		r += snprintf(req + r, sizeof req - (size_t)r, " since=%s", enc);
 	snprintf(req + r, sizeof req - (size_t)r, "\n");
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -394,4 +401,16 @@ main(int argc, char **argv)
 	fprintf(stderr, "mailabusectl: unknown command '%s'\n", argv[0]);
 	ctl_usage(stderr);
 	return EX_USAGE;
+}
+
+/* A --since argument: a positive duration; 0, or EX_USAGE after a message. */
+int
+ctl_since_arg(const char *cmd, const char *arg, long long *since)
+{
+	char err[128] = "";
+
+	if (duration_parse(arg, since, err, sizeof err) == -1 || *since < 1)
+		return ctl_usage_error("%s: --since: %s", cmd, err[0] != '\0' ? err :
+		    "must be positive");
+	return 0;
 }

@@ -372,19 +372,178 @@ lc_audit_cb(void *arg, const struct audit_entry *e)
 static int
 lc_message_cb(void *arg, const struct message_record *m)
 {
-	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}",
+	json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}",
 	    "at", lc_json_time(m->at), "ctx", m->ctx, "mailbox", m->mailbox,
 	    "uid", m->uid >= 0 ? json_integer(m->uid) : json_null(), "script", m->script,
-	    "ip", m->ip, "sender", m->sender, "rcpt", m->rcpt, "verdict", m->verdict));
+	    "ip", m->ip, "sender", m->sender, "rcpt", m->rcpt, "verdict", m->verdict);
+
+	json_object_set_new(o, "msgid", json_string(m->msgid));
+	json_object_set_new(o, "source_kind", json_string(m->source_kind));
+	json_object_set_new(o, "source", json_string(m->source));
+	json_object_set_new(o, "rcpts_local", json_integer(m->n_local));
+	json_object_set_new(o, "rcpts_external", json_integer(m->n_external));
+	json_object_set_new(o, "delivered", json_integer(m->delivered));
+	json_object_set_new(o, "deferred", json_integer(m->deferred));
+	json_object_set_new(o, "bounced", json_integer(m->bounced));
+	json_object_set_new(o, "reason", json_string(m->reason));
+	json_array_append_new(arg, o);
 	return 0;
 }
 
-/* The account's changes and the messages it sent, newest `limit` of each. */
+/* A source's counters as JSON. */
 json_t *
-lifecycle_history(struct store *st, const char *account, long long limit, int *rc)
+lifecycle_source_json(const struct source_stats *x)
 {
+	json_t *o = json_object();
+
+	if (x->kind[0] != '\0') {
+		json_object_set_new(o, "kind", json_string(x->kind));
+		json_object_set_new(o, "source", json_string(x->source));
+	} else
+		json_object_set_new(o, "account", json_string(x->account));
+	json_object_set_new(o, "messages", json_integer(x->messages));
+	json_object_set_new(o, "rcpts_local", json_integer(x->n_local));
+	json_object_set_new(o, "rcpts_external", json_integer(x->n_external));
+	json_object_set_new(o, "delivered", json_integer(x->delivered));
+	json_object_set_new(o, "deferred", json_integer(x->deferred));
+	json_object_set_new(o, "bounced", json_integer(x->bounced));
+	json_object_set_new(o, "bounce_percent", json_integer(
+	    x->delivered + x->deferred + x->bounced > 0 ? (x->deferred + x->bounced) * 100 /
+	    (x->delivered + x->deferred + x->bounced) : 0));
+	json_object_set_new(o, "refused", json_integer(x->refused));
+	json_object_set_new(o, "held", json_integer(x->held));
+	json_object_set_new(o, "limited", json_integer(x->limited));
+	json_object_set_new(o, "first", lc_json_time(x->first_at));
+	json_object_set_new(o, "last", lc_json_time(x->last_at));
+	return o;
+}
+
+struct lc_sources {
+	json_t *arr;		/* the sources, in the store's order */
+	json_t *by_key;		/* "kind\nsource" -> the same objects */
+	json_t *domains;	/* "kind\nsource" -> { domain: count } */
+	long long since;
+};
+
+static void
+lc_source_key(const char *kind, const char *source, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s\n%s", kind != NULL ? kind : "", source != NULL ? source : "");
+}
+
+static int
+lc_source_cb(void *arg, const struct source_stats *x)
+{
+	struct lc_sources *ls = arg;
+	json_t *o = lifecycle_source_json(x);
+	char key[300];
+
+	lc_source_key(x->kind, x->source, key, sizeof key);
+	json_object_set_new(o, "top_domains", json_array());
+	json_object_set_new(o, "hosts", json_array());
+	json_object_set(ls->by_key, key, o);
+	json_array_append_new(ls->arr, o);
+	return 0;
+}
+
+/* Add up "domain:count,domain:count" of one message. */
+static int
+lc_domains_cb(void *arg, const char *kind, const char *source, const char *domains)
+{
+	struct lc_sources *ls = arg;
+	char key[300], *copy, *tok, *save = NULL, *colon;
+	json_t *d;
+
+	lc_source_key(kind, source, key, sizeof key);
+	if ((d = json_object_get(ls->domains, key)) == NULL) {
+		d = json_object();
+		json_object_set_new(ls->domains, key, d);
+	}
+	if (domains == NULL || (copy = strdup(domains)) == NULL)
+		return 0;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		long long n = 1;
+
+		if ((colon = strrchr(tok, ':')) != NULL) {
+			*colon = '\0';
+			n = strtoll(colon + 1, NULL, 10);
+		}
+		json_object_set_new(d, tok, json_integer(
+		    json_integer_value(json_object_get(d, tok)) + n));
+	}
+	free(copy);
+	return 0;
+}
+
+static int
+lc_hosts_cb(void *arg, const char *kind, const char *source, const char *ip,
+    long long messages, long long first_seen)
+{
+	struct lc_sources *ls = arg;
+	char key[300];
+	json_t *o;
+
+	lc_source_key(kind, source, key, sizeof key);
+	if ((o = json_object_get(ls->by_key, key)) == NULL)
+		return 0;
+	json_array_append_new(json_object_get(o, "hosts"), json_pack("{s:s, s:I, s:o, s:b}",
+	    "ip", ip != NULL ? ip : "", "messages", (json_int_t)messages,
+	    "first_seen", lc_json_time(first_seen), "new", first_seen >= ls->since));
+	return 0;
+}
+
+static int
+lc_domain_cmp(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "rcpts"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "rcpts"));
+
+	if (x != y)
+		return x > y ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "domain")),
+	    json_string_value(json_object_get(*(json_t *const *)b, "domain")));
+}
+
+/* Each source's five busiest recipient domains. */
+static void
+lc_top_domains(struct lc_sources *ls)
+{
+	const char *key, *dom;
+	json_t *d, *n, *o;
+
+	json_object_foreach(ls->domains, key, d) {
+		size_t len = json_object_size(d), i = 0;
+		json_t **v;
+
+		if ((o = json_object_get(ls->by_key, key)) == NULL || len == 0 ||
+		    (v = calloc(len, sizeof *v)) == NULL)
+			continue;
+		json_object_foreach(d, dom, n)
+			v[i++] = json_pack("{s:s, s:I}", "domain", dom,
+			    "rcpts", (json_int_t)json_integer_value(n));
+		qsort(v, len, sizeof *v, lc_domain_cmp);
+		for (i = 0; i < len; i++) {
+			if (i < 5)
+				json_array_append(json_object_get(o, "top_domains"), v[i]);
+			json_decref(v[i]);
+		}
+		free(v);
+	}
+}
+
+/*
+ * The owner's view: what each source of the account (every script, every
+ * mailbox) sent since `since`, with outcomes, top recipient domains and
+ * client hosts (new in the period, or seen before); the account's
+ * changes; the newest `limit` messages of the period.
+ */
+json_t *
+lifecycle_history(struct store *st, const char *account, long long since, long long now,
+    long long limit, int *rc)
+{
+	struct lc_sources ls = { NULL, NULL, NULL, since };
 	struct account a;
-	json_t *changes, *messages;
+	json_t *changes = NULL, *all = NULL;
 	int r;
 
 	if ((r = store_account_get(st, account, &a)) != 1) {
@@ -392,15 +551,28 @@ lifecycle_history(struct store *st, const char *account, long long limit, int *r
 		return NULL;
 	}
 	changes = json_array();
-	messages = json_array();
+	all = json_array();
+	ls.arr = json_array();
+	ls.by_key = json_object();
+	ls.domains = json_object();
 	if (store_audit_list(st, a.name, limit, lc_audit_cb, changes) == -1 ||
-	    store_message_list(st, a.name, limit, lc_message_cb, messages) == -1) {
+	    store_message_list(st, a.name, since, limit, lc_message_cb, all) == -1 ||
+	    store_history_sources(st, a.name, since, 1000, lc_source_cb, &ls) == -1 ||
+	    store_history_domains(st, a.name, since, lc_domains_cb, &ls) == -1 ||
+	    store_history_hosts(st, a.name, since, lc_hosts_cb, &ls) == -1) {
 		json_decref(changes);
-		json_decref(messages);
+		json_decref(all);
+		json_decref(ls.arr);
+		json_decref(ls.by_key);
+		json_decref(ls.domains);
 		*rc = LC_ERROR;
 		return NULL;
 	}
+	lc_top_domains(&ls);
+	json_decref(ls.by_key);
+	json_decref(ls.domains);
 	*rc = LC_OK;
-	return json_pack("{s:s, s:o, s:o}", "account", a.name, "changes", changes,
-	    "messages", messages);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "account", a.name,
+	    "since", lc_json_time(since), "until", lc_json_time(now), "sources", ls.arr,
+	    "changes", changes, "messages", all);
 }

@@ -15,8 +15,10 @@
 
 #include "clock.h"
 #include "config.h"
+#include "detect.h"
 #include "notify.h"
 #include "log.h"
+#include "recorder.h"
 #include "server.h"
 #include "store.h"
 
@@ -171,10 +173,18 @@ main(int argc, char **argv)
 			fatalx("event_reinit");
 	}
 	if ((srv.st = store_open(cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
-	    sizeof err)) == NULL ||
-	    (srv.hist_st = store_open(cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
-	    sizeof err)) == NULL || store_tune_background(srv.hist_st) == -1)
+	    sizeof err)) == NULL)
 		fatalx("cannot open database: %s", err);
+	if (pipe2(srv.done_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	if ((srv.det = detect_new()) == NULL)
+		fatalx("out of memory");
+	if (server_detect_rebuild(&srv) == -1)
+		log_warnx("detection: cannot read the last hour, windows start empty: %s",
+		    store_error(srv.st));
+	/* after daemon(): a thread does not survive fork */
+	if ((srv.rec = recorder_start(conf, srv.done_pipe[1], err, sizeof err)) == NULL)
+		fatalx("cannot start the writer: %s", err);
 	server_init_events(&srv);
 	pidfile_write(cfg->pid_file);
 	log_info("mailabused %s listening on %s, database %s", MAILABUSE_VERSION,
@@ -186,7 +196,6 @@ main(int argc, char **argv)
 	if (srv.cfg->pid_file[0] != '\0')
 		unlink(srv.cfg->pid_file);
 	store_close(srv.st);
-	free(srv.hist);
 	event_base_free(srv.base);
 	log_info("stopped");
 	config_free(srv.cfg);

@@ -117,6 +117,11 @@ static const struct proto_field proto_fields[] = {
 	{ "script", offsetof(struct proto_request, script) },
 	{ "account", offsetof(struct proto_request, account) },
 	{ "limit", offsetof(struct proto_request, limit) },
+	{ "stage", offsetof(struct proto_request, stage) },
+	{ "msgid", offsetof(struct proto_request, msgid) },
+	{ "event", offsetof(struct proto_request, event) },
+	{ "since", offsetof(struct proto_request, since) },
+	{ "view", offsetof(struct proto_request, view) },
 };
 #define PROTO_NFIELDS (sizeof proto_fields / sizeof proto_fields[0])
 
@@ -182,6 +187,8 @@ proto_request_parse(char *line, struct proto_request *req, char *err, size_t err
 		req->verb = PROTO_HISTORY;
 	else if (strcmp(word, "UNBLOCK") == 0)
 		req->verb = PROTO_UNBLOCK;
+	else if (strcmp(word, "EVENT") == 0)
+		req->verb = PROTO_EVENT;
 	else {
 		snprintf(err, errlen, "unknown verb");
 		return -1;
@@ -230,6 +237,15 @@ proto_request_parse(char *line, struct proto_request *req, char *err, size_t err
 			snprintf(err, errlen, "field ctx must be smtp or local");
 			return -1;
 		}
+		if (req->stage[0] != '\0' && (strcmp(req->ctx, "smtp") != 0 ||
+		    (strcmp(req->stage, "rcpt") != 0 && strcmp(req->stage, "data") != 0))) {
+			snprintf(err, errlen, "field stage must be rcpt or data, with ctx smtp");
+			return -1;
+		}
+	}
+	if (req->verb == PROTO_EVENT && req->event[0] == '\0') {
+		snprintf(err, errlen, "field event is required");
+		return -1;
 	}
 	return 0;
 }
@@ -249,6 +265,8 @@ proto_verdict_name(enum verdict v)
 		return "OK";
 	case VERDICT_REFUSED:
 		return "REFUSED";
+	case VERDICT_HOLD:
+		return "HOLD";
 	case VERDICT_ERROR:
 	default:
 		return "ERROR";

@@ -14,6 +14,7 @@
 #include <ctype.h>
 
 #include "clock.h"
+#include "duration.h"
 #include "identity.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -21,6 +22,7 @@
 
 #define SELF_HISTORY_DEFAULT 50
 #define SELF_HISTORY_MAX 1000
+#define SELF_HISTORY_SINCE (7 * 86400LL)	/* as mailabusectl history */
 #define SELF_UNBLOCK_INTERVAL 60	/* seconds between an owner's unblock requests */
 
 /* Reply text: an allocated copy. */
@@ -81,7 +83,7 @@ selfservice_request(struct server *srv, const struct conn *c,
     const struct proto_request *req, char **text)
 {
 	char account[ACCOUNT_NAME_MAX], actor[ACTOR_MAX], err[512] = "", *end;
-	long long limit = SELF_HISTORY_DEFAULT;
+	long long limit = SELF_HISTORY_DEFAULT, since = SELF_HISTORY_SINCE;
 	json_t *j = NULL;
 	int rc = LC_ERROR;
 
@@ -107,7 +109,13 @@ selfservice_request(struct server *srv, const struct conn *c,
 				return VERDICT_ERROR;
 			}
 		}
-		j = lifecycle_history(srv->st, account, limit, &rc);
+		if (req->since[0] != '\0' &&
+		    (duration_parse(req->since, &since, err, sizeof err) == -1 || since < 1)) {
+			*text = self_text("5.5.2 since must be a duration such as 24h or 7d");
+			return VERDICT_ERROR;
+		}
+		j = lifecycle_history(srv->st, account, clock_now() - since, clock_now(), limit,
+		    &rc);
 		break;
 	case PROTO_UNBLOCK: {
 		long long last;

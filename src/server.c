@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "detect.h"
 #include "log.h"
 #include "notify.h"
+#include "recorder.h"
 #include "server.h"
 
 static const char too_many[] = "DEFER 4.3.2 too many connections\n";
@@ -327,36 +330,91 @@ server_chld_cb(evutil_socket_t sig, short what, void *arg)
 			srv->notify_pid = 0;
 }
 
-/* Write the buffered message history in one transaction. */
-void
-server_history_flush(struct server *srv)
-{
-	size_t i;
-
-	if (srv->nhist == 0 || srv->hist_st == NULL)
-		return;
-	if (store_begin(srv->hist_st) == -1) {
-		log_debug("history: database busy, will retry: %s", store_error(srv->hist_st));
-		return;
-	}
-	for (i = 0; i < srv->nhist; i++)
-		if (store_message_insert(srv->hist_st, &srv->hist[i]) == -1)
-			break;
-	if (i < srv->nhist || store_commit(srv->hist_st) == -1) {
-		log_warnx("history: cannot write %zu records, will retry: %s", srv->nhist,
-		    store_error(srv->hist_st));
-		store_rollback(srv->hist_st);
-		return;
-	}
-	srv->nhist = 0;
-}
-
+/* Once a minute: free the detectors' state that has nothing left in its window. */
 static void
-server_flush_cb(evutil_socket_t fd, short what, void *arg)
+server_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct server *srv = arg;
+	size_t n;
+
 	(void)fd;
 	(void)what;
-	server_history_flush(arg);
+	if ((n = detect_expire(srv->det, clock_now())) > 0)
+		log_debug("detection: %zu idle entries freed, %zu left", n,
+		    detect_size(srv->det));
+}
+
+/* The writer finished suspensions: "ok ACCOUNT" or "fail ACCOUNT" lines. */
+static void
+server_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	char buf[4096], *line, *next, *sp;
+	ssize_t n;
+
+	(void)what;
+	while ((n = read(fd, buf, sizeof buf - 1)) > 0) {
+		buf[n] = '\0';
+		for (line = buf; (next = strchr(line, '\n')) != NULL; line = next + 1) {
+			*next = '\0';
+			if ((sp = strchr(line, ' ')) == NULL)
+				continue;
+			*sp = '\0';
+			check_pending_done(srv, sp + 1, strcmp(line, RECORDER_DONE_OK) == 0);
+		}
+	}
+}
+
+/* Fill the detectors' windows with the last hour from the database. */
+static int
+server_rebuild_cb(void *arg, const struct recent_message *r)
+{
+	struct server *srv = arg;
+	uint64_t hashes[256];
+	struct detect_msg m;
+	const char *cur = r->rcpt;
+	char addr[ADDRESS_MAX], lower[ADDRESS_MAX];
+	size_t n = 0;
+	int rc;
+
+	memset(&m, 0, sizeof m);
+	m.account = r->account;
+	m.mailbox = strcmp(r->kind, "mailbox") == 0 ? r->source : "";
+	m.script = strcmp(r->kind, "mailbox") != 0 ? r->source : "";
+	m.n_external = (unsigned long)r->n_external;
+	if (m.mailbox[0] != '\0' && r->ip[0] != '\0') {
+		m.host = detect_hash(r->ip);
+		m.host_new = r->host_first_seen >= r->at - DETECT_WINDOW;
+	}
+	/* the recipients as recorded: local ones count too, a small overestimate */
+	while (m.script[0] != '\0' && r->n_external > 0 && n < sizeof hashes / sizeof hashes[0] &&
+	    cur != NULL && (rc = proto_rcpt_next(&cur, addr, sizeof addr)) > 0) {
+		size_t i;
+
+		for (i = 0; addr[i] != '\0' && i < sizeof lower - 1; i++)
+			lower[i] = (char)(addr[i] >= 'A' && addr[i] <= 'Z' ? addr[i] + 32 : addr[i]);
+		lower[i] = '\0';
+		hashes[n++] = detect_hash(lower);
+	}
+	m.rcpt_hashes = hashes;
+	m.n_rcpt_hashes = n;
+	detect_count(srv->det, &m, r->at);
+	for (long long i = 0; i < r->ok; i++)
+		detect_outcome(srv->det, r->account, 0, r->at);
+	for (long long i = 0; i < r->failed; i++)
+		detect_outcome(srv->det, r->account, 1, r->at);
+	return 0;
+}
+
+int
+server_detect_rebuild(struct server *srv)
+{
+	long long now = clock_now();
+
+	if (store_recent_messages(srv->st, now - DETECT_WINDOW, server_rebuild_cb, srv) == -1)
+		return -1;
+	log_info("detection: %zu senders active in the last hour", detect_size(srv->det));
+	return 0;
 }
 
 /* SIGHUP: load and check the whole new file; keep the old one on any error. */
@@ -391,6 +449,7 @@ server_reload(struct server *srv)
 	srv->cfg = next;
 	config_free(old);
 	free(old);
+	recorder_reload(srv->rec);
 	log_info("configuration reloaded from %s", srv->conf_path);
 }
 
@@ -448,7 +507,7 @@ server_conn_closed(struct server *srv)
 void
 server_init_events(struct server *srv)
 {
-	struct timeval one = { 1, 0 };
+	struct timeval minute = { 60, 0 };
 
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->dead);
@@ -460,19 +519,22 @@ server_init_events(struct server *srv)
 	srv->accept_retry = evtimer_new(srv->base, server_accept_retry_cb, srv);
 	srv->stop_timer = evtimer_new(srv->base, server_stop_timer_cb, srv);
 	srv->reap = event_new(srv->base, -1, 0, conn_reap_cb, srv);
-	srv->flush_timer = event_new(srv->base, -1, EV_PERSIST, server_flush_cb, srv);
+	srv->tick_timer = event_new(srv->base, -1, EV_PERSIST, server_tick_cb, srv);
+	srv->done_ev = event_new(srv->base, srv->done_pipe[0], EV_READ | EV_PERSIST,
+	    server_done_cb, srv);
 	if (srv->sig_hup == NULL || srv->sig_term == NULL || srv->sig_int == NULL ||
 	    srv->accept_retry == NULL || srv->stop_timer == NULL || srv->reap == NULL ||
-	    srv->flush_timer == NULL || srv->sig_chld == NULL)
+	    srv->tick_timer == NULL || srv->sig_chld == NULL || srv->done_ev == NULL)
 		fatalx("cannot create events");
+	event_add(srv->done_ev, NULL);
 	evsignal_add(srv->sig_chld, NULL);
 	evsignal_add(srv->sig_hup, NULL);
 	evsignal_add(srv->sig_term, NULL);
 	evsignal_add(srv->sig_int, NULL);
-	evtimer_add(srv->flush_timer, &one);
+	evtimer_add(srv->tick_timer, &minute);
 }
 
-/* After the loop: free what is left and flush the history. */
+/* After the loop: free what is left; the writer writes what is queued. */
 void
 server_shutdown(struct server *srv)
 {
@@ -481,9 +543,13 @@ server_shutdown(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c);
 	conn_reap_cb(-1, 0, srv);
-	server_history_flush(srv);
-	store_close(srv->hist_st);
-	srv->hist_st = NULL;
+	recorder_stop(srv->rec);
+	srv->rec = NULL;
+	server_done_cb(srv->done_pipe[0], EV_READ, srv);
+	while (srv->pending != NULL)
+		check_pending_done(srv, srv->pending->account, 0);
+	detect_free(srv->det);
+	srv->det = NULL;
 	server_unlisten(srv);
 	event_free(srv->sig_chld);
 	event_free(srv->sig_hup);
@@ -492,5 +558,8 @@ server_shutdown(struct server *srv)
 	event_free(srv->accept_retry);
 	event_free(srv->stop_timer);
 	event_free(srv->reap);
-	event_free(srv->flush_timer);
+	event_free(srv->tick_timer);
+	event_free(srv->done_ev);
+	close(srv->done_pipe[0]);
+	close(srv->done_pipe[1]);
 }

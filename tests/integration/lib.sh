@@ -116,6 +116,7 @@ notify:
 log_level = "${LOG_LEVEL:-info}";
 cpanel: { root = "$T/cpanel"; };
 policy: { allow_local_delivery = ${ALLOW_LOCAL:-true}; ${POLICY_EXTRA:-} };
+${CONF_EXTRA:-}
 X
 }
 

@@ -88,7 +88,7 @@ if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
     expect_eq "sendmail -bs by the suspended account's uid is refused at RCPT" 550 \
         "$(bs_rcpt www@mabtest.example $remote)"
     check "the history names the script" \
-        wait_until 5 sh -c "'$BUILD/mailabusectl' -c '$T/mailabused.conf' history mabtest | grep -q 'script 1001:contact.php'"
+        wait_until 5 sh -c "'$BUILD/mailabusectl' -c '$T/mailabused.conf' history mabtest | grep -q '^script  *contact.php '"
     EXIM_CONF=$T/exim/exim.conf
 fi
 

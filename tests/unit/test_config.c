@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "detect.h"
 
 #define N(a) (sizeof (a) / sizeof (a)[0])
 #define NAME "test.conf"
@@ -103,6 +104,27 @@ test_defaults(void **state)
 	assert_string_equal(cfg.cpanel_root, "/");
 	assert_int_equal(cfg.policy_allow_local_delivery, 1);
 	assert_int_equal(cfg.policy_system_uid_max, 999);
+	assert_int_equal(cfg.history_queue_max, 8192);
+	assert_int_equal(cfg.detect_limit[DET_ACCOUNT_MESSAGES], 1000);
+	assert_string_equal(cfg.detect_action[DET_ACCOUNT_MESSAGES], "defer");
+	assert_int_equal(cfg.detect_limit[DET_MAILBOX_NEW_HOSTS], 10);
+	assert_int_equal(cfg.detect_limit[DET_BOUNCE], 50);
+	assert_int_equal(cfg.detect_bounce_min, 50);
+	config_free(&cfg);
+
+	/* the detectors, as the daemon sees them */
+	load_ok("detect: { script_rcpts_per_hour = 0; script_rcpts_action = \"suspend\";"
+	    " bounce_min = 7; };\n", &cfg);
+	{
+		struct detect_limits lim;
+
+		config_detect_limits(&cfg, &lim);
+		assert_int_equal(lim.l[DET_SCRIPT_RCPTS].value, 0);
+		assert_int_equal(lim.l[DET_SCRIPT_RCPTS].action, ACTION_SUSPEND);
+		assert_int_equal(lim.l[DET_ACCOUNT_RCPTS].value, 2000);
+		assert_int_equal(lim.l[DET_ACCOUNT_RCPTS].action, ACTION_HOLD);
+		assert_int_equal(lim.bounce_min, 7);
+	}
 	config_free(&cfg);
 
 	/* comments and empty groups change nothing */
@@ -220,6 +242,16 @@ test_rejected_with_line(void **state)
 		{ "policy_socket: { max_connections = 1000001; };\n", NAME ":1:", "between 1 and 1000000" },
 		{ "policy: { system_uid_max = -1; };\n", NAME ":1:", "system_uid_max must be between" },
 		{ "policy: { system_uid_max = 4294967296L; };\n", NAME ":1:", "system_uid_max must be between" },
+
+		/* detectors */
+		{ "detect:\n{\n  script_rcpts_action = \"drop\";\n};\n", NAME ":3:",
+		    "detect.script_rcpts_action: \"drop\" is not one of the allowed values" },
+		{ "detect: { bounce_percent = 101; };\n", NAME ":1:", "between 0 and 100" },
+		{ "detect: { mailbox_new_hosts_per_hour = -1; };\n", NAME ":1:", "between 0 and" },
+		{ "detect: { bounce_min = 0; };\n", NAME ":1:", "between 1 and" },
+		{ "detect: { messages_per_hour = 5; };\n", NAME ":1:",
+		    "unknown setting 'detect.messages_per_hour'" },
+		{ "history: { queue_max = 15; };\n", NAME ":1:", "between 16 and 1048576" },
 
 		/* durations */
 		{ "database:\n{\n  busy_timeout = \"5\";\n};\n", NAME ":3:",

@@ -308,6 +308,38 @@ test_parse_check_minimal(void **state)
 	assert_string_equal(req.auth, "");
 }
 
+/* The message-level CHECK and the EVENT verb. */
+static void
+test_parse_stage_and_event(void **state)
+{
+	struct proto_request req;
+	char line[1024], err[128];
+	(void)state;
+
+	line_build(line, sizeof line, "CHECK", "ctx", "smtp", "stage", "data",
+	    "msgid", "1xXzgt-00024g-1x", NULL);
+	assert_int_equal(parse(line, &req, err, sizeof err), 0);
+	assert_string_equal(req.stage, "data");
+	assert_string_equal(req.msgid, "1xXzgt-00024g-1x");
+	line_build(line, sizeof line, "CHECK", "ctx", "smtp", "stage", "rcpt", NULL);
+	assert_int_equal(parse(line, &req, err, sizeof err), 0);
+	/* a stage is of SMTP only, and one of the two */
+	line_build(line, sizeof line, "CHECK", "ctx", "local", "stage", "data", NULL);
+	assert_int_equal(parse(line, &req, err, sizeof err), -1);
+	assert_contains(err, "stage");
+	line_build(line, sizeof line, "CHECK", "ctx", "smtp", "stage", "mail", NULL);
+	assert_int_equal(parse(line, &req, err, sizeof err), -1);
+	/* EVENT needs its event */
+	line_build(line, sizeof line, "EVENT", "event", "msg:delivery", "msgid", "x", NULL);
+	assert_int_equal(parse(line, &req, err, sizeof err), 0);
+	assert_int_equal(req.verb, PROTO_EVENT);
+	assert_string_equal(req.event, "msg:delivery");
+	line_build(line, sizeof line, "EVENT", "msgid", "x", NULL);
+	assert_int_equal(parse(line, &req, err, sizeof err), -1);
+	assert_contains(err, "event");
+	assert_string_equal(proto_verdict_name(VERDICT_HOLD), "HOLD");
+}
+
 /* Values holding spaces, '=', '%', quotes, newlines or "x=y" stay one value. */
 static void
 test_parse_no_injection(void **state)
@@ -756,6 +788,7 @@ main(void)
 		cmocka_unit_test(test_parse_ping),
 		cmocka_unit_test(test_parse_check_all_fields),
 		cmocka_unit_test(test_parse_check_minimal),
+		cmocka_unit_test(test_parse_stage_and_event),
 		cmocka_unit_test(test_parse_no_injection),
 		cmocka_unit_test(test_parse_unknown_fields_ignored),
 		cmocka_unit_test(test_parse_duplicate_field),

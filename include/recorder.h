@@ -1,0 +1,29 @@
+/*
+ * recorder.c: the daemon's writer thread.  The event loop hands it what
+ * must be written (message records, delivery outcomes, automatic
+ * suspensions) and never waits for it: records beyond the queue's bound
+ * are dropped and counted, suspensions are never dropped.
+ */
+#ifndef MAILABUSE_RECORDER_H
+#define MAILABUSE_RECORDER_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+struct recorder;
+
+/* What the writer tells the event loop, one line per finished suspension. */
+#define RECORDER_DONE_OK "ok"
+#define RECORDER_DONE_FAIL "fail"
+
+struct recorder *recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen);
+void recorder_stop(struct recorder *r);
+
+int recorder_message(struct recorder *r, const struct message_record *m, size_t max);
+int recorder_outcome(struct recorder *r, const char *msgid, const char *outcome, size_t max);
+void recorder_suspend(struct recorder *r, const char *account, const char *reason,
+    const char *ref);
+void recorder_reload(struct recorder *r);
+
+#endif
