@@ -19,6 +19,9 @@
 /* Distinct recipients remembered per script, new hosts per mailbox. */
 #define DETECT_DISTINCT_MAX 4096
 #define DETECT_HOSTS_MAX 256
+/* How long a suspension is remembered, to ignore outcomes of older mail
+ * Exim still retries (its default retry rule gives up after 4 days). */
+#define DETECT_RETRY_HORIZON (5 * 86400LL)
 
 enum detector {
 	DET_ACCOUNT_MESSAGES,		/* messages per hour of the account */
@@ -52,7 +55,10 @@ struct detect_window {
 struct detect_msg {
 	const char *account;
 	const char *mailbox;		/* "" when not sent by a mailbox */
-	const char *script;		/* "" when not sent by a script */
+	const char *script;		/* "" when not sent by a script, else the key its
+					   recipients are counted under (the uid: a
+					   header is the sender's to forge) */
+	const char *label;		/* what to call the script in a trip's text */
 	uint64_t host;			/* hash of the mailbox's client host, 0 none */
 	int host_new;			/* the host was never seen before for the mailbox */
 	unsigned long n_external;	/* external recipients */
@@ -79,8 +85,10 @@ unsigned long long detect_window_sum(const struct detect_window *w, long long no
 int detect_check(struct detect *d, const struct detect_msg *m,
     const struct detect_limits *lim, long long now, struct detect_trip *trip);
 void detect_count(struct detect *d, const struct detect_msg *m, long long now);
-void detect_outcome(struct detect *d, const char *account, int failed, long long now);
+int detect_outcome(struct detect *d, const char *account, int failed, uint64_t once,
+    long long sent_at, long long now);
 void detect_forget(struct detect *d, const char *account);
+void detect_reset_before(struct detect *d, const char *account, long long t);
 size_t detect_expire(struct detect *d, long long now);
 size_t detect_size(const struct detect *d);
 

@@ -31,10 +31,11 @@ struct proto_request {
 	const char *stage;	/* CHECK ctx=smtp: "rcpt" (default) or "data" */
 	const char *msgid;	/* CHECK at data, EVENT: Exim's message id */
 	const char *event;	/* EVENT: Exim's $event_name */
+	const char *nrcpt;	/* whole messages: how many recipients in all */
+	const char *age;	/* EVENT: seconds since the message was received */
 	const char *account;	/* user socket: the account to act for */
 	const char *limit;	/* user socket: HISTORY length */
 	const char *since;	/* user socket: HISTORY period, a duration */
-	const char *view;	/* user socket: HISTORY "sources" (default) or "messages" */
 };
 
 int proto_request_parse(char *line, struct proto_request *req, char *err, size_t errlen);

@@ -13,12 +13,12 @@
 
 struct recorder;
 
-/* What the writer tells the event loop, one line per finished suspension. */
-#define RECORDER_DONE_OK "ok"
-#define RECORDER_DONE_FAIL "fail"
+typedef void (*recorder_done_cb)(void *arg, const char *account, int ok);
 
+/* done_fd gets a byte when suspensions are done: recorder_done_take them. */
 struct recorder *recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen);
-void recorder_stop(struct recorder *r);
+void recorder_stop(struct recorder *r, recorder_done_cb cb, void *arg);
+void recorder_done_take(struct recorder *r, recorder_done_cb cb, void *arg);
 
 int recorder_message(struct recorder *r, const struct message_record *m, size_t max);
 int recorder_outcome(struct recorder *r, const char *msgid, const char *outcome, size_t max);

@@ -5,6 +5,8 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include <stdint.h>
+
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -85,6 +87,8 @@ enum verdict check_request(struct server *srv, unsigned long long connid,
 enum verdict check_event(struct server *srv, unsigned long long connid,
     const struct proto_request *req, char *text, size_t len);
 int check_pending(struct server *srv, const char *account);
+void check_script_key(const char *kind, long long uid, char *buf, size_t len);
+uint64_t check_rcpt_hash(char *addr);
 void check_pending_done(struct server *srv, const char *account, int ok);
 
 /* selfservice.c */

@@ -113,7 +113,9 @@ struct recent_message {
 	const char *rcpt;		/* valid during the callback */
 	long long n_external;
 	long long ok, failed;
+	long long uid;			/* -1 when not known */
 	long long host_first_seen;
+	long long last_change;		/* the account's last suspension or lift, or 0 */
 };
 
 /* What sync found different between cPanel's files and the store. */
@@ -166,14 +168,14 @@ int store_message_outcome(struct store *st, const char *msgid, const char *outco
 int store_host_first_seen(struct store *st, const char *mailbox, const char *ip,
     long long *first);
 int store_history_sources(struct store *st, const char *account, long long since,
-    long long limit, store_source_cb cb, void *arg);
+    long long max_rows, long long limit, store_source_cb cb, void *arg);
 int store_top_accounts(struct store *st, long long since, long long limit,
     store_source_cb cb, void *arg);
 int store_history_domains(struct store *st, const char *account, long long since,
-    int (*cb)(void *arg, const char *kind, const char *source, const char *domains),
+    long long max_rows, int (*cb)(void *arg, const char *kind, const char *source, const char *domains),
     void *arg);
 int store_history_hosts(struct store *st, const char *account, long long since,
-    int (*cb)(void *arg, const char *kind, const char *source, const char *ip,
+    long long max_rows, int (*cb)(void *arg, const char *kind, const char *source, const char *ip,
     long long messages, long long first_seen), void *arg);
 int store_recent_messages(struct store *st, long long since, store_recent_cb cb, void *arg);
 int store_limits_get(struct store *st, const char *account,
@@ -211,7 +213,7 @@ int store_outbox_claim(struct store *st, long long id, long long now, long long 
 int store_outbox_sent(struct store *st, long long id, long long at);
 int store_outbox_failed(struct store *st, long long id, const char *error, long long retry_at);
 int store_suspension_flags(struct store *st, const char *account, const char *mailbox,
-    int *account_suspended, int *mailbox_suspended);
+    int *account_suspended, int *mailbox_suspended, long long *last_change);
 int store_last_audit(struct store *st, const char *account, const char *action1,
     const char *action2, long long *at);
 int store_sync_counts(struct store *st, long long *present, long long *removed,

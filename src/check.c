@@ -181,48 +181,101 @@ check_source(const struct proto_request *req, const struct identity *id,
 /* The recipients of a message, sorted into local and external. */
 struct check_rcpts {
 	long long n_local, n_external;
-	uint64_t hashes[1024];		/* distinct external recipients */
+	uint64_t hashes[1024];		/* distinct external recipients (the first 1024) */
 	size_t n_hashes;
 	struct {
 		char domain[128];
 		long long n;
-	} dom[16];
+	} dom[16];			/* the first 16 external domains */
 	size_t n_dom;
+	struct {
+		char domain[128];
+		int local;
+	} seen[64];			/* domains looked up, for long lists */
+	size_t n_seen;
 };
 
+/* The key a script's recipients are counted under: its uid, not a header. */
+void
+check_script_key(const char *kind, long long uid, char *buf, size_t len)
+{
+	if (strcmp(kind, "mailbox") == 0)
+		snprintf(buf, len, "%s", "");
+	else if (uid >= 0)
+		snprintf(buf, len, "uid %lld", uid);
+	else
+		snprintf(buf, len, "account");
+}
+
+/* A recipient's hash, case-insensitively (lower-cases addr in place). */
+uint64_t
+check_rcpt_hash(char *addr)
+{
+	for (size_t i = 0; addr[i] != '\0'; i++)
+		if (addr[i] >= 'A' && addr[i] <= 'Z')
+			addr[i] = (char)(addr[i] + 32);
+	return detect_hash(addr);
+}
+
 static int
-check_rcpts_sort(struct store *st, const char *rcpts, struct check_rcpts *rc)
+check_hash_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether a domain is one of the server's, asking the store once per message. */
+static int
+check_domain_local(struct store *st, struct check_rcpts *rc, const char *domain)
+{
+	int local;
+
+	for (size_t i = 0; i < rc->n_seen; i++)
+		if (strcmp(rc->seen[i].domain, domain) == 0)
+			return rc->seen[i].local;
+	if ((local = store_local_domain(st, domain)) == -1)
+		return -1;
+	if (rc->n_seen < sizeof rc->seen / sizeof rc->seen[0] &&
+	    strlen(domain) < sizeof rc->seen[0].domain) {
+		snprintf(rc->seen[rc->n_seen].domain, sizeof rc->seen[0].domain, "%s", domain);
+		rc->seen[rc->n_seen++].local = local;
+	}
+	return local;
+}
+
+/*
+ * Sort the recipients into local and external.  nrcpt, when given, is how
+ * many there are in all (the ACLs send at most 32 KiB of the list): those
+ * not in the list count as external.
+ */
+static int
+check_rcpts_sort(struct store *st, const char *rcpts, const char *nrcpt,
+    struct check_rcpts *rc)
 {
 	const char *cur = rcpts, *dom;
-	char addr[ADDRESS_MAX], norm[256];
+	char addr[ADDRESS_MAX], norm[256], *end;
+	long long total;
 	int r, local;
+	size_t u;
 
 	memset(rc, 0, sizeof *rc);
 	while ((r = proto_rcpt_next(&cur, addr, sizeof addr)) != 0) {
 		local = 0;
 		norm[0] = '\0';
 		if (r == 1 && (dom = proto_addr_domain(addr)) != NULL &&
-		    identity_domain_normalise(dom, norm, sizeof norm) == 0) {
-			if ((local = store_local_domain(st, norm)) == -1)
-				return -1;
-		}
+		    identity_domain_normalise(dom, norm, sizeof norm) == 0 &&
+		    (local = check_domain_local(st, rc, norm)) == -1)
+			return -1;
 		if (local) {
 			rc->n_local++;
 			continue;
 		}
 		rc->n_external++;
-		for (size_t i = 0; addr[i] != '\0'; i++)
-			if (addr[i] >= 'A' && addr[i] <= 'Z')
-				addr[i] = (char)(addr[i] + 32);
-		if (rc->n_hashes < sizeof rc->hashes / sizeof rc->hashes[0]) {
-			uint64_t h = detect_hash(addr);
-			size_t i;
-
-			for (i = 0; i < rc->n_hashes && rc->hashes[i] != h; i++)
-				;
-			if (i == rc->n_hashes)
-				rc->hashes[rc->n_hashes++] = h;
-		}
+		if (r != 1)
+			continue;	/* too long to be an address: counted, not named */
+		if (rc->n_hashes < sizeof rc->hashes / sizeof rc->hashes[0])
+			rc->hashes[rc->n_hashes++] = check_rcpt_hash(addr);
 		if (norm[0] == '\0')
 			snprintf(norm, sizeof norm, "?");
 		for (size_t i = 0; i <= rc->n_dom; i++) {
@@ -241,6 +294,15 @@ check_rcpts_sort(struct store *st, const char *rcpts, struct check_rcpts *rc)
 			}
 		}
 	}
+	/* distinct: sorted, then each kept once */
+	qsort(rc->hashes, rc->n_hashes, sizeof rc->hashes[0], check_hash_cmp);
+	for (size_t i = u = 0; i < rc->n_hashes; i++)
+		if (u == 0 || rc->hashes[i] != rc->hashes[u - 1])
+			rc->hashes[u++] = rc->hashes[i];
+	rc->n_hashes = u;
+	if (nrcpt[0] != '\0' && (total = strtoll(nrcpt, &end, 10)) > 0 && *end == '\0' &&
+	    total > rc->n_local + rc->n_external)
+		rc->n_external = total - rc->n_local;
 	return 0;
 }
 
@@ -304,7 +366,7 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 	struct detect_trip trip;
 	struct detect_msg dm;
 	long long now = m->at, first;
-	char why[512];
+	char why[512], key[64];
 	int r;
 
 	config_detect_limits(srv->cfg, &lim);
@@ -313,7 +375,9 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 	memset(&dm, 0, sizeof dm);
 	dm.account = m->account;
 	dm.mailbox = strcmp(m->source_kind, "mailbox") == 0 ? m->source : "";
-	dm.script = strcmp(m->source_kind, "mailbox") != 0 ? m->source : "";
+	check_script_key(m->source_kind, m->uid, key, sizeof key);
+	dm.script = key;
+	dm.label = m->source;
 	dm.n_external = (unsigned long)rc->n_external;
 	dm.rcpt_hashes = rc->hashes;
 	dm.n_rcpt_hashes = rc->n_hashes;
@@ -374,6 +438,7 @@ check_request(struct server *srv, unsigned long long connid,
 	struct check_rcpts *rc = NULL;
 	struct identity id;
 	enum verdict v;
+	long long last_change;
 	char err[128];
 	int r, whole;
 
@@ -384,8 +449,10 @@ check_request(struct server *srv, unsigned long long connid,
 	whole = strcmp(req->ctx, "local") == 0 || strcmp(req->stage, "data") == 0;
 	if (id.kind == IDENTITY_ACCOUNT || id.kind == IDENTITY_MAILBOX) {
 		if (store_suspension_flags(srv->st, id.account, id.mailbox,
-		    &facts.account_suspended, &facts.mailbox_suspended) == -1)
+		    &facts.account_suspended, &facts.mailbox_suspended, &last_change) == -1)
 			goto defer;
+		/* suspended or lifted since it was counted: start it afresh */
+		detect_reset_before(srv->det, id.account, last_change);
 		if (policy_rcpts_matter(&id, &facts, cfg->policy_allow_local_delivery)) {
 			if ((r = check_rcpts_all_local(srv->st, req->rcpt)) == -1)
 				goto defer;
@@ -427,7 +494,7 @@ check_request(struct server *srv, unsigned long long connid,
 	if ((m = malloc(sizeof *m)) == NULL || (rc = malloc(sizeof *rc)) == NULL)
 		goto defer;
 	check_record_fill(req, &id, m);
-	if (check_rcpts_sort(srv->st, req->rcpt, rc) == -1)
+	if (check_rcpts_sort(srv->st, req->rcpt, whole ? req->nrcpt : "", rc) == -1)
 		goto defer;
 	m->n_local = rc->n_local;
 	m->n_external = rc->n_external;
@@ -462,7 +529,9 @@ check_event(struct server *srv, unsigned long long connid,
 	};
 	struct identity id;
 	const char *outcome;
-	char err[128];
+	long long now, sent_at, age;
+	uint64_t once = 0;
+	char err[128], *end;
 
 	if (strcmp(req->event, "msg:delivery") == 0)
 		outcome = "delivered";
@@ -485,7 +554,22 @@ check_event(struct server *srv, unsigned long long connid,
 		snprintf(text, len, "not ours");
 		return VERDICT_OK;
 	}
-	detect_outcome(srv->det, id.account, strcmp(outcome, "delivered") != 0, clock_now());
+	now = clock_now();
+	sent_at = now;
+	if (req->age[0] != '\0' && (age = strtoll(req->age, &end, 10)) >= 0 && *end == '\0')
+		sent_at = now - age;
+	/* a deferral comes at every try: the pair of message and recipient counts once */
+	if (strcmp(outcome, "deferred") == 0) {
+		char pair[512];
+
+		snprintf(pair, sizeof pair, "%s\n%s", req->msgid, req->rcpt);
+		once = detect_hash(pair);
+	}
+	if (detect_outcome(srv->det, id.account, strcmp(outcome, "delivered") != 0, once,
+	    sent_at, now) == -1) {
+		snprintf(text, len, "deferred again");
+		return VERDICT_OK;
+	}
 	if (req->msgid[0] != '\0')
 		recorder_outcome(srv->rec, req->msgid, outcome,
 		    (size_t)srv->cfg->history_queue_max);

@@ -178,7 +178,7 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 	if (store_commit(c->st) == -1)
 		return ctl_db_error(c, "limits");
 	if (limits_load(c, a.name, &lv) == -1 ||
-	    store_history_sources(c->st, a.name, c->now - DETECT_WINDOW, 1000, hour_cb,
+	    store_history_sources(c->st, a.name, c->now - DETECT_WINDOW, -1, 1000, hour_cb,
 	    &use) == -1)
 		return ctl_db_error(c, "limits");
 	arr = json_array();
@@ -242,9 +242,9 @@ top_cb(void *arg, const struct source_stats *x)
 	long long pm = 0, pr = 0;
 
 	if (limits_load(tc->c, x->account, &lv) == -1 ||
-	    store_history_sources(tc->c->st, x->account, tc->c->now - DETECT_WINDOW, 1000,
+	    store_history_sources(tc->c->st, x->account, tc->c->now - DETECT_WINDOW, -1, 1000,
 	    hour_cb, &use) == -1 ||
-	    store_history_sources(tc->c->st, x->account, x->first_at, 1, top_busiest_cb,
+	    store_history_sources(tc->c->st, x->account, x->first_at, -1, 1, top_busiest_cb,
 	    &busiest) == -1) {
 		json_decref(o);
 		return -1;

@@ -93,7 +93,7 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit,
 	if (strcmp(verb, "STATUS") == 0)
 		*j = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
 	else
-		*j = lifecycle_history(c->st, name, c->now - since, c->now, limit, &rc);
+		*j = lifecycle_history(c->st, name, c->now - since, c->now, limit, -1, &rc);
 	if (rc == LC_NOT_FOUND) {
 		fprintf(stderr, "mailabusectl: %s: no such account\n", name);
 		return EX_NOINPUT;
@@ -292,6 +292,8 @@ cmd_history(struct ctl *c, int argc, char **argv)
 		return ctl_json_print(j);
 	printf("# %s: what each source sent, %s to %s\n", js(j, "account"), js(j, "since"),
 	    js(j, "until"));
+	if (json_is_true(json_object_get(j, "truncated")))
+		printf("# (the newest messages of the period only: ask for a shorter --since)\n");
 	if (json_array_size(json_object_get(j, "sources")) == 0)
 		printf("nothing sent in the period\n");
 	else

@@ -42,7 +42,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy_socket.path", CFG_STRING, OFF(policy_socket_path), "/run/mailabuse/policy.sock", 0, 0, NULL },
 	{ "policy_socket.mode", CFG_MODE, OFF(policy_socket_mode), "0660", 0, 0, NULL },
 	{ "policy_socket.group", CFG_STRING, OFF(policy_socket_group), "", 0, 0, NULL },
-	{ "policy_socket.max_line", CFG_INT, OFF(policy_socket_max_line), "4096", 256, 1048576, NULL },
+	{ "policy_socket.max_line", CFG_INT, OFF(policy_socket_max_line), "65536", 256, 1048576, NULL },
 	{ "policy_socket.read_timeout", CFG_DURATION, OFF(policy_socket_read_timeout), "5s", 1, 3600, NULL },
 	{ "policy_socket.max_connections", CFG_INT, OFF(policy_socket_max_connections), "512", 1, 1000000, NULL },
 	{ "pid_file", CFG_STRING, OFF(pid_file), "/run/mailabuse/mailabused.pid", 0, 0, NULL },

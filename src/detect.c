@@ -16,10 +16,19 @@
 
 #include "detect.h"
 
+/*
+ * A set of hashes with the time each was last seen, kept in that order
+ * (uthash keeps insertion order; a refresh moves an item to the end), so
+ * that the oldest go first: out of the window, or to make room.
+ */
+struct det_item {
+	UT_hash_handle hh;
+	uint64_t h;
+	long long t;
+};
+
 struct det_set {
-	size_t n, cap;
-	uint64_t *h;
-	long long *t;
+	struct det_item *items;
 };
 
 struct det_entry {
@@ -31,7 +40,9 @@ struct det_entry {
 	struct detect_window rcpts;
 	struct detect_window *ok;	/* accounts: delivered outcomes */
 	struct detect_window *failed;	/* accounts: bounced and deferred outcomes */
-	struct det_set *set;		/* mailboxes: new hosts; scripts: recipients */
+	struct det_set *set;		/* mailboxes: new hosts; scripts: recipients;
+					   accounts: deferred (message, recipient) pairs */
+	long long since;		/* accounts: nothing before this counts (a suspension) */
 };
 
 struct detect {
@@ -141,77 +152,82 @@ detect_window_sum(const struct detect_window *w, long long now)
 	return sum;
 }
 
-static size_t
-det_set_count(const struct det_set *s, long long now)
+/* Drop what has left the window, oldest first. */
+static void
+det_set_prune(struct det_set *s, long long now)
 {
-	size_t n = 0;
+	struct det_item *it, *tmp;
 
 	if (s == NULL)
+		return;
+	HASH_ITER(hh, s->items, it, tmp) {
+		if (det_in_window(det_bucket(it->t), now))
+			break;
+		HASH_DEL(s->items, it);
+		free(it);
+	}
+}
+
+static size_t
+det_set_count(struct det_set *s, long long now)
+{
+	if (s == NULL)
 		return 0;
-	for (size_t i = 0; i < s->n; i++)
-		if (det_in_window(det_bucket(s->t[i]), now))
-			n++;
-	return n;
+	det_set_prune(s, now);
+	return HASH_COUNT(s->items);
 }
 
 static int
-det_set_has(const struct det_set *s, uint64_t h, long long now)
+det_set_has(struct det_set *s, uint64_t h, long long now)
 {
+	struct det_item *it = NULL;
+
 	if (s == NULL)
 		return 0;
-	for (size_t i = 0; i < s->n; i++)
-		if (s->h[i] == h)
-			return det_in_window(det_bucket(s->t[i]), now);
-	return 0;
+	HASH_FIND(hh, s->items, &h, sizeof h, it);
+	return it != NULL && det_in_window(det_bucket(it->t), now);
 }
 
-/* Add (or refresh) h; when full, the oldest entry makes room. */
+/* Add (or refresh) h; when full, the oldest makes room. */
 static void
 det_set_add(struct det_set **sp, uint64_t h, long long now, size_t max)
 {
 	struct det_set *s = *sp;
-	size_t oldest = 0;
+	struct det_item *it = NULL;
 
 	if (s == NULL && (s = *sp = calloc(1, sizeof *s)) == NULL)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->h[i] == h) {
-			s->t[i] = now;
-			return;
-		}
-		if (s->t[i] < s->t[oldest])
-			oldest = i;
-	}
-	if (s->n == s->cap && s->cap < max) {
-		size_t cap = s->cap == 0 ? 16 : s->cap * 2 > max ? max : s->cap * 2;
-		uint64_t *nh = realloc(s->h, cap * sizeof *nh);
-		long long *nt;
+	HASH_FIND(hh, s->items, &h, sizeof h, it);
+	if (it != NULL)
+		HASH_DEL(s->items, it);		/* re-added at the end */
+	else if (HASH_COUNT(s->items) >= max) {
+		it = s->items;			/* the oldest */
+		HASH_DEL(s->items, it);
+	} else if ((it = malloc(sizeof *it)) == NULL)
+		return;
+	it->h = h;
+	it->t = now;
+	HASH_ADD(hh, s->items, h, sizeof it->h, it);
+}
 
-		if (nh == NULL)
-			return;
-		s->h = nh;
-		if ((nt = realloc(s->t, cap * sizeof *nt)) == NULL)
-			return;
-		s->t = nt;
-		s->cap = cap;
+static void
+det_set_free(struct det_set *s)
+{
+	struct det_item *it, *tmp;
+
+	if (s == NULL)
+		return;
+	HASH_ITER(hh, s->items, it, tmp) {
+		HASH_DEL(s->items, it);
+		free(it);
 	}
-	if (s->n < s->cap) {
-		s->h[s->n] = h;
-		s->t[s->n++] = now;
-	} else if (s->n > 0) {
-		s->h[oldest] = h;
-		s->t[oldest] = now;
-	}
+	free(s);
 }
 
 static void
 det_entry_free(struct det_entry *e)
 {
-	if (e->set != NULL) {
-		free(e->set->h);
-		free(e->set->t);
-		free(e->set);
-	}
+	det_set_free(e->set);
 	free(e->ok);
 	free(e->failed);
 	free(e->key);
@@ -351,7 +367,8 @@ detect_check(struct detect *d, const struct detect_msg *m,
 				fresh++;
 		if (fresh > 0 && (c = (long long)det_set_count(sc != NULL ? sc->set : NULL,
 		    now) + fresh) > lim->l[DET_SCRIPT_RCPTS].value)
-			det_trip(trip, &found, lim, DET_SCRIPT_RCPTS, c, m->script);
+			det_trip(trip, &found, lim, DET_SCRIPT_RCPTS, c,
+			    m->label != NULL && m->label[0] != '\0' ? m->label : m->script);
 	}
 	if (det_on(lim, DET_BOUNCE) && a != NULL && a->failed != NULL) {
 		unsigned long long bad = detect_window_sum(a->failed, now);
@@ -395,34 +412,55 @@ detect_count(struct detect *d, const struct detect_msg *m, long long now)
 	}
 }
 
-/* A delivery outcome of one of the account's messages. */
-void
-detect_outcome(struct detect *d, const char *account, int failed, long long now)
+/*
+ * A delivery outcome of one of the account's messages, sent at sent_at.
+ * A failure with a non-zero `once` (a hash of message and recipient: a
+ * deferral, which Exim reports at every try) counts once in the window.
+ * What was sent before the account's last suspension does not count.
+ * 1 counted, 0 not (sent before), -1 not (a deferral counted already).
+ */
+int
+detect_outcome(struct detect *d, const char *account, int failed, uint64_t once,
+    long long sent_at, long long now)
 {
 	struct det_entry *e = det_get(d, &d->accounts, account, account);
 	struct detect_window **w;
 
 	if (e == NULL)
-		return;
+		return 0;
+	if (failed && once != 0) {
+		if (det_set_has(e->set, once, now))
+			return -1;
+		det_set_add(&e->set, once, now, DETECT_DISTINCT_MAX);
+	}
+	if (sent_at < e->since)
+		return 0;
 	w = failed ? &e->failed : &e->ok;
 	if (*w == NULL) {
 		if ((*w = calloc(1, sizeof **w)) == NULL)
-			return;
+			return 0;
 		(*w)->last = -1;
 	}
 	detect_window_add(*w, now, 1);
 	e->seen = now;
+	return 1;
 }
 
+/*
+ * Drop an account's entries (account non-NULL), or those idle since
+ * before idle_before, except an account's that remembers a suspension
+ * made after keep_since (its queued mail may still be retried).
+ */
 static size_t
 det_table_drop(struct detect *d, struct det_entry **table, const char *account,
-    long long idle_before)
+    long long idle_before, long long keep_since)
 {
 	struct det_entry *e, *tmp;
 	size_t n = 0;
 
 	HASH_ITER(hh, *table, e, tmp) {
-		if (account != NULL ? strcmp(e->account, account) != 0 : e->seen >= idle_before)
+		if (account != NULL ? strcmp(e->account, account) != 0 :
+		    e->seen >= idle_before || e->since > keep_since)
 			continue;
 		HASH_DEL(*table, e);
 		det_entry_free(e);
@@ -436,20 +474,39 @@ det_table_drop(struct detect *d, struct det_entry **table, const char *account,
 void
 detect_forget(struct detect *d, const char *account)
 {
-	det_table_drop(d, &d->accounts, account, 0);
-	det_table_drop(d, &d->mailboxes, account, 0);
-	det_table_drop(d, &d->scripts, account, 0);
+	det_table_drop(d, &d->accounts, account, 0, 0);
+	det_table_drop(d, &d->mailboxes, account, 0, 0);
+	det_table_drop(d, &d->scripts, account, 0, 0);
+}
+
+/*
+ * The account was suspended or lifted at t: what it did before counts no
+ * more, and outcomes of messages sent before t are ignored.
+ */
+void
+detect_reset_before(struct detect *d, const char *account, long long t)
+{
+	struct det_entry *e = det_find(d->accounts, account);
+
+	if (t <= 0 || (e != NULL && e->since >= t))
+		return;
+	if (e != NULL)
+		detect_forget(d, account);
+	if ((e = det_get(d, &d->accounts, account, account)) != NULL) {
+		e->since = t;
+		e->seen = t;
+	}
 }
 
 /* Free what has nothing left in its window; the number freed. */
 size_t
 detect_expire(struct detect *d, long long now)
 {
-	long long before = now - DETECT_WINDOW;
+	long long before = now - DETECT_WINDOW, keep = now - DETECT_RETRY_HORIZON;
 
-	return det_table_drop(d, &d->accounts, NULL, before) +
-	    det_table_drop(d, &d->mailboxes, NULL, before) +
-	    det_table_drop(d, &d->scripts, NULL, before);
+	return det_table_drop(d, &d->accounts, NULL, before, keep) +
+	    det_table_drop(d, &d->mailboxes, NULL, before, keep) +
+	    det_table_drop(d, &d->scripts, NULL, before, keep);
 }
 
 size_t

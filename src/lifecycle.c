@@ -423,6 +423,7 @@ struct lc_sources {
 	json_t *by_key;		/* "kind\nsource" -> the same objects */
 	json_t *domains;	/* "kind\nsource" -> { domain: count } */
 	long long since;
+	long long rows;		/* messages summed up */
 };
 
 static void
@@ -438,6 +439,7 @@ lc_source_cb(void *arg, const struct source_stats *x)
 	json_t *o = lifecycle_source_json(x);
 	char key[300];
 
+	ls->rows += x->messages;
 	lc_source_key(x->kind, x->source, key, sizeof key);
 	json_object_set_new(o, "top_domains", json_array());
 	json_object_set_new(o, "hosts", json_array());
@@ -535,13 +537,15 @@ lc_top_domains(struct lc_sources *ls)
  * The owner's view: what each source of the account (every script, every
  * mailbox) sent since `since`, with outcomes, top recipient domains and
  * client hosts (new in the period, or seen before); the account's
- * changes; the newest `limit` messages of the period.
+ * changes; the newest `limit` messages of the period.  The summary is of
+ * the newest max_rows messages of the period at most (-1: all of them);
+ * "truncated" says when there were more.
  */
 json_t *
 lifecycle_history(struct store *st, const char *account, long long since, long long now,
-    long long limit, int *rc)
+    long long limit, long long max_rows, int *rc)
 {
-	struct lc_sources ls = { NULL, NULL, NULL, since };
+	struct lc_sources ls = { NULL, NULL, NULL, since, 0 };
 	struct account a;
 	json_t *changes = NULL, *all = NULL;
 	int r;
@@ -557,9 +561,9 @@ lifecycle_history(struct store *st, const char *account, long long since, long l
 	ls.domains = json_object();
 	if (store_audit_list(st, a.name, limit, lc_audit_cb, changes) == -1 ||
 	    store_message_list(st, a.name, since, limit, lc_message_cb, all) == -1 ||
-	    store_history_sources(st, a.name, since, 1000, lc_source_cb, &ls) == -1 ||
-	    store_history_domains(st, a.name, since, lc_domains_cb, &ls) == -1 ||
-	    store_history_hosts(st, a.name, since, lc_hosts_cb, &ls) == -1) {
+	    store_history_sources(st, a.name, since, max_rows, 1000, lc_source_cb, &ls) == -1 ||
+	    store_history_domains(st, a.name, since, max_rows, lc_domains_cb, &ls) == -1 ||
+	    store_history_hosts(st, a.name, since, max_rows, lc_hosts_cb, &ls) == -1) {
 		json_decref(changes);
 		json_decref(all);
 		json_decref(ls.arr);
@@ -572,7 +576,8 @@ lifecycle_history(struct store *st, const char *account, long long since, long l
 	json_decref(ls.by_key);
 	json_decref(ls.domains);
 	*rc = LC_OK;
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "account", a.name,
+	return json_pack("{s:s, s:o, s:o, s:o, s:b, s:o, s:o}", "account", a.name,
 	    "since", lc_json_time(since), "until", lc_json_time(now), "sources", ls.arr,
-	    "changes", changes, "messages", all);
+	    "truncated", max_rows >= 0 && ls.rows >= max_rows, "changes", changes,
+	    "messages", all);
 }

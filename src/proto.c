@@ -121,7 +121,8 @@ static const struct proto_field proto_fields[] = {
 	{ "msgid", offsetof(struct proto_request, msgid) },
 	{ "event", offsetof(struct proto_request, event) },
 	{ "since", offsetof(struct proto_request, since) },
-	{ "view", offsetof(struct proto_request, view) },
+	{ "nrcpt", offsetof(struct proto_request, nrcpt) },
+	{ "age", offsetof(struct proto_request, age) },
 };
 #define PROTO_NFIELDS (sizeof proto_fields / sizeof proto_fields[0])
 

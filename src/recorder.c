@@ -9,8 +9,9 @@
  * transaction.  Under load the batches grow by themselves.  Message
  * records and outcomes beyond the configured bound are dropped and
  * counted, never waited for.  An automatic suspension is never dropped:
- * it is committed in a transaction of its own, with a full sync, and the
- * loop is told on a pipe when it is done.
+ * it goes before the records taken with it, is committed in a
+ * transaction of its own with a full sync, and put on a done list that
+ * a byte on a pipe tells the loop to take.
  */
 #include <sys/queue.h>
 
@@ -31,6 +32,7 @@
 
 #define RECORDER_ACTOR "mailabused (detection)"
 #define RECORDER_RETRY_SECONDS 1
+#define RECORDER_TRIES 10		/* failures other than a lock before a batch is dropped */
 
 enum rec_kind { REC_MESSAGE, REC_OUTCOME, REC_SUSPEND, REC_RELOAD };
 
@@ -53,11 +55,20 @@ struct rec_item {
 };
 STAILQ_HEAD(rec_list, rec_item);
 
+/* A finished suspension, for the event loop. */
+struct rec_done {
+	STAILQ_ENTRY(rec_done) entry;
+	char account[ACCOUNT_NAME_MAX];
+	int ok;
+};
+STAILQ_HEAD(rec_done_list, rec_done);
+
 struct recorder {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct rec_list queue;
+	struct rec_done_list done;	/* under lock; done_fd wakes the loop */
 	size_t queued;			/* records and outcomes in the queue or being written */
 	int stop;
 	int done_fd;
@@ -77,6 +88,8 @@ rec_item_new(enum rec_kind kind)
 		it->kind = kind;
 	return it;
 }
+
+static void rec_done(struct recorder *r, const char *account, int ok);
 
 /* Append; a record or outcome over the bound is dropped and counted. */
 static int
@@ -134,13 +147,10 @@ void
 recorder_suspend(struct recorder *r, const char *account, const char *reason, const char *ref)
 {
 	struct rec_item *it = rec_item_new(REC_SUSPEND);
-	char line[ACCOUNT_NAME_MAX + 16];
 
 	if (it == NULL) {
 		/* tell the loop at once, so that the account is not left pending */
-		snprintf(line, sizeof line, RECORDER_DONE_FAIL " %s\n", account);
-		if (write(r->done_fd, line, strlen(line)) == -1)
-			log_warn("recorder: cannot report a failed suspension");
+		rec_done(r, account, 0);
 		return;
 	}
 	snprintf(it->u.s.account, sizeof it->u.s.account, "%s", account);
@@ -211,12 +221,13 @@ rec_suspend(struct recorder *r, const struct rec_item *it)
 	    store_audit_insert(r->st, it->u.s.at, RECORDER_ACTOR, "suspend", sp.account,
 	    sp.target, sp.reason) == -1)
 		goto fail;
+	/* a broken template must not keep the account unsuspended: say so, go on */
 	if (lifecycle_notice_suspended(r->st, &r->cfg, &sp, it->u.s.at, err, sizeof err) == -1) {
-		log_warnx("detection: cannot queue the notice to the owner of %s: %s",
-		    sp.account, err);
-		store_rollback(r->st);
-		store_set_synchronous(r->st, 0);
-		return -1;
+		log_warnx("detection: the owner of %s is not told, the notice cannot be"
+		    " queued: %s", sp.account, err);
+		if (store_audit_insert(r->st, it->u.s.at, RECORDER_ACTOR, "notice-failed",
+		    sp.account, sp.target, err) == -1)
+			goto fail;
 	}
 	if (store_commit(r->st) == -1)
 		goto fail;
@@ -232,29 +243,53 @@ fail:
 	return -1;
 }
 
+/* Tell the loop a suspension is done: a list under the lock, and a byte to wake it. */
 static void
 rec_done(struct recorder *r, const char *account, int ok)
 {
-	char line[ACCOUNT_NAME_MAX + 16];
-	int n = snprintf(line, sizeof line, "%s %s\n", ok ? RECORDER_DONE_OK : RECORDER_DONE_FAIL,
-	    account);
+	struct rec_done *d = calloc(1, sizeof *d);
+	char byte = 1;
 
-	/* a line shorter than PIPE_BUF is written whole or not at all */
-	while (write(r->done_fd, line, (size_t)n) == -1 && errno == EINTR)
+	if (d != NULL) {
+		snprintf(d->account, sizeof d->account, "%s", account);
+		d->ok = ok;
+		pthread_mutex_lock(&r->lock);
+		STAILQ_INSERT_TAIL(&r->done, d, entry);
+		pthread_mutex_unlock(&r->lock);
+	} else
+		log_warnx("recorder: out of memory: the loop is not told about %s", account);
+	/* a full pipe already holds a wake-up: EAGAIN loses nothing */
+	while (write(r->done_fd, &byte, 1) == -1 && errno == EINTR)
 		;
 }
 
-/* Write a run of records and outcomes in one transaction; 0 or -1 (retry). */
+/* The loop takes the finished suspensions: cb for each. */
+void
+recorder_done_take(struct recorder *r, recorder_done_cb cb, void *arg)
+{
+	struct rec_done_list list;
+	struct rec_done *d;
+
+	STAILQ_INIT(&list);
+	pthread_mutex_lock(&r->lock);
+	STAILQ_CONCAT(&list, &r->done);
+	pthread_mutex_unlock(&r->lock);
+	while ((d = STAILQ_FIRST(&list)) != NULL) {
+		STAILQ_REMOVE_HEAD(&list, entry);
+		cb(arg, d->account, d->ok);
+		free(d);
+	}
+}
+
+/* Write records and outcomes in one transaction; 0 or -1 (retry). */
 static int
-rec_write_batch(struct recorder *r, struct rec_item *first, struct rec_item *end,
-    size_t *n)
+rec_write_batch(struct recorder *r, struct rec_item *first)
 {
 	struct rec_item *it;
 
-	*n = 0;
 	if (store_begin(r->st) == -1)
 		return -1;
-	for (it = first; it != end; it = STAILQ_NEXT(it, entry)) {
+	for (it = first; it != NULL; it = STAILQ_NEXT(it, entry)) {
 		int rc = it->kind == REC_MESSAGE ? store_message_insert(r->st, &it->u.m) :
 		    store_message_outcome(r->st, it->u.o.msgid, it->u.o.outcome);
 
@@ -265,9 +300,7 @@ rec_write_batch(struct recorder *r, struct rec_item *first, struct rec_item *end
 			}
 			/* a bad record is not worth the others: skip it */
 			log_warnx("history: record not written: %s", store_error(r->st));
-			continue;
 		}
-		(*n)++;
 	}
 	if (store_commit(r->st) == -1) {
 		store_rollback(r->st);
@@ -276,58 +309,72 @@ rec_write_batch(struct recorder *r, struct rec_item *first, struct rec_item *end
 	return 0;
 }
 
-/* Take what is queued and write it; suspensions one by one, in order. */
+/* Apply the suspensions and reloads of the work list first, each on its own. */
 static void
-rec_drain(struct recorder *r, struct rec_list *work)
+rec_drain_controls(struct recorder *r, struct rec_list *work)
 {
-	struct rec_item *it, *run;
+	struct rec_list records;
+	struct rec_item *it;
 	struct config next;
 	char err[512];
-	size_t n, run_len;
 
-	while ((run = STAILQ_FIRST(work)) != NULL) {
-		if (run->kind == REC_SUSPEND) {
-			STAILQ_REMOVE_HEAD(work, entry);
-			rec_done(r, run->u.s.account, rec_suspend(r, run) == 0);
-			free(run);
+	STAILQ_INIT(&records);
+	while ((it = STAILQ_FIRST(work)) != NULL) {
+		STAILQ_REMOVE_HEAD(work, entry);
+		if (it->kind == REC_MESSAGE || it->kind == REC_OUTCOME) {
+			STAILQ_INSERT_TAIL(&records, it, entry);
 			continue;
 		}
-		if (run->kind == REC_RELOAD) {
-			STAILQ_REMOVE_HEAD(work, entry);
+		if (it->kind == REC_SUSPEND)
+			rec_done(r, it->u.s.account, rec_suspend(r, it) == 0);
+		else {
 			memset(&next, 0, sizeof next);
 			if (config_load_file(r->conf_path, &next, err, sizeof err) == 0) {
 				config_free(&r->cfg);
 				r->cfg = next;
-			} else
+			} else {
+				log_warnx("history: the writer keeps its configuration: %s", err);
 				config_free(&next);
-			free(run);
-			continue;
-		}
-		/* the run of records up to the next suspension or reload */
-		run_len = 0;
-		for (it = run; it != NULL && (it->kind == REC_MESSAGE || it->kind == REC_OUTCOME);
-		    it = STAILQ_NEXT(it, entry))
-			run_len++;
-		while (rec_write_batch(r, run, it, &n) == -1) {
-			if (r->stop) {
-				log_warnx("history: %zu records not written at exit: %s",
-				    run_len, store_error(r->st));
-				break;
 			}
-			if (store_busy(r->st))
-				log_debug("history: database busy, retrying: %s",
-				    store_error(r->st));
-			else
-				log_warnx("history: cannot write, retrying: %s",
-				    store_error(r->st));
-			sleep(RECORDER_RETRY_SECONDS);
 		}
-		while (run_len-- > 0) {
-			struct rec_item *done = STAILQ_FIRST(work);
+		free(it);
+	}
+	STAILQ_CONCAT(work, &records);
+}
 
-			STAILQ_REMOVE_HEAD(work, entry);
-			free(done);
+/*
+ * Write the records and outcomes of the work list in one transaction.
+ * A lock held by another is waited out; any other failure is retried a
+ * few times, then the batch is dropped and counted, so that the writer
+ * never stops for good.
+ */
+static void
+rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
+{
+	struct rec_item *it;
+	int tries = 0;
+
+	rec_drain_controls(r, work);
+	if (STAILQ_EMPTY(work))
+		return;
+	while (rec_write_batch(r, STAILQ_FIRST(work)) == -1) {
+		if (stop || (!store_busy(r->st) && ++tries >= RECORDER_TRIES)) {
+			log_warnx("history: %zu records dropped: %s", n_records,
+			    store_error(r->st));
+			pthread_mutex_lock(&r->lock);
+			r->dropped += n_records;
+			pthread_mutex_unlock(&r->lock);
+			break;
 		}
+		if (store_busy(r->st))
+			log_debug("history: database busy, retrying: %s", store_error(r->st));
+		else
+			log_warnx("history: cannot write, retrying: %s", store_error(r->st));
+		sleep(RECORDER_RETRY_SECONDS);
+	}
+	while ((it = STAILQ_FIRST(work)) != NULL) {
+		STAILQ_REMOVE_HEAD(work, entry);
+		free(it);
 	}
 }
 
@@ -354,7 +401,7 @@ rec_main(void *arg)
 		STAILQ_FOREACH(it, &work, entry)
 			if (it->kind == REC_MESSAGE || it->kind == REC_OUTCOME)
 				taken++;
-		rec_drain(r, &work);
+		rec_drain(r, &work, taken, stop);
 		pthread_mutex_lock(&r->lock);
 		r->queued -= taken;
 		pthread_mutex_unlock(&r->lock);
@@ -377,6 +424,7 @@ recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen)
 		return NULL;
 	}
 	STAILQ_INIT(&r->queue);
+	STAILQ_INIT(&r->done);
 	r->done_fd = done_fd;
 	if ((r->conf_path = strdup(conf_path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -410,9 +458,12 @@ fail:
 	return NULL;
 }
 
-/* Write what is queued, then stop the thread. */
+/*
+ * Write what is queued, stop the thread, hand the suspensions it finished
+ * meanwhile to cb, and free it all.
+ */
 void
-recorder_stop(struct recorder *r)
+recorder_stop(struct recorder *r, recorder_done_cb cb, void *arg)
 {
 	if (r == NULL)
 		return;
@@ -421,6 +472,7 @@ recorder_stop(struct recorder *r)
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->thread, NULL);
+	recorder_done_take(r, cb, arg);
 	if (r->dropped > 0)
 		log_warnx("history: %llu records were dropped while the writer was behind",
 		    r->dropped);

@@ -23,6 +23,7 @@
 #define SELF_HISTORY_DEFAULT 50
 #define SELF_HISTORY_MAX 1000
 #define SELF_HISTORY_SINCE (7 * 86400LL)	/* as mailabusectl history */
+#define SELF_HISTORY_ROWS 20000			/* messages summed up at most */
 #define SELF_UNBLOCK_INTERVAL 60	/* seconds between an owner's unblock requests */
 
 /* Reply text: an allocated copy. */
@@ -114,8 +115,9 @@ selfservice_request(struct server *srv, const struct conn *c,
 			*text = self_text("5.5.2 since must be a duration such as 24h or 7d");
 			return VERDICT_ERROR;
 		}
+		/* on the event loop: a bounded amount of work */
 		j = lifecycle_history(srv->st, account, clock_now() - since, clock_now(), limit,
-		    &rc);
+		    SELF_HISTORY_ROWS, &rc);
 		break;
 	case PROTO_UNBLOCK: {
 		long long last;

@@ -313,7 +313,7 @@ server_notify_spawn(struct server *srv, const char *account)
 	 */
 	closefrom(3);
 	execl("/proc/self/exe", "mailabused", "-c", srv->conf_path, "-N", account, (char *)NULL);
-	log_warn("exec /proc/self/exe for notices of %s; they stay queued", account);
+	/* nothing else here: another thread may have held a lock at fork */
 	_exit(127);
 }
 
@@ -322,12 +322,17 @@ server_chld_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
 	pid_t pid;
+	int status;
 
 	(void)sig;
 	(void)what;
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-		if (pid == srv->notify_pid)
-			srv->notify_pid = 0;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid != srv->notify_pid)
+			continue;
+		srv->notify_pid = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+			log_warnx("cannot run /proc/self/exe to send notices; they stay queued");
+	}
 }
 
 /* Once a minute: free the detectors' state that has nothing left in its window. */
@@ -344,25 +349,23 @@ server_tick_cb(evutil_socket_t fd, short what, void *arg)
 		    detect_size(srv->det));
 }
 
-/* The writer finished suspensions: "ok ACCOUNT" or "fail ACCOUNT" lines. */
+static void
+server_done_one(void *arg, const char *account, int ok)
+{
+	check_pending_done(arg, account, ok);
+}
+
+/* The writer finished suspensions: empty the wake-up pipe, take them all. */
 static void
 server_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	char buf[4096], *line, *next, *sp;
-	ssize_t n;
+	char buf[256];
 
 	(void)what;
-	while ((n = read(fd, buf, sizeof buf - 1)) > 0) {
-		buf[n] = '\0';
-		for (line = buf; (next = strchr(line, '\n')) != NULL; line = next + 1) {
-			*next = '\0';
-			if ((sp = strchr(line, ' ')) == NULL)
-				continue;
-			*sp = '\0';
-			check_pending_done(srv, sp + 1, strcmp(line, RECORDER_DONE_OK) == 0);
-		}
-	}
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	recorder_done_take(srv->rec, server_done_one, srv);
 }
 
 /* Fill the detectors' windows with the last hour from the database. */
@@ -373,14 +376,16 @@ server_rebuild_cb(void *arg, const struct recent_message *r)
 	uint64_t hashes[256];
 	struct detect_msg m;
 	const char *cur = r->rcpt;
-	char addr[ADDRESS_MAX], lower[ADDRESS_MAX];
+	char addr[ADDRESS_MAX], key[64];
 	size_t n = 0;
 	int rc;
 
+	detect_reset_before(srv->det, r->account, r->last_change);
 	memset(&m, 0, sizeof m);
 	m.account = r->account;
 	m.mailbox = strcmp(r->kind, "mailbox") == 0 ? r->source : "";
-	m.script = strcmp(r->kind, "mailbox") != 0 ? r->source : "";
+	check_script_key(r->kind, r->uid, key, sizeof key);
+	m.script = key;
 	m.n_external = (unsigned long)r->n_external;
 	if (m.mailbox[0] != '\0' && r->ip[0] != '\0') {
 		m.host = detect_hash(r->ip);
@@ -388,21 +393,17 @@ server_rebuild_cb(void *arg, const struct recent_message *r)
 	}
 	/* the recipients as recorded: local ones count too, a small overestimate */
 	while (m.script[0] != '\0' && r->n_external > 0 && n < sizeof hashes / sizeof hashes[0] &&
-	    cur != NULL && (rc = proto_rcpt_next(&cur, addr, sizeof addr)) > 0) {
-		size_t i;
-
-		for (i = 0; addr[i] != '\0' && i < sizeof lower - 1; i++)
-			lower[i] = (char)(addr[i] >= 'A' && addr[i] <= 'Z' ? addr[i] + 32 : addr[i]);
-		lower[i] = '\0';
-		hashes[n++] = detect_hash(lower);
+	    cur != NULL && (rc = proto_rcpt_next(&cur, addr, sizeof addr)) != 0) {
+		if (rc == 1)
+			hashes[n++] = check_rcpt_hash(addr);
 	}
 	m.rcpt_hashes = hashes;
 	m.n_rcpt_hashes = n;
 	detect_count(srv->det, &m, r->at);
 	for (long long i = 0; i < r->ok; i++)
-		detect_outcome(srv->det, r->account, 0, r->at);
+		detect_outcome(srv->det, r->account, 0, 0, r->at, r->at);
 	for (long long i = 0; i < r->failed; i++)
-		detect_outcome(srv->det, r->account, 1, r->at);
+		detect_outcome(srv->det, r->account, 1, 0, r->at, r->at);
 	return 0;
 }
 
@@ -543,9 +544,8 @@ server_shutdown(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c);
 	conn_reap_cb(-1, 0, srv);
-	recorder_stop(srv->rec);
+	recorder_stop(srv->rec, server_done_one, srv);
 	srv->rec = NULL;
-	server_done_cb(srv->done_pipe[0], EV_READ, srv);
 	while (srv->pending != NULL)
 		check_pending_done(srv, srv->pending->account, 0);
 	detect_free(srv->det);

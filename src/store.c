@@ -169,6 +169,9 @@ enum stmt_id {
 	S_COUNT
 };
 
+/* An account's messages of a period, the newest ?3 of them at most. */
+#define HIST_ROWS "(SELECT * FROM messages WHERE account = ?1 AND at >= ?2" \
+	" AND source_kind <> '' ORDER BY at DESC LIMIT ?3)"
 #define MSG_COLS "id, at, account, mailbox, ctx, coalesce(uid, -1), script, ip, sender," \
 	" rcpt, verdict, coalesce(msgid, ''), source_kind, source, n_local, n_external, domains," \
 	" delivered, deferred, bounced, reason"
@@ -234,32 +237,32 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HIST_SOURCES] = "SELECT account, source_kind, source, count(*), sum(n_local),"
 	    " sum(n_external), sum(delivered), sum(deferred), sum(bounced),"
 	    " sum(verdict = 'REFUSE'), sum(verdict = 'HOLD'), sum(verdict = 'DEFER'),"
-	    " min(at), max(at) FROM messages"
-	    " WHERE (?1 IS NULL OR account = ?1) AND at >= ?2 AND source_kind <> ''"
+	    " min(at), max(at) FROM " HIST_ROWS
 	    " GROUP BY account, source_kind, source"
-	    " ORDER BY sum(n_external) DESC, count(*) DESC, source LIMIT ?3",
-	[S_HIST_DOMAINS] = "SELECT source_kind, source, domains FROM messages"
-	    " WHERE account = ?1 AND at >= ?2 AND domains <> ''",
+	    " ORDER BY sum(n_external) DESC, count(*) DESC, source LIMIT ?4",
+	[S_HIST_DOMAINS] = "SELECT source_kind, source, domains FROM " HIST_ROWS
+	    " WHERE domains <> ''",
 	[S_HIST_HOSTS] = "SELECT m.source_kind, m.source, m.ip, count(*), min(m.at),"
 	    " coalesce((SELECT h.first_seen FROM mailbox_hosts h"
 	    "  WHERE h.mailbox = m.source AND h.ip = m.ip), min(m.at))"
-	    " FROM messages m WHERE m.account = ?1 AND m.at >= ?2 AND m.ip <> ''"
-	    " AND m.source_kind <> '' GROUP BY m.source_kind, m.source, m.ip"
+	    " FROM " HIST_ROWS " AS m WHERE m.ip <> ''"
+	    " GROUP BY m.source_kind, m.source, m.ip"
 	    " ORDER BY m.source, count(*) DESC, m.ip",
+	/* the period's rows only, not every account's whole history */
 	[S_TOP] = "SELECT account, count(*), sum(n_local), sum(n_external), sum(delivered),"
 	    " sum(deferred), sum(bounced), sum(verdict = 'REFUSE'), sum(verdict = 'HOLD'),"
 	    " sum(verdict = 'DEFER'), min(at), max(at)"
-	    " FROM messages WHERE at >= ?1 AND source_kind <> ''"
+	    " FROM messages INDEXED BY messages_at WHERE at >= ?1 AND source_kind <> ''"
 	    " GROUP BY account ORDER BY sum(n_external) DESC, count(*) DESC, account LIMIT ?2",
 	/* the last hour of what was let through, since the account's last suspension or lift */
-	[S_RECENT] = "SELECT m.at, m.account, m.source_kind, m.source, m.ip, m.rcpt,"
-	    " m.n_external, m.delivered, m.deferred + m.bounced,"
+	[S_RECENT] = "SELECT * FROM (SELECT m.at, m.account, m.source_kind, m.source, m.ip,"
+	    " m.rcpt, m.n_external, m.delivered, m.deferred + m.bounced, coalesce(m.uid, -1),"
 	    " coalesce((SELECT h.first_seen FROM mailbox_hosts h"
-	    "  WHERE h.mailbox = m.source AND h.ip = m.ip), m.at)"
-	    " FROM messages m WHERE m.at >= ?1 AND m.verdict IN ('PASS', 'HOLD')"
-	    " AND m.source_kind <> '' AND m.at > coalesce((SELECT max(max(s.created_at,"
-	    "  coalesce(s.lifted_at, 0))) FROM suspensions s WHERE s.account = m.account), 0)"
-	    " ORDER BY m.at, m.id",
+	    "  WHERE h.mailbox = m.source AND h.ip = m.ip), m.at),"
+	    " (SELECT coalesce(max(max(s.created_at, coalesce(s.lifted_at, 0))), 0)"
+	    "  FROM suspensions s WHERE s.account = m.account AND s.kind = 'account') AS last_change,"
+	    " m.id FROM messages m WHERE m.at >= ?1 AND m.verdict IN ('PASS', 'HOLD')"
+	    " AND m.source_kind <> '') WHERE at > last_change ORDER BY at, id",
 	[S_PURGE_HOSTS] = "DELETE FROM mailbox_hosts WHERE last_seen < ?1",
 	[S_STAGE_ACCOUNT] = "INSERT OR REPLACE INTO temp.sync_accounts (name, owner, contact,"
 	    " main_domain) VALUES (?1, ?2, ?3, ?4)",
@@ -352,7 +355,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "  AND s2.lifted_at IS NOT NULL AND coalesce(s2.lift_kind, 'admin') <> 'admin-nocount'"
 	    "  ORDER BY s2.lifted_at DESC, s2.id DESC LIMIT 1) AS last"
 	    " FROM (SELECT DISTINCT account FROM suspensions) a) WHERE last IS NOT NULL)",
-	[S_SUSP_FLAGS] = "SELECT coalesce(max(target = ?1), 0), coalesce(max(target = ?2), 0)"
+	[S_SUSP_FLAGS] = "SELECT coalesce(max(target = ?1), 0), coalesce(max(target = ?2), 0),"
+	    " (SELECT coalesce(max(max(created_at, coalesce(lifted_at, 0))), 0) FROM suspensions"
+	    "  WHERE account = ?1 AND kind = 'account')"
 	    " FROM suspensions WHERE target IN (?1, ?2) AND lifted_at IS NULL",
 	[S_LAST_AUDIT] = "SELECT coalesce(max(at), 0) FROM audit WHERE account = ?1"
 	    " AND action IN (?2, ?3)",
@@ -993,12 +998,12 @@ store_source_row(sqlite3_stmt *s, struct source_stats *x)
 }
 
 /*
- * What each source sent since a time: of one account, or (account NULL)
- * of every account, the busiest `limit` first.
+ * What each source of an account sent since a time (of its newest
+ * max_rows messages at most), the busiest `limit` first.
  */
 int
 store_history_sources(struct store *st, const char *account, long long since,
-    long long limit, store_source_cb cb, void *arg)
+    long long max_rows, long long limit, store_source_cb cb, void *arg)
 {
 	sqlite3_stmt *s = store_stmt(st, S_HIST_SOURCES);
 
@@ -1006,7 +1011,8 @@ store_history_sources(struct store *st, const char *account, long long since,
 		return -1;
 	bind_text(s, 1, account);
 	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, limit);
+	sqlite3_bind_int64(s, 3, max_rows);
+	sqlite3_bind_int64(s, 4, limit);
 	STORE_WALK(st, s, "history", struct source_stats x, store_source_row(s, &x),
 	    cb(arg, &x));
 }
@@ -1036,6 +1042,7 @@ store_top_accounts(struct store *st, long long since, long long limit,
 /* The recipient domains of each message of an account since a time. */
 int
 store_history_domains(struct store *st, const char *account, long long since,
+    long long max_rows,
     int (*cb)(void *arg, const char *kind, const char *source, const char *domains),
     void *arg)
 {
@@ -1045,6 +1052,7 @@ store_history_domains(struct store *st, const char *account, long long since,
 		return -1;
 	bind_text(s, 1, account);
 	sqlite3_bind_int64(s, 2, since);
+	sqlite3_bind_int64(s, 3, max_rows);
 	STORE_WALK(st, s, "history domains", int dummy_, (void)(dummy_ = 0),
 	    cb(arg, (const char *)sqlite3_column_text(s, 0),
 	    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2)));
@@ -1053,6 +1061,7 @@ store_history_domains(struct store *st, const char *account, long long since,
 /* The client hosts of each source of an account since a time, with when first seen. */
 int
 store_history_hosts(struct store *st, const char *account, long long since,
+    long long max_rows,
     int (*cb)(void *arg, const char *kind, const char *source, const char *ip,
     long long messages, long long first_seen), void *arg)
 {
@@ -1062,6 +1071,7 @@ store_history_hosts(struct store *st, const char *account, long long since,
 		return -1;
 	bind_text(s, 1, account);
 	sqlite3_bind_int64(s, 2, since);
+	sqlite3_bind_int64(s, 3, max_rows);
 	STORE_WALK(st, s, "history hosts", int dummy_, (void)(dummy_ = 0),
 	    cb(arg, (const char *)sqlite3_column_text(s, 0),
 	    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2),
@@ -1088,7 +1098,9 @@ store_recent_messages(struct store *st, long long since, store_recent_cb cb, voi
 	    col_text(s, 4, r.ip, sizeof r.ip),
 	    r.rcpt = (const char *)sqlite3_column_text(s, 5),
 	    r.n_external = sqlite3_column_int64(s, 6), r.ok = sqlite3_column_int64(s, 7),
-	    r.failed = sqlite3_column_int64(s, 8), r.host_first_seen = sqlite3_column_int64(s, 9)),
+	    r.failed = sqlite3_column_int64(s, 8), r.uid = sqlite3_column_int64(s, 9),
+	    r.host_first_seen = sqlite3_column_int64(s, 10),
+	    r.last_change = sqlite3_column_int64(s, 11)),
 	    cb(arg, &r));
 }
 
@@ -1522,15 +1534,19 @@ store_purge(struct store *st, long long messages_before, long long records_befor
 	return 0;
 }
 
-/* Which of an account and one of its mailboxes have an active suspension (hot path). */
+/*
+ * Which of an account and one of its mailboxes have an active suspension,
+ * and when the account's suspension last began or ended (hot path).
+ */
 int
 store_suspension_flags(struct store *st, const char *account, const char *mailbox,
-    int *account_suspended, int *mailbox_suspended)
+    int *account_suspended, int *mailbox_suspended, long long *last_change)
 {
 	sqlite3_stmt *s = store_stmt(st, S_SUSP_FLAGS);
 	int r;
 
 	*account_suspended = *mailbox_suspended = 0;
+	*last_change = 0;
 	if (s == NULL)
 		return -1;
 	bind_text(s, 1, account);
@@ -1538,6 +1554,7 @@ store_suspension_flags(struct store *st, const char *account, const char *mailbo
 	if ((r = store_step_one(st, s, "suspension lookup")) == 1) {
 		*account_suspended = sqlite3_column_int(s, 0);
 		*mailbox_suspended = sqlite3_column_int(s, 1);
+		*last_change = sqlite3_column_int64(s, 2);
 		store_done(s);
 	}
 	return r == -1 ? -1 : 0;

@@ -4,7 +4,9 @@
  * after another.  Request kinds are interleaved round-robin so that
  * machine noise falls on all of them alike; PING, which touches no
  * database, is the baseline.
- *   mabbench SOCKET ROUNDS NAME=REQUEST-LINE ...
+ *   mabbench SOCKET ROUNDS NAME[@OTHER-SOCKET]=REQUEST-LINE ...
+ * A kind may name another socket (another daemon, e.g. an older build),
+ * so that two daemons are measured interleaved, in the same run.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -70,19 +72,23 @@ main(int argc, char **argv)
 		t[k] = calloc((size_t)rounds, sizeof **t);
 	for (int r = 0; r < rounds; r++) {
 		for (int k = 0; k < kinds; k++) {
-			const char *req = strchr(argv[3 + k], '=') + 1;
-			char line[1024], reply[512];
+			const char *req = strchr(argv[3 + k], '=') + 1, *at = strchr(argv[3 + k], '@');
+			char line[1024], reply[512], sock[sizeof ((struct sockaddr_un *)0)->sun_path];
 			double t0;
 
+			if (at != NULL && at < req)
+				snprintf(sock, sizeof sock, "%.*s", (int)(req - 1 - (at + 1)), at + 1);
+			else
+				snprintf(sock, sizeof sock, "%s", argv[1]);
 			snprintf(line, sizeof line, "%s\n", req);
 			t0 = now_us();
-			if (one(argv[1], line, reply, sizeof reply) == -1) {
+			if (one(sock, line, reply, sizeof reply) == -1) {
 				perror("mabbench");
 				return 1;
 			}
 			t[k][r] = now_us() - t0;
 			if (r == 0)
-				fprintf(stderr, "%.*s -> %s", (int)(strchr(argv[3 + k], '=') - argv[3 + k]),
+				fprintf(stderr, "%.*s -> %s", (int)strcspn(argv[3 + k], "@="),
 				    argv[3 + k], reply);
 		}
 	}
@@ -95,7 +101,7 @@ main(int argc, char **argv)
 		if (k == 0)
 			base = med;
 		printf("%-22.*s %10.1f %10.1f %10.1f %8.2f\n",
-		    (int)(strchr(argv[3 + k], '=') - argv[3 + k]), argv[3 + k], med,
+		    (int)strcspn(argv[3 + k], "@="), argv[3 + k], med,
 		    t[k][rounds * 9 / 10], t[k][rounds * 99 / 100], med / base);
 	}
 	return 0;

@@ -22,7 +22,7 @@ CONF_EXTRA='detect:
   bounce_min = 3;
   bounce_action = "defer";
 };'
-conf_write
+MAX_LINE=65536 conf_write
 EXIM_LOCAL_DOMAINS="example.com shop-bob.net blog.example.com alice.org carol.net form.example"
 EXIM_CONF_TEMPLATE=$TOP/tests/integration/exim-deliver.conf.in
 exim_conf_make "$SOCK" "$T/exim" >/dev/null || { fail "exim test configuration"; t_finish; exit; }
@@ -170,6 +170,18 @@ chmod 0666 "$SOCK"
 form_send "www.form.example/contact.php for 198.51.100.7" victim7@remote7.test
 check "after the restart the form is still over its limit (held)" held
 
+# a forged header does not dodge the count: every script of the account runs as its uid
+form_send "www.form.example/random-8.php for 198.51.100.8" victim8@remote8.test
+check "a script under another name is still over the limit (held)" held
+expect_match "and the reason names it" 'script_rcpts: www\.form\.example/random-8\.php' \
+    "$(cat "$T/exim-form/form.out")"
+# a suspension and its lift start the account afresh
+check "suspend mabform" ctl suspend mabform --reason "contact form abused"
+check "lift it (the form is fixed)" ctl unsuspend mabform --reason "captcha added" --no-count
+form_send "www.form.example/contact.php for 198.51.100.9" victim9@remote9.test
+not_held() { ! held && ! grep -q 'frozen' "$T/exim-form/form.out"; }
+check "after the lift the form's next message goes out" not_held
+
 # 6. Per-account limits, and the defer action.
 check "limits: carol may send 2 messages an hour" ctl limits carol account_messages=2/defer
 expect_match "limits shows the account's own value" '^account_messages +2/defer +account' \
@@ -245,5 +257,26 @@ written() { [ "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM messages WHERE 
 check "once the lock is gone, all 50 are written" wait_until 15 written
 exim_written() { ctl history carol --json | jq -e '[.sources[] | select(.delivered >= 1)] | length >= 1' >/dev/null; }
 check "and so is Exim's message, with its delivery" wait_until 15 exim_written
+
+# 9. A message with 200 recipients: a long request, counted in full.
+many=()
+for i in $(seq 1 200); do many+=("recipient-number-$i@remote-domain-$((i % 7)).test"); done
+expect_eq "200 recipients in one SMTP message are accepted" 250 \
+    "$(smtp_send carol@carol.net 192.0.2.50 carol@carol.net "${many[@]}")"
+big() { ctl history carol --json --messages | jq -e '[.messages[] | select(.rcpts_external == 200)] | length == 1' >/dev/null; }
+check "and recorded with its 200 external recipients" wait_until 15 big
+
+# 10. Exim reports a deferral at every try: it counts once.
+ev() { q EVENT event=msg:defer msgid=1xAbcd-000001-01 auth=carol@carol.net sender=carol@carol.net rcpt=slow@remote.test age=30; }
+q CHECK ctx=smtp stage=data auth=carol@carol.net sender=carol@carol.net rcpt=slow@remote.test ip=192.0.2.50 msgid=1xAbcd-000001-01 >/dev/null
+expect_eq "the first deferral counts" "OK deferred" "$(ev)"
+expect_eq "the next tries do not" "OK deferred again" "$(ev)"
+expect_eq "nor the third" "OK deferred again" "$(ev)"
+deferred_once() {
+    [ "$(sqlite3 "$T/mailabuse.db" "SELECT deferred FROM messages WHERE msgid = '1xAbcd-000001-01'")" = 1 ]
+}
+check "the message shows one deferral" wait_until 10 deferred_once
+expect_match "an event without its name is an error" '^ERROR 5\.5\.2 field event is required' \
+    "$(q EVENT msgid=x)"
 
 t_finish

@@ -96,7 +96,7 @@ test_defaults(void **state)
 	assert_string_equal(cfg.policy_socket_mode, "0660");
 	assert_int_equal(cfg.policy_socket_mode_bits, 0660);
 	assert_string_equal(cfg.policy_socket_group, "");
-	assert_int_equal(cfg.policy_socket_max_line, 4096);
+	assert_int_equal(cfg.policy_socket_max_line, 65536);
 	assert_int_equal(cfg.policy_socket_read_timeout, 5);
 	assert_int_equal(cfg.policy_socket_max_connections, 512);
 	assert_string_equal(cfg.pid_file, "/run/mailabuse/mailabused.pid");
@@ -129,7 +129,7 @@ test_defaults(void **state)
 
 	/* comments and empty groups change nothing */
 	load_ok("# nothing\n// here\ndatabase: { };\npolicy: { };\n", &cfg);
-	assert_int_equal(cfg.policy_socket_max_line, 4096);
+	assert_int_equal(cfg.policy_socket_max_line, 65536);
 	assert_string_equal(cfg.database_path, "/var/lib/mailabuse/mailabuse.db");
 	config_free(&cfg);
 }

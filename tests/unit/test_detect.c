@@ -192,6 +192,10 @@ test_script_distinct_recipients(void **state)
 	assert_int_equal(t.det, DET_SCRIPT_RCPTS);
 	assert_int_equal(t.count, 5);
 	assert_string_equal(t.what, "example.com/contact.php");
+	m.label = "www.example.com/contact.php";
+	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);
+	assert_string_equal(t.what, "www.example.com/contact.php");	/* named by its label */
+	m.label = NULL;
 	/* an old recipient again is not a new one */
 	m.rcpt_hashes = h;
 	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
@@ -214,19 +218,56 @@ test_bounce_rate_needs_its_minimum(void **state)
 	lim.l[DET_BOUNCE].value = 50;
 	lim.l[DET_BOUNCE].action = ACTION_DEFER;
 	lim.bounce_min = 4;
-	detect_outcome(d, "bob", 1, T0);
-	detect_outcome(d, "bob", 1, T0);
-	detect_outcome(d, "bob", 1, T0);
+	detect_outcome(d, "bob", 1, 0, T0, T0);
+	detect_outcome(d, "bob", 1, 0, T0, T0);
+	detect_outcome(d, "bob", 1, 0, T0, T0);
 	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 3 < min */
-	detect_outcome(d, "bob", 0, T0);
-	detect_outcome(d, "bob", 0, T0);
-	detect_outcome(d, "bob", 0, T0);
+	detect_outcome(d, "bob", 0, 0, T0, T0);
+	detect_outcome(d, "bob", 0, 0, T0, T0);
+	detect_outcome(d, "bob", 0, 0, T0, T0);
 	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 50%: the limit */
-	detect_outcome(d, "bob", 1, T0);
+	detect_outcome(d, "bob", 1, 0, T0, T0);
 	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);	/* 4 of 7: 57% */
 	assert_int_equal(t.det, DET_BOUNCE);
 	assert_int_equal(t.count, 57);
 	assert_int_equal(detect_check(d, &m, &lim, T0 + 3600, &t), 0);
+	detect_free(d);
+}
+
+/* Exim reports a deferral at every try: one (message, recipient) counts once. */
+static void
+test_deferral_counts_once_and_suspension_resets(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "", "", 1);
+	struct detect_trip t;
+	uint64_t k = detect_hash("1xXzgt-00024g-1x\na@x.test");
+
+	(void)state;
+	lim.l[DET_BOUNCE].value = 50;
+	lim.l[DET_BOUNCE].action = ACTION_HOLD;
+	lim.bounce_min = 2;
+	assert_int_equal(detect_outcome(d, "bob", 0, 0, T0, T0), 1);
+	assert_int_equal(detect_outcome(d, "bob", 1, k, T0, T0), 1);
+	for (int i = 1; i <= 5; i++)	/* the retries */
+		assert_int_equal(detect_outcome(d, "bob", 1, k, T0, T0 + i * 60), -1);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 400, &t), 0);	/* 1 of 2: 50% */
+	/* suspended and lifted at T0 + 500: what came before no longer counts */
+	assert_int_equal(detect_outcome(d, "bob", 1, 0, T0, T0 + 450), 1);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 460, &t), 1);	/* 2 of 3 */
+	detect_reset_before(d, "bob", T0 + 500);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 510, &t), 0);
+	/* the old spam still queued bounces: not counted; new mail's outcomes are */
+	assert_int_equal(detect_outcome(d, "bob", 1, 0, T0 + 100, T0 + 600), 0);
+	assert_int_equal(detect_outcome(d, "bob", 1, 0, T0 + 550, T0 + 600), 1);
+	/* the same reset again changes nothing */
+	detect_reset_before(d, "bob", T0 + 500);
+	assert_int_equal(detect_outcome(d, "bob", 0, 0, T0 + 550, T0 + 600), 1);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 610, &t), 0);	/* 1 of 2 */
+	/* the reset is remembered past the hour, for mail Exim retries for days */
+	assert_int_equal(detect_expire(d, T0 + 2 * 86400), 0);
+	assert_int_equal(detect_outcome(d, "bob", 1, 0, T0 + 100, T0 + 2 * 86400), 0);
 	detect_free(d);
 }
 
@@ -303,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_new_hosts_distinct),
 		cmocka_unit_test(test_script_distinct_recipients),
 		cmocka_unit_test(test_bounce_rate_needs_its_minimum),
+		cmocka_unit_test(test_deferral_counts_once_and_suspension_resets),
 		cmocka_unit_test(test_most_severe_action_wins_and_forget),
 		cmocka_unit_test(test_expire_frees_idle_entries),
 		cmocka_unit_test(test_names),
