@@ -116,7 +116,7 @@ awk -v n="$ACCOUNTS" -v k="$STALE" 'BEGIN {
 
 # The 1% suspended, in one transaction (as mailabusectl suspend records them).
 suspend_sql() {
-	awk 'BEGIN { print "BEGIN;" }
+	awk 'BEGIN { print ".timeout 10000"; print "BEGIN;" }
 	{ printf "INSERT INTO suspensions (target, account, kind, reason, source," \
 	    " created_by, created_at) VALUES (\x27%s\x27, \x27%s\x27, \x27account\x27," \
 	    " \x27bench\x27, \x27bench\x27, \x27bench\x27, strftime(\x27%%s\x27, \x27now\x27));\n", $1, $1 }
@@ -127,6 +127,7 @@ suspend_sql() {
 # The owners of the suspensions made so far count as told already.
 expire_sql() {
 	cat <<X
+.timeout 10000
 BEGIN;
 UPDATE suspensions SET eligible_notified_at = created_at WHERE eligible_notified_at IS NULL;
 INSERT INTO complaints (account, source, ref, created_at, created_by, window_end)
