@@ -28,6 +28,7 @@ static const char reply[] = "PASS\n";
 /* Bytes read so far on each connection, by descriptor. */
 static unsigned short seen[FD_SLOTS];
 
+/* Bind and listen on SOCKET, replacing a left-over socket file. */
 static int
 floor_listen(const char *path)
 {

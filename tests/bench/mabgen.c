@@ -52,6 +52,7 @@ rng_unit(void)
 	return (double)(rng_next() >> 11) / 9007199254740992.0;
 }
 
+/* Uniform in [0, n). */
 static unsigned
 rng_below(unsigned n)
 {
@@ -82,6 +83,7 @@ account_domains(unsigned i, char d[3][64], const char *kind[3])
 	}
 }
 
+/* Create a file under ROOT, or exit. */
 static FILE *
 open_out(const char *root, const char *rel)
 {
@@ -96,6 +98,7 @@ open_out(const char *root, const char *rel)
 	return f;
 }
 
+/* The directories of ROOT that the files need. */
 static void
 mkdirs(const char *root)
 {
@@ -204,6 +207,7 @@ recipient(char *buf, size_t len, unsigned n, int local)
 		    remote[rng_below(sizeof remote / sizeof remote[0])]);
 }
 
+/* The request lines: who sends follows a Zipf law over the accounts. */
 static void
 write_requests(const char *path, unsigned n, unsigned count)
 {

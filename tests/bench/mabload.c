@@ -83,6 +83,7 @@ struct load {
 	long long first_err_logged;
 };
 
+/* SIGTERM, SIGINT: finish the queries in flight and report. */
 static void
 stop_cb(int sig)
 {
@@ -90,6 +91,7 @@ stop_cb(int sig)
 	stop = 1;
 }
 
+/* A monotonic clock in nanoseconds. */
 static long long
 now_ns(void)
 {
@@ -99,6 +101,7 @@ now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* How to call it; exit 2. */
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -109,6 +112,7 @@ usage(void)
 	exit(2);
 }
 
+/* The bucket of a value. */
 static size_t
 hist_index(uint64_t v)
 {
@@ -133,6 +137,7 @@ hist_value(size_t i)
 	return (((uint64_t)((i - 2 * SUB_HALF) % SUB_HALF + SUB_HALF) + 1) << shift) - 1;
 }
 
+/* Count one value. */
 static void
 hist_record(struct hist *h, uint64_t v)
 {
@@ -183,6 +188,7 @@ proc_cpu_us(long pid)
 	return (long long)((ut + st) * 1000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
+/* The CPU time of this process, in microseconds. */
 static long long
 self_cpu_us(void)
 {
@@ -247,6 +253,7 @@ load_lines(struct load *ld, const char *file)
 	return 0;
 }
 
+/* Count a failed query; say why for the first few. */
 static void
 load_error(struct load *ld, const char *what)
 {
@@ -256,6 +263,7 @@ load_error(struct load *ld, const char *what)
 		    errno ? strerror(errno) : "");
 }
 
+/* A blocking connection to a UNIX socket, or -1. */
 static int
 unix_connect(const char *path)
 {
@@ -314,6 +322,7 @@ fail:
 	return -1;
 }
 
+/* The verdict of a reply: its first word. */
 static enum verdict_kind
 verdict_of(const char *reply, size_t len)
 {
