@@ -134,7 +134,7 @@ $(BUILD)/mab%: tests/bench/mab%.c | $(BUILD)
 bench: $(BINS) $(BUILD)/mabclient $(BENCH_TOOLS)
 	tests/bench/run.sh $(BUILD)
 
-# The same plus 10 million queries for the memory figure (about 8 minutes more).
+# The same plus 10 million queries for the memory figure (about 18 minutes more).
 bench-long: $(BINS) $(BUILD)/mabclient $(BENCH_TOOLS)
 	BENCH_LONG=1 tests/bench/run.sh $(BUILD)
 
