@@ -1,26 +1,105 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): the hot path at 100,000 accounts, sync, expire.
-#   tests/bench/run.sh [BUILD] [ROUNDS]
-# Prints the figures BENCHMARKS.md quotes.  Needs root only for nothing;
-# runs the real daemon and CLI on a private directory.
+# Benchmarks (not tests) of mailabused for Exim's connect-per-query
+# pattern at 100,000 accounts, each figure next to a minimal raw-epoll
+# server (mabfloor) measured in the same run on the same machine.
+#   tests/bench/run.sh [BUILD]
+# Environment (defaults): REPS=3 repetitions, RUN_SECONDS=3 per load run,
+# ACCOUNTS=100000, REQUESTS=100000 request lines (one pass), STALE=100
+# suspends per repetition timed for staleness, KINDS_ROUNDS=2000 rounds of the per-kind
+# table (0: skip it), BENCH_LONG=1 adds LONG_QUERIES=10000000 queries for
+# the memory figure.
+# Prints every run's figures, then the medians and their ratios to the floor.
 set -eu
 BUILD=${1:-build}
-ROUNDS=${2:-20000}
+REPS=${REPS:-3}
+RUN_SECONDS=${RUN_SECONDS:-3}
 ACCOUNTS=${ACCOUNTS:-100000}
+REQUESTS=${REQUESTS:-100000}
+STALE=${STALE:-100}
+KINDS_ROUNDS=${KINDS_ROUNDS:-2000}
+BENCH_LONG=${BENCH_LONG:-}
+LONG_QUERIES=${LONG_QUERIES:-10000000}
 cd "$(dirname "$0")/../.."
 B=$(mktemp -d /tmp/mailabuse-bench.XXXXXX)
-trap 'kill $dpid 2>/dev/null; wait 2>/dev/null; rm -rf "$B"' EXIT
-mkdir -p "$B/cpanel/etc" "$B/cpanel/var/cpanel/users"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-echo "# $ACCOUNTS accounts, 2 domains each; SQLite $(sqlite3 --version | cut -d' ' -f1)"
-awk -v n="$ACCOUNTS" -v root="$B/cpanel" 'BEGIN {
-    for (i = 1; i <= n; i++) {
-        u = sprintf("u%06d", i)
-        printf "%s.example: %s\nshop-%s.test: %s\n", u, u, u, u > (root "/etc/userdomains")
-        printf "%s: res%d\n", u, i % 50 > (root "/etc/trueuserowners")
-        printf "%s.example\nshop-%s.test\n", u, u > (root "/etc/localdomains")
-    }
-}'
+R=$B/results		# one figure a line: repetition, name, key, value
+D= F= L=
+cleanup() {
+	for p in $L $D $F; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$B"
+}
+trap cleanup EXIT
+: >"$R"
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+ctl() { "$BUILD/mailabusectl" -c "$B/mailabused.conf" "$@"; }
+# mabload exits 1 when a query failed: the errors are counted, not fatal.
+load() { "$BUILD/mabload" "$@" || true; }
+# rec REP NAME "key=value ...": keep the figures, echo them.
+rec() {
+	local rep=$1 name=$2 kv
+	shift 2
+	echo "  $name: $*"
+	for kv in $*; do
+		echo "$rep $name ${kv%%=*} ${kv#*=}" >>"$R"
+	done
+}
+start_daemon() {
+	"$BUILD/mailabused" -f -c "$B/mailabused.conf" 2>>"$B/daemon.log" &
+	D=$!
+	"$BUILD/mabload" -W 10 "$B/policy.sock"
+}
+stop_daemon() {
+	kill -TERM "$D"
+	wait "$D" || true
+	D=
+}
+# Count the sleeps of SQLite's busy handler in the daemon while a writer
+# runs: each is a query waiting on a lock.  perf is optional.
+busy_watch() {
+	if command -v perf >/dev/null 2>&1; then
+		perf stat -x, -o "$B/perf.out" -e syscalls:sys_enter_nanosleep \
+		    -e syscalls:sys_enter_clock_nanosleep -p "$D" 2>/dev/null &
+		P=$!
+	else
+		P=
+	fi
+}
+busy_count() {
+	if [ -n "$P" ]; then
+		kill -INT "$P" 2>/dev/null || true
+		wait "$P" 2>/dev/null || true
+		awk -F, '/nanosleep/ { n += $1 } END { print n + 0 }' "$B/perf.out" 2>/dev/null
+	else
+		echo -1
+	fi
+}
+# Start a background load of 16 clients that runs until stopped.
+bg_load() {
+	"$BUILD/mabload" -c 16 -d 3600 -f "$B/requests" "$B/policy.sock" >"$B/bg.out" &
+	L=$!
+}
+bg_stop() {
+	kill -TERM "$L"
+	wait "$L" || true
+	L=
+	cat "$B/bg.out"
+}
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -srm), $(nproc) cores," \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+    "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+    "SQLite $(sqlite3 --version | cut -d' ' -f1), libevent $(pkg-config --modversion libevent)"
+echo "# $(git log -1 --format='%h %s' 2>/dev/null || echo 'not a git checkout')"
+t0=$(now)
+"$BUILD/mabgen" -a "$ACCOUNTS" -r "$REQUESTS" "$B/cpanel" "$B/requests" "$B/suspended"
+echo "# data: $ACCOUNTS accounts, $(grep -vc '^\*' "$B/cpanel/etc/userdomains") domains," \
+    "$(wc -l <"$B/suspended") suspended, $REQUESTS request lines ($(since "$t0") s)"
+for f in userdomains trueuserowners localdomains; do
+	cp "$B/cpanel/etc/$f" "$B/cpanel/etc/$f.orig"
+done
 cat >"$B/mailabused.conf" <<X
 database: { path = "$B/db"; };
 policy_socket: { path = "$B/policy.sock"; max_connections = 512; };
@@ -30,39 +109,215 @@ log_level = "warning";
 cpanel: { root = "$B/cpanel"; };
 notify: { sendmail = "/bin/dd of=/dev/null status=none"; templates = "$PWD/conf/notices"; };
 X
-ctl() { "$BUILD/mailabusectl" -c "$B/mailabused.conf" "$@"; }
-t0=$(date +%s.%N); ctl sync >/dev/null; t1=$(date +%s.%N)
-echo "sync, first import: $(echo "$t1 - $t0" | bc) s"
-t0=$(date +%s.%N); ctl sync >/dev/null; t1=$(date +%s.%N)
-echo "sync, no changes:   $(echo "$t1 - $t0" | bc) s"
-ctl suspend u000002 --reason bench >/dev/null
-ctl suspend info@u000003.example --reason bench >/dev/null
-"$BUILD/mailabused" -f -c "$B/mailabused.conf" 2>/dev/null &
-dpid=$!
-until "$BUILD/mabclient" -q "$B/policy.sock" PING >/dev/null 2>&1; do sleep 0.05; done
-b64() { printf '%s' "$1" | base64 -w0; }
-req() { echo "MAILABUSE/1 CHECK ctx=$(b64 smtp) auth=$(b64 "$1") sender=$(b64 "$2") rcpt=$(b64 "$3") ip=$(b64 192.0.2.1)"; }
-"$BUILD/mabbench" "$B/policy.sock" "$ROUNDS" \
-    "PING(baseline)=MAILABUSE/1 PING" \
-    "CHECK_active_mailbox=$(req info@u050000.example info@u050000.example x@remote.test)" \
-    "CHECK_subdomain=$(req a@deep.sub.u070000.example a@deep.sub.u070000.example x@remote.test)" \
-    "CHECK_suspended=$(req info@u000002.example info@u000002.example x@remote.test)" \
-    "CHECK_susp_local_rcpt=$(req info@u000002.example info@u000002.example y@u000009.example)" \
-    "CHECK_mailbox_susp=$(req info@u000003.example info@u000003.example x@remote.test)" \
-    "CHECK_unknown=$(req who@nowhere.test who@nowhere.test x@remote.test)"
-kill -TERM $dpid; wait $dpid || true
-# expire at scale: 10% of the accounts with a complaint, half of the windows ended
-sqlite3 "$B/db" "BEGIN;
-  INSERT INTO complaints (account, source, ref, created_at, created_by, window_end)
-    SELECT name, 'bench', 'ref', strftime('%s','now') - 40*86400, 'bench',
-           strftime('%s','now') + (CASE WHEN (rowid / 10) % 2 THEN -10 ELSE 10 END) * 86400
-    FROM (SELECT name, row_number() OVER () AS rowid FROM accounts) WHERE rowid % 10 = 0;
-  INSERT INTO suspensions (target, account, kind, reason, source, created_by, created_at)
-    SELECT account, account, 'account', 'bench', 'bench', 'bench', created_at
-    FROM complaints WHERE source = 'bench';
-  COMMIT;"
-echo "expire: $(sqlite3 "$B/db" "SELECT count(*) FROM complaints") complaints, $(sqlite3 "$B/db" "SELECT count(*) FROM suspensions WHERE lifted_at IS NULL") active suspensions"
-t0=$(date +%s.%N); ctl expire; t1=$(date +%s.%N)
-echo "expire, first run (5,000 windows end, 5,001 notices via dd of=/dev/null):  $(echo "$t1 - $t0" | bc) s"
-t0=$(date +%s.%N); ctl expire; t1=$(date +%s.%N)
-echo "expire, second run (nothing to do): $(echo "$t1 - $t0" | bc) s"
+# The accounts whose suspension is timed: not among those already suspended.
+awk -v n="$ACCOUNTS" -v k="$STALE" 'BEGIN {
+	for (i = 0; i < k; i++) printf "u%06d\n", 11 + int(i * (n - 20) / k) }' |
+    grep -vxFf "$B/suspended" >"$B/stale" || true
+
+# The 1% suspended, in one transaction (as mailabusectl suspend records them).
+suspend_sql() {
+	awk 'BEGIN { print ".timeout 10000"; print "BEGIN;" }
+	{ printf "INSERT INTO suspensions (target, account, kind, reason, source," \
+	    " created_by, created_at) VALUES (\x27%s\x27, \x27%s\x27, \x27account\x27," \
+	    " \x27bench\x27, \x27bench\x27, \x27bench\x27, strftime(\x27%%s\x27, \x27now\x27));\n", $1, $1 }
+	END { print "COMMIT;" }' "$B/suspended"
+}
+# expire's work: 1% of the accounts with a complaint and a suspension,
+# a fifth of the complaint windows already ended (each needs a notice).
+# The owners of the suspensions made so far count as told already.
+expire_sql() {
+	cat <<X
+.timeout 10000
+BEGIN;
+UPDATE suspensions SET eligible_notified_at = created_at WHERE eligible_notified_at IS NULL;
+INSERT INTO complaints (account, source, ref, created_at, created_by, window_end)
+  SELECT name, 'bench', 'ref', strftime('%s','now') - 40*86400, 'bench',
+         strftime('%s','now') + (CASE WHEN (rn / 100) % 5 = 0 THEN -10 ELSE 10 END) * 86400
+  FROM (SELECT name, row_number() OVER (ORDER BY name) AS rn FROM accounts
+        WHERE name NOT IN (SELECT account FROM suspensions WHERE lifted_at IS NULL))
+  WHERE rn % 100 = 50;
+INSERT INTO suspensions (target, account, kind, reason, source, created_by, created_at)
+  SELECT account, account, 'account', 'bench', 'bench', 'bench', created_at
+  FROM complaints WHERE source = 'bench';
+COMMIT;
+X
+}
+# sync's work: 1% of the accounts change owner, 1% gain an addon domain.
+mutate_cpanel() {
+	awk 'NR % 100 == 0 { $2 = "res99" } 1' "$B/cpanel/etc/trueuserowners.orig" \
+	    >"$B/cpanel/etc/trueuserowners"
+	awk 'NR % 100 == 1 && $1 != "*:" { n++; print "added-" n ".test: " $2 >>added } 1' \
+	    added="$B/added" "$B/cpanel/etc/userdomains.orig" >"$B/cpanel/etc/userdomains"
+	cat "$B/added" >>"$B/cpanel/etc/userdomains"
+	cut -d: -f1 "$B/added" | cat "$B/cpanel/etc/localdomains.orig" - \
+	    >"$B/cpanel/etc/localdomains"
+	rm -f "$B/added"
+}
+
+for r in $(seq 1 "$REPS"); do
+	echo "== repetition $r of $REPS"
+	rm -f "$B/db" "$B/db-wal" "$B/db-shm"
+	for f in userdomains trueuserowners localdomains; do
+		cp "$B/cpanel/etc/$f.orig" "$B/cpanel/etc/$f"
+	done
+	t0=$(now); ctl sync >/dev/null; s1=$(since "$t0")
+	t0=$(now); ctl sync >/dev/null; s2=$(since "$t0")
+	rec "$r" sync "first_s=$s1" "nochange_s=$s2"
+	suspend_sql | sqlite3 "$B/db"
+	rec "$r" startup $("$BUILD/mabload" -S "$B/policy.sock" -- \
+	    "$BUILD/mailabused" -f -c "$B/mailabused.conf" 2>>"$B/daemon.log")
+	"$BUILD/mabfloor" "$B/floor.sock" & F=$!
+	"$BUILD/mabload" -W 10 "$B/floor.sock"
+	start_daemon
+	rec "$r" floor_pass $(load -c 16 -n "$REQUESTS" -p "$F" -f "$B/requests" "$B/floor.sock")
+	rec "$r" daemon_pass $(load -c 16 -n "$REQUESTS" -p "$D" -f "$B/requests" "$B/policy.sock")
+	rec "$r" mem "daemon_rss_kib=$(rss "$D")" "floor_rss_kib=$(rss "$F")"
+	for c in 1 4 16 64; do
+		rec "$r" "floor_c$c" $(load -c "$c" -d "$RUN_SECONDS" -p "$F" -f "$B/requests" \
+		    "$B/floor.sock")
+		rec "$r" "daemon_c$c" $(load -c "$c" -d "$RUN_SECONDS" -p "$D" -f "$B/requests" \
+		    "$B/policy.sock")
+	done
+	kill "$F"; wait "$F" 2>/dev/null || true; F=
+
+	# Staleness: each suspend is followed at once by a CHECK of the account.
+	bg_load
+	stale=0 n=0
+	t0=$(now)
+	while read -r a; do
+		ctl suspend "$a" --reason bench-staleness >/dev/null
+		reply=$("$BUILD/mabclient" -q "$B/policy.sock" CHECK ctx=smtp \
+		    "auth=info@$a.example" "sender=info@$a.example" rcpt=someone@remote.test)
+		case $reply in REFUSE*) ;; *) stale=$((stale + 1)) ;; esac
+		n=$((n + 1))
+	done <"$B/stale"
+	s5=$(since "$t0")
+	rec "$r" stale $(bg_stop) "checked=$n" "stale_answers=$stale" \
+	    "suspend_check_ms=$(awk -v t="$s5" -v n="$n" 'BEGIN { printf "%.1f", t * 1000 / n }')"
+
+	# Latency while mailabusectl writes, next to the same load without.
+	rec "$r" writers_idle $(load -c 16 -d 5 -f "$B/requests" "$B/policy.sock")
+	mutate_cpanel
+	bg_load; busy_watch
+	t0=$(now); ctl sync >/dev/null; s3=$(since "$t0")
+	n=$(busy_count)
+	rec "$r" writers_sync $(bg_stop) "sync_s=$s3" "busy_sleeps=$n"
+	expire_sql | sqlite3 "$B/db"
+	bg_load; busy_watch
+	t0=$(now); ctl expire >/dev/null; s4=$(since "$t0")
+	n=$(busy_count)
+	rec "$r" writers_expire $(bg_stop) "expire_s=$s4" "busy_sleeps=$n"
+
+	if [ "$r" = 1 ] && [ "$KINDS_ROUNDS" -gt 0 ]; then
+		# The cost of each kind of request, one client (as before).
+		ctl suspend u000002 --reason bench >/dev/null 2>&1 || true
+		ctl suspend info@u000003.example --reason bench >/dev/null 2>&1 || true
+		b64() { printf '%s' "$1" | base64 -w0; }
+		req() { echo "MAILABUSE/1 CHECK ctx=$(b64 smtp) auth=$(b64 "$1") sender=$(b64 "$2") rcpt=$(b64 "$3") ip=$(b64 192.0.2.1)"; }
+		"$BUILD/mabbench" "$B/policy.sock" "$KINDS_ROUNDS" \
+		    "PING(baseline)=MAILABUSE/1 PING" \
+		    "CHECK_active_mailbox=$(req info@u050001.example info@u050001.example x@remote.test)" \
+		    "CHECK_subdomain=$(req a@deep.sub.u070000.example a@deep.sub.u070000.example x@remote.test)" \
+		    "CHECK_suspended=$(req info@u000002.example info@u000002.example x@remote.test)" \
+		    "CHECK_susp_local_rcpt=$(req info@u000002.example info@u000002.example y@u000009.example)" \
+		    "CHECK_mailbox_susp=$(req info@u000003.example info@u000003.example x@remote.test)" \
+		    "CHECK_unknown=$(req who@nowhere.test who@nowhere.test x@remote.test)" \
+		    2>/dev/null | sed 's/^/  /'
+	fi
+	stop_daemon
+done
+
+if [ -n "$BENCH_LONG" ]; then
+	echo "== long run: $LONG_QUERIES queries, 16 clients"
+	start_daemon
+	load -c 16 -n "$REQUESTS" -f "$B/requests" "$B/policy.sock" >/dev/null
+	r0=$(rss "$D")
+	t0=$(now)
+	rec L long $(load -c 16 -n "$LONG_QUERIES" -p "$D" -f "$B/requests" "$B/policy.sock") \
+	    "rss_before_kib=$r0" "rss_after_kib=$(rss "$D")" \
+	    "wal_mib=$(du -m "$B/db-wal" 2>/dev/null | cut -f1)" "db_mib=$(du -m "$B/db" | cut -f1)"
+	echo "  ($(since "$t0") s)"
+	stop_daemon
+fi
+
+echo "== medians of $REPS repetitions; ratio = daemon / floor of the same repetition, median"
+awk -v long="$BENCH_LONG" -v accounts="$ACCOUNTS" '
+function med(s,   a, n, i, j, t) {
+	n = split(s, a, " ")
+	if (n == 0)
+		return "n/a"
+	for (i = 2; i <= n; i++) {
+		t = a[i] + 0
+		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--)
+			a[j + 1] = a[j]
+		a[j + 1] = t
+	}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function m(name, key) { return med(val[name, key]) }
+function ratio(num, den, key,   r, s) {
+	s = ""
+	for (r in reps)
+		if (((r, den, key) in one) && one[r, den, key] > 0)
+			s = s " " one[r, num, key] / one[r, den, key]
+	return med(s)
+}
+{ val[$2, $3] = val[$2, $3] " " $4; one[$1, $2, $3] = $4; if ($1 != "L") reps[$1] = 1 }
+END {
+	printf "%-8s %-7s %9s %9s %9s %9s %11s %7s\n", "clients", "server", "qps",
+	    "p50_us", "p99_us", "p99.9_us", "cpu_us/q", "errors"
+	for (c = 1; c <= 64; c *= 4) {
+		printf "%-8d %-7s %9.0f %9.1f %9.1f %9.1f %11.2f %7d\n", c, "floor",
+		    m("floor_c" c, "qps"), m("floor_c" c, "p50_us"), m("floor_c" c, "p99_us"),
+		    m("floor_c" c, "p999_us"), m("floor_c" c, "server_cpu_us_per_query"),
+		    m("floor_c" c, "errors")
+		printf "%-8s %-7s %9.0f %9.1f %9.1f %9.1f %11.2f %7d\n", "", "daemon",
+		    m("daemon_c" c, "qps"), m("daemon_c" c, "p50_us"), m("daemon_c" c, "p99_us"),
+		    m("daemon_c" c, "p999_us"), m("daemon_c" c, "server_cpu_us_per_query"),
+		    m("daemon_c" c, "errors")
+		printf "%-8s %-7s %9.2f %9.2f %9.2f %9.2f %11.2f\n", "", "ratio",
+		    ratio("daemon_c" c, "floor_c" c, "qps"), ratio("daemon_c" c, "floor_c" c, "p50_us"),
+		    ratio("daemon_c" c, "floor_c" c, "p99_us"),
+		    ratio("daemon_c" c, "floor_c" c, "p999_us"),
+		    ratio("daemon_c" c, "floor_c" c, "server_cpu_us_per_query")
+	}
+	printf "verdicts at 16 clients (daemon, median): PASS %d REFUSE %d DEFER %d ERROR %d OTHER %d\n",
+	    m("daemon_c16", "PASS"), m("daemon_c16", "REFUSE"), m("daemon_c16", "DEFER"),
+	    m("daemon_c16", "ERROR"), m("daemon_c16", "OTHER")
+	printf "one pass (%d queries, 16 clients): daemon %.0f q/s, %.2f cpu_us/q; floor %.0f q/s, %.2f cpu_us/q\n",
+	    m("daemon_pass", "queries"), m("daemon_pass", "qps"),
+	    m("daemon_pass", "server_cpu_us_per_query"), m("floor_pass", "qps"),
+	    m("floor_pass", "server_cpu_us_per_query")
+	printf "RSS after start and one pass: daemon %.1f MiB (floor %.1f MiB)\n",
+	    m("mem", "daemon_rss_kib") / 1024, m("mem", "floor_rss_kib") / 1024
+	if (long != "")
+		printf "RSS after %d more queries: %.1f MiB (before %.1f MiB, %+.1f%%); %.0f q/s, p99 %.1f us, p99.9 %.1f us, max %.1f us, errors %d; WAL %d MiB, database %d MiB\n",
+		    one["L", "long", "queries"], one["L", "long", "rss_after_kib"] / 1024,
+		    one["L", "long", "rss_before_kib"] / 1024,
+		    (one["L", "long", "rss_after_kib"] / one["L", "long", "rss_before_kib"] - 1) * 100,
+		    one["L", "long", "qps"], one["L", "long", "p99_us"], one["L", "long", "p999_us"],
+		    one["L", "long", "max_us"], one["L", "long", "errors"],
+		    one["L", "long", "wal_mib"], one["L", "long", "db_mib"]
+	printf "start-up (exec to first PING answered): %.1f ms\n", m("startup", "startup_ms")
+	printf "sync of %d accounts: first import %.2f s, no changes %.2f s, 1%% changed (under load) %.2f s\n",
+	    accounts, m("sync", "first_s"), m("sync", "nochange_s"), m("writers_sync", "sync_s")
+	printf "p99 at 16 clients: no writer %.1f us; during sync %.1f us (x%.2f); during expire %.1f us (x%.2f, expire %.2f s)\n",
+	    m("writers_idle", "p99_us"), m("writers_sync", "p99_us"),
+	    ratio("writers_sync", "writers_idle", "p99_us"), m("writers_expire", "p99_us"),
+	    ratio("writers_expire", "writers_idle", "p99_us"), m("writers_expire", "expire_s")
+	printf "p99.9 / max: no writer %.1f / %.1f us; sync %.1f / %.1f us; expire %.1f / %.1f us\n",
+	    m("writers_idle", "p999_us"), m("writers_idle", "max_us"),
+	    m("writers_sync", "p999_us"), m("writers_sync", "max_us"),
+	    m("writers_expire", "p999_us"), m("writers_expire", "max_us")
+	printf "queries waiting on a lock (busy-handler sleeps; -1: perf unavailable): sync %d, expire %d; DEFER: sync %d, expire %d; errors: sync %d, expire %d\n",
+	    m("writers_sync", "busy_sleeps"), m("writers_expire", "busy_sleeps"),
+	    m("writers_sync", "DEFER"), m("writers_expire", "DEFER"),
+	    m("writers_sync", "errors"), m("writers_expire", "errors")
+	for (r in reps) {
+		st += one[r, "stale", "stale_answers"]
+		sc += one[r, "stale", "checked"]
+	}
+	printf "staleness: %d of %d CHECKs right after suspend returned were not REFUSE (all repetitions); %.1f ms per suspend + CHECK; load meanwhile %.0f q/s, p99 %.1f us\n",
+	    st, sc, m("stale", "suspend_check_ms"),
+	    m("stale", "qps"), m("stale", "p99_us")
+}' "$R"
