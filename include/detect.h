@@ -47,8 +47,8 @@ struct detect_limits {
 };
 
 struct detect_window {
-	uint32_t n[DETECT_BUCKETS];
-	long long last;			/* index of the newest bucket written, -1 none */
+	uint16_t n[DETECT_BUCKETS];	/* saturate: far above any useful limit */
+	int32_t last;			/* index of the newest bucket written, -1 none */
 };
 
 /* One message as the detectors see it. */
@@ -84,7 +84,8 @@ unsigned long long detect_window_sum(const struct detect_window *w, long long no
 
 int detect_check(struct detect *d, const struct detect_msg *m,
     const struct detect_limits *lim, long long now, struct detect_trip *trip);
-void detect_count(struct detect *d, const struct detect_msg *m, long long now);
+void detect_count(struct detect *d, const struct detect_msg *m,
+    const struct detect_limits *lim, long long now);
 int detect_outcome(struct detect *d, const char *account, int failed, uint64_t once,
     long long sent_at, long long now);
 void detect_forget(struct detect *d, const char *account);

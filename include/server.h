@@ -7,11 +7,11 @@
 
 #include <stdint.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "config.h"
+#include "detect.h"
 #include "proto.h"
 #include "store.h"
 
@@ -24,17 +24,25 @@ struct pending_account {
 	struct pending_account *next;
 };
 
+#define CONN_INBUF 2048		/* most request lines fit: no allocation */
+
 struct conn {
 	unsigned long long id;
 	struct server *srv;
-	struct bufferevent *bev;
-	struct event *deadline;		/* read_timeout from accept, not from the last byte */
+	evutil_socket_t fd;
+	struct event *ev;		/* read, then write if the reply did not fit at once */
+	struct timeval deadline;	/* read_timeout from accept, not from the last byte */
+	char *in;			/* inbuf, or allocated for a longer line */
+	size_t inlen, incap;
+	char *out;			/* the reply */
+	size_t outlen, outoff;
 	int replied;
 	int dead;
 	int user;			/* on the user socket */
 	int peer_known;			/* SO_PEERCRED gave peer_uid */
 	unsigned long peer_uid;
 	TAILQ_ENTRY(conn) entry;
+	char inbuf[CONN_INBUF];
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -45,6 +53,7 @@ struct server {
 	struct store *st;
 	struct recorder *rec;		/* the writer thread: history, outcomes, suspensions */
 	struct detect *det;		/* the detectors' windows */
+	struct detect_limits rebuild_lim;	/* what to keep when rebuilding them */
 	struct pending_account *pending;	/* suspensions being written */
 	int done_pipe[2];		/* the writer says a suspension is done */
 	struct event *done_ev;

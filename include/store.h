@@ -142,6 +142,8 @@ const char *store_error(struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+int store_read_begin(struct store *st);
+void store_read_end(struct store *st);
 
 /* Hot path: 1 found, 0 not found, -1 error. */
 int store_domain_owner(struct store *st, const char *domain, char *account, size_t len);

@@ -162,7 +162,10 @@ check_source(const struct proto_request *req, const struct identity *id,
     struct message_record *m)
 {
 	proto_sanitize(req->ip, m->ip, sizeof m->ip);
-	if (id->kind == IDENTITY_MAILBOX || strcmp(id->how, "auth-user") == 0) {
+	/* a login with the account's name is a mailbox of sorts over SMTP; locally it
+	   is only the caller's name */
+	if (id->kind == IDENTITY_MAILBOX || (strcmp(id->how, "auth-user") == 0 &&
+	    strcmp(req->ctx, "smtp") == 0)) {
 		snprintf(m->source_kind, sizeof m->source_kind, "mailbox");
 		check_copy(m->source, sizeof m->source,
 		    id->kind == IDENTITY_MAILBOX ? id->mailbox : id->account);
@@ -401,7 +404,7 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 		case ACTION_HOLD:
 			*v = VERDICT_HOLD;
 			snprintf(text, len, "held for review: %s", why);
-			detect_count(srv->det, &dm, now);
+			detect_count(srv->det, &dm, &lim, now);
 			break;
 		case ACTION_SUSPEND:
 			*v = VERDICT_DEFER;
@@ -417,15 +420,15 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 			break;
 		}
 	} else {
-		detect_count(srv->det, &dm, now);
+		detect_count(srv->det, &dm, &lim, now);
 		*v = VERDICT_PASS;
 	}
 	return 0;
 }
 
-/* Decide on one request; text receives the reply text. */
-enum verdict
-check_request(struct server *srv, unsigned long long connid,
+/* Decide on one request, the store read in one transaction. */
+static enum verdict
+check_decide(struct server *srv, unsigned long long connid,
     const struct proto_request *req, char *text, size_t len)
 {
 	const struct config *cfg = srv->cfg;
@@ -517,6 +520,19 @@ defer:
 	    store_error(srv->st));
 	snprintf(text, len, "4.3.0 mail policy service temporarily unavailable");
 	return VERDICT_DEFER;
+}
+
+/* Decide on one request; text receives the reply text. */
+enum verdict
+check_request(struct server *srv, unsigned long long connid,
+    const struct proto_request *req, char *text, size_t len)
+{
+	int tx = store_read_begin(srv->st) == 0;
+	enum verdict v = check_decide(srv, connid, req, text, len);
+
+	if (tx)
+		store_read_end(srv->st);
+	return v;
 }
 
 /* An outcome of a delivery, from Exim's event_action. */

@@ -1,15 +1,19 @@
 /*
  * One client connection: read one bounded request line, answer it,
- * close.  A connection is freed from the reap event, never inside one
- * of its own callbacks.
+ * close.  Plain read(2) and write(2) on the socket, one event per
+ * connection: a query as Exim makes it (connect, one line, half-close,
+ * read to EOF) is usually read and answered as soon as it is accepted,
+ * without the event loop ever watching the socket.  A connection is freed
+ * from the reap event, never inside one of its own callbacks.
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <event2/buffer.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server.h"
@@ -18,28 +22,68 @@
 #define MAILABUSE_VERSION "0"
 #endif
 
-/* Queue the reply and stop reading; the write callback closes. */
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Wait for the socket (what: EV_READ or EV_WRITE) until the deadline. */
+static void
+conn_wait(struct conn *c, short what)
+{
+	struct timeval now, left;
+
+	gettimeofday(&now, NULL);
+	timersub(&c->deadline, &now, &left);
+	if (left.tv_sec < 0)
+		left.tv_sec = left.tv_usec = 0;
+	if (c->ev == NULL || event_assign(c->ev, c->srv->base, c->fd, what, conn_io_cb, c) == -1 ||
+	    event_add(c->ev, &left) == -1) {
+		log_warnx("conn %llu: cannot wait for the socket", c->id);
+		conn_close(c);
+	}
+}
+
+/* Write what is left of the reply; close when it is all out. */
+static void
+conn_flush(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->outoff < c->outlen) {
+		n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		if (n > 0) {
+			c->outoff += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			conn_wait(c, EV_WRITE);
+			return;
+		}
+		log_debug("conn %llu: cannot write the reply", c->id);
+		break;
+	}
+	conn_close(c);
+}
+
+/* Answer and stop reading; the reply gets read_timeout again to be written. */
 static void
 conn_reply_send(struct conn *c, enum verdict v, const char *text)
 {
 	size_t len = (text != NULL ? strlen(text) : 0) + 16;
-	char *line;
 	int n;
 
 	if (c->replied)
 		return;
 	c->replied = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	{
-		struct timeval tv = { (time_t)c->srv->cfg->policy_socket_read_timeout, 0 };
-
-		evtimer_add(c->deadline, &tv);	/* now the deadline of the write */
-	}
-	if ((line = malloc(len)) == NULL ||
-	    (n = proto_reply_format(v, text, line, len)) < 0 ||
-	    bufferevent_write(c->bev, line, (size_t)n) == -1)
+	gettimeofday(&c->deadline, NULL);
+	c->deadline.tv_sec += (time_t)c->srv->cfg->policy_socket_read_timeout;
+	if ((c->out = malloc(len)) == NULL ||
+	    (n = proto_reply_format(v, text, c->out, len)) < 0) {
 		conn_close(c);
-	free(line);
+		return;
+	}
+	c->outlen = (size_t)n;
+	conn_flush(c);
 }
 
 /* Decide on one complete request line. */
@@ -85,102 +129,114 @@ conn_line_handle(struct conn *c, char *line)
 	conn_reply_send(c, v, text);
 }
 
-/* Look for a complete line, bounded by policy_socket.max_line. */
+/* A whole line (without its newline) of len bytes at c->in. */
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_line(struct conn *c, size_t len)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t max = (size_t)c->srv->cfg->policy_socket_max_line, eol_len;
-	struct evbuffer_ptr p;
-	char *line;
-
-	if (c->replied)
-		return;
-	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-	if (p.pos == -1) {
-		if (evbuffer_get_length(in) > max) {
-			log_info("conn %llu: request line longer than %zu bytes", c->id, max);
-			conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
-		}
-		return;
-	}
-	if ((size_t)p.pos > max) {
-		log_info("conn %llu: request line longer than %zu bytes", c->id, max);
-		conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
-		return;
-	}
-	if ((line = malloc((size_t)p.pos + 1)) == NULL) {
-		conn_reply_send(c, VERDICT_DEFER, "4.3.0 out of memory");
-		return;
-	}
-	evbuffer_remove(in, line, (size_t)p.pos);
-	line[p.pos] = '\0';
-	evbuffer_drain(in, eol_len);
-	if (memchr(line, '\0', (size_t)p.pos) != NULL)
+	if (len > 0 && c->in[len - 1] == '\r')
+		len--;
+	c->in[len] = '\0';
+	if (memchr(c->in, '\0', len) != NULL)
 		conn_reply_send(c, VERDICT_ERROR, "5.5.2 NUL byte in request");
 	else
-		conn_line_handle(c, line);
-	free(line);
+		conn_line_handle(c, c->in);
 }
 
-/* The reply has been written: done with this client. */
+/*
+ * Read what the client sent, up to policy_socket.max_line bytes and its
+ * newline; a last line without one is taken at end of file.
+ */
 static void
-conn_write_cb(struct bufferevent *bev, void *arg)
+conn_read(struct conn *c)
 {
-	struct conn *c = arg;
+	size_t max = (size_t)c->srv->cfg->policy_socket_max_line;
+	char *nl, *bigger;
+	ssize_t n;
 
-	if (c->replied && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	for (;;) {
+		if (c->inlen + 1 >= c->incap) {
+			/* room for max_line, its newline and a NUL; no more */
+			size_t cap = c->incap * 4 < max + 2 ? c->incap * 4 : max + 2;
+
+			if (cap <= c->incap) {
+				log_info("conn %llu: request line longer than %zu bytes", c->id, max);
+				conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
+				return;
+			}
+			if ((bigger = malloc(cap)) == NULL) {
+				conn_reply_send(c, VERDICT_DEFER, "4.3.0 out of memory");
+				return;
+			}
+			memcpy(bigger, c->in, c->inlen);
+			if (c->in != c->inbuf)
+				free(c->in);
+			c->in = bigger;
+			c->incap = cap;
+		}
+		/* keep a byte for the NUL */
+		n = read(c->fd, c->in + c->inlen, c->incap - 1 - c->inlen);
+		if (n > 0) {
+			nl = memchr(c->in + c->inlen, '\n', (size_t)n);
+			c->inlen += (size_t)n;
+			if (nl != NULL) {
+				if ((size_t)(nl - c->in) > max) {
+					log_info("conn %llu: request line longer than %zu bytes",
+					    c->id, max);
+					conn_reply_send(c, VERDICT_ERROR,
+					    "5.5.2 request line too long");
+				} else
+					conn_line(c, (size_t)(nl - c->in));
+				return;
+			}
+			if (c->inlen > max) {
+				log_info("conn %llu: request line longer than %zu bytes", c->id, max);
+				conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
+				return;
+			}
+			continue;
+		}
+		if (n == 0) {
+			/* half-closed after a last line without its newline: take it */
+			if (c->inlen > 0)
+				conn_line(c, c->inlen);
+			else
+				conn_close(c);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			conn_wait(c, EV_READ);
+			return;
+		}
+		log_debug("conn %llu: connection error", c->id);
 		conn_close(c);
+		return;
+	}
 }
 
-/* The request did not arrive in time (or the reply could not be written). */
 static void
-conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+conn_io_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)fd;
-	(void)what;
-	if (c->replied) {
-		conn_close(c);
+	if (c->dead)
 		return;
-	}
-	log_info("conn %llu: no complete request within the read timeout", c->id);
-	conn_reply_send(c, VERDICT_ERROR, "4.4.2 timeout waiting for the request");
-}
-
-/* EOF, timeout or error. */
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	if (c->replied) {
-		conn_close(c);
-		return;
-	}
-	if ((what & BEV_EVENT_EOF) && evbuffer_get_length(in) > 0 &&
-	    evbuffer_get_length(in) <= (size_t)c->srv->cfg->policy_socket_max_line) {
-		/* Half-closed after a last line without its newline: take it. */
-		size_t n = evbuffer_get_length(in);
-		char *line = malloc(n + 1);
-
-		if (line != NULL) {
-			evbuffer_remove(in, line, n);
-			line[n] = '\0';
-			if (memchr(line, '\0', n) != NULL) {
-				conn_reply_send(c, VERDICT_ERROR, "5.5.2 NUL byte in request");
-			} else
-				conn_line_handle(c, line);
-			free(line);
+	if (what & EV_TIMEOUT) {
+		if (c->replied) {
+			log_debug("conn %llu: the client did not take its reply in time", c->id);
+			conn_close(c);
 			return;
 		}
+		log_info("conn %llu: no complete request within the read timeout", c->id);
+		conn_reply_send(c, VERDICT_ERROR, "4.4.2 timeout waiting for the request");
+		return;
 	}
-	if (what & BEV_EVENT_ERROR)
-		log_debug("conn %llu: connection error", c->id);
-	conn_close(c);
+	if (c->replied)
+		conn_flush(c);
+	else
+		conn_read(c);
 }
 
 /* Take a new client; the caller has checked the connection limit. */
@@ -188,55 +244,43 @@ void
 conn_accept(struct server *srv, evutil_socket_t fd, int user)
 {
 	struct conn *c;
-	struct timeval tv;
 	struct ucred cred;
 	socklen_t credlen = sizeof cred;
 
-	if ((c = calloc(1, sizeof *c)) == NULL) {
+	if ((c = calloc(1, sizeof *c)) == NULL ||
+	    (c->ev = event_new(srv->base, -1, 0, conn_io_cb, c)) == NULL) {
+		free(c);
 		evutil_closesocket(fd);
 		return;
 	}
 	c->srv = srv;
+	c->fd = fd;
 	c->id = ++srv->next_id;
 	c->user = user;
+	c->in = c->inbuf;
+	c->incap = sizeof c->inbuf;
 	/* Who is on the other end is the kernel's word, never the client's. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 &&
+	if (user && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 &&
 	    credlen == sizeof cred) {
 		c->peer_known = 1;
 		c->peer_uid = (unsigned long)cred.uid;
-	}
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		evutil_closesocket(fd);
-		free(c);
-		return;
 	}
 	/*
 	 * One deadline for the whole request, however slowly it trickles in;
 	 * the reply gets as long again to be written.
 	 */
-	tv.tv_sec = (time_t)srv->cfg->policy_socket_read_timeout;
-	tv.tv_usec = 0;
-	if ((c->deadline = evtimer_new(srv->base, conn_deadline_cb, c)) == NULL) {
-		bufferevent_free(c->bev);
-		free(c);
-		return;
-	}
-	evtimer_add(c->deadline, &tv);
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
-	/* Stop reading once a line cannot be valid any more. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    (size_t)srv->cfg->policy_socket_max_line + 2);
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	gettimeofday(&c->deadline, NULL);
+	c->deadline.tv_sec += (time_t)srv->cfg->policy_socket_read_timeout;
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 	srv->nuser += user;
 	log_debug("conn %llu: accepted on the %s socket, peer uid %ld", c->id,
 	    user ? "user" : "policy", c->peer_known ? (long)c->peer_uid : -1L);
+	/* the request is usually there already: no need to wait for it */
+	conn_read(c);
 }
 
-/* Mark a connection finished; it is freed from the reap event. */
+/* Close the socket at once; the connection is freed from the reap event. */
 void
 conn_close(struct conn *c)
 {
@@ -245,8 +289,9 @@ conn_close(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = 1;
-	evtimer_del(c->deadline);
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->ev);
+	evutil_closesocket(c->fd);
+	c->fd = -1;
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, c, entry);
 	srv->nconns--;
@@ -265,8 +310,10 @@ conn_reap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
 		TAILQ_REMOVE(&srv->dead, c, entry);
-		bufferevent_free(c->bev);
-		event_free(c->deadline);
+		event_free(c->ev);
+		if (c->in != c->inbuf)
+			free(c->in);
+		free(c->out);
 		free(c);
 	}
 	server_conn_closed(srv);

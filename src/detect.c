@@ -33,8 +33,7 @@ struct det_set {
 
 struct det_entry {
 	UT_hash_handle hh;
-	char *key;
-	char account[64];
+	char *key;			/* "account", or "account\nmailbox", "account\nscript" */
 	long long seen;			/* the last time anything was counted */
 	struct detect_window msgs;
 	struct detect_window rcpts;
@@ -126,17 +125,17 @@ detect_window_add(struct detect_window *w, long long now, uint32_t n)
 		return;
 	if (w->last < 0 || b - w->last >= DETECT_BUCKETS) {
 		memset(w->n, 0, sizeof w->n);
-		w->last = b;
+		w->last = (int32_t)b;
 	} else if (b > w->last) {
 		for (long long i = w->last + 1; i <= b; i++)
 			w->n[i % DETECT_BUCKETS] = 0;
-		w->last = b;
+		w->last = (int32_t)b;
 	} else if (w->last - b >= DETECT_BUCKETS)
 		return;		/* older than the window: nothing to count */
-	if (w->n[b % DETECT_BUCKETS] > UINT32_MAX - n)
-		w->n[b % DETECT_BUCKETS] = UINT32_MAX;
+	if (w->n[b % DETECT_BUCKETS] > UINT16_MAX - (n > UINT16_MAX ? UINT16_MAX : n))
+		w->n[b % DETECT_BUCKETS] = UINT16_MAX;
 	else
-		w->n[b % DETECT_BUCKETS] += n;
+		w->n[b % DETECT_BUCKETS] += (uint16_t)n;
 }
 
 unsigned long long
@@ -244,7 +243,7 @@ det_find(struct det_entry *table, const char *key)
 }
 
 static struct det_entry *
-det_get(struct detect *d, struct det_entry **table, const char *key, const char *account)
+det_get(struct detect *d, struct det_entry **table, const char *key)
 {
 	struct det_entry *e = det_find(*table, key);
 
@@ -254,7 +253,6 @@ det_get(struct detect *d, struct det_entry **table, const char *key, const char 
 		free(e);
 		return NULL;
 	}
-	snprintf(e->account, sizeof e->account, "%s", account);
 	e->msgs.last = e->rcpts.last = -1;
 	HASH_ADD_KEYPTR(hh, *table, e->key, strlen(e->key), e);
 	d->n++;
@@ -289,10 +287,20 @@ detect_free(struct detect *d)
 	free(d);
 }
 
+/* The key of a mailbox's or a script's entry: its account first. */
 static void
-det_script_key(const struct detect_msg *m, char *buf, size_t len)
+det_sub_key(const char *account, const char *name, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s\n%s", m->account, m->script);
+	snprintf(buf, len, "%s\n%s", account, name);
+}
+
+/* Whether an entry's key is the account's or one of its mailboxes' or scripts'. */
+static int
+det_key_of(const char *key, const char *account)
+{
+	size_t n = strlen(account);
+
+	return strncmp(key, account, n) == 0 && (key[n] == '\0' || key[n] == '\n');
 }
 
 /* Keep the most severe trip: suspend, then defer, then hold. */
@@ -342,7 +350,8 @@ detect_check(struct detect *d, const struct detect_msg *m,
 	    (long long)m->n_external) > lim->l[DET_ACCOUNT_RCPTS].value)
 		det_trip(trip, &found, lim, DET_ACCOUNT_RCPTS, c, m->account);
 	if (m->mailbox[0] != '\0') {
-		mb = det_find(d->mailboxes, m->mailbox);
+		det_sub_key(m->account, m->mailbox, key, sizeof key);
+		mb = det_find(d->mailboxes, key);
 		if (det_on(lim, DET_MAILBOX_MESSAGES) &&
 		    (c = (long long)(mb != NULL ? detect_window_sum(&mb->msgs, now) : 0) + 1) >
 		    lim->l[DET_MAILBOX_MESSAGES].value)
@@ -360,7 +369,7 @@ detect_check(struct detect *d, const struct detect_msg *m,
 	if (m->script[0] != '\0' && det_on(lim, DET_SCRIPT_RCPTS) && m->n_rcpt_hashes > 0) {
 		long long fresh = 0;
 
-		det_script_key(m, key, sizeof key);
+		det_sub_key(m->account, m->script, key, sizeof key);
 		sc = det_find(d->scripts, key);
 		for (size_t i = 0; i < m->n_rcpt_hashes; i++)
 			if (!det_set_has(sc != NULL ? sc->set : NULL, m->rcpt_hashes[i], now))
@@ -382,31 +391,51 @@ detect_check(struct detect *d, const struct detect_msg *m,
 	return found;
 }
 
-/* Count a message that was let through (passed or held). */
+/* At most how many of a set are needed to tell a count over limit: limit + 1. */
+static size_t
+det_cap(const struct detect_limits *lim, enum detector det, size_t max)
+{
+	long long v = lim->l[det].value;
+
+	return v <= 0 ? 0 : (unsigned long long)v >= max ? max : (size_t)v + 1;
+}
+
+/*
+ * Count a message that was let through (passed or held).  Only what a
+ * detector that is on needs is kept, and a set no larger than its limit
+ * needs: memory follows the limits.
+ */
 void
-detect_count(struct detect *d, const struct detect_msg *m, long long now)
+detect_count(struct detect *d, const struct detect_msg *m,
+    const struct detect_limits *lim, long long now)
 {
 	struct det_entry *e;
 	char key[1024];
+	size_t cap;
 
-	if ((e = det_get(d, &d->accounts, m->account, m->account)) != NULL) {
+	if ((e = det_get(d, &d->accounts, m->account)) != NULL) {
 		detect_window_add(&e->msgs, now, 1);
 		detect_window_add(&e->rcpts, now, (uint32_t)m->n_external);
 		e->seen = now;
 	}
-	if (m->mailbox[0] != '\0' &&
-	    (e = det_get(d, &d->mailboxes, m->mailbox, m->account)) != NULL) {
-		detect_window_add(&e->msgs, now, 1);
-		detect_window_add(&e->rcpts, now, (uint32_t)m->n_external);
-		if (m->host_new && m->host != 0)
-			det_set_add(&e->set, m->host, now, DETECT_HOSTS_MAX);
-		e->seen = now;
+	if (m->mailbox[0] != '\0' && (lim->l[DET_MAILBOX_MESSAGES].value > 0 ||
+	    lim->l[DET_MAILBOX_RCPTS].value > 0 || lim->l[DET_MAILBOX_NEW_HOSTS].value > 0)) {
+		det_sub_key(m->account, m->mailbox, key, sizeof key);
+		if ((e = det_get(d, &d->mailboxes, key)) != NULL) {
+			detect_window_add(&e->msgs, now, 1);
+			detect_window_add(&e->rcpts, now, (uint32_t)m->n_external);
+			cap = det_cap(lim, DET_MAILBOX_NEW_HOSTS, DETECT_HOSTS_MAX);
+			if (m->host_new && m->host != 0 && cap > 0)
+				det_set_add(&e->set, m->host, now, cap);
+			e->seen = now;
+		}
 	}
-	if (m->script[0] != '\0' && m->n_rcpt_hashes > 0) {
-		det_script_key(m, key, sizeof key);
-		if ((e = det_get(d, &d->scripts, key, m->account)) != NULL) {
+	cap = det_cap(lim, DET_SCRIPT_RCPTS, DETECT_DISTINCT_MAX);
+	if (m->script[0] != '\0' && m->n_rcpt_hashes > 0 && cap > 0) {
+		det_sub_key(m->account, m->script, key, sizeof key);
+		if ((e = det_get(d, &d->scripts, key)) != NULL) {
 			for (size_t i = 0; i < m->n_rcpt_hashes; i++)
-				det_set_add(&e->set, m->rcpt_hashes[i], now, DETECT_DISTINCT_MAX);
+				det_set_add(&e->set, m->rcpt_hashes[i], now, cap);
 			e->seen = now;
 		}
 	}
@@ -423,7 +452,7 @@ int
 detect_outcome(struct detect *d, const char *account, int failed, uint64_t once,
     long long sent_at, long long now)
 {
-	struct det_entry *e = det_get(d, &d->accounts, account, account);
+	struct det_entry *e = det_get(d, &d->accounts, account);
 	struct detect_window **w;
 
 	if (e == NULL)
@@ -459,7 +488,7 @@ det_table_drop(struct detect *d, struct det_entry **table, const char *account,
 	size_t n = 0;
 
 	HASH_ITER(hh, *table, e, tmp) {
-		if (account != NULL ? strcmp(e->account, account) != 0 :
+		if (account != NULL ? !det_key_of(e->key, account) :
 		    e->seen >= idle_before || e->since > keep_since)
 			continue;
 		HASH_DEL(*table, e);
@@ -492,7 +521,7 @@ detect_reset_before(struct detect *d, const char *account, long long t)
 		return;
 	if (e != NULL)
 		detect_forget(d, account);
-	if ((e = det_get(d, &d->accounts, account, account)) != NULL) {
+	if ((e = det_get(d, &d->accounts, account)) != NULL) {
 		e->since = t;
 		e->seen = t;
 	}

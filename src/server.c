@@ -399,7 +399,7 @@ server_rebuild_cb(void *arg, const struct recent_message *r)
 	}
 	m.rcpt_hashes = hashes;
 	m.n_rcpt_hashes = n;
-	detect_count(srv->det, &m, r->at);
+	detect_count(srv->det, &m, &srv->rebuild_lim, r->at);
 	for (long long i = 0; i < r->ok; i++)
 		detect_outcome(srv->det, r->account, 0, 0, r->at, r->at);
 	for (long long i = 0; i < r->failed; i++)
@@ -412,6 +412,11 @@ server_detect_rebuild(struct server *srv)
 {
 	long long now = clock_now();
 
+	/* the configuration's limits: what an account's own allow is kept at the next message */
+	config_detect_limits(srv->cfg, &srv->rebuild_lim);
+	for (int i = 0; i < DET_COUNT; i++)
+		if (srv->rebuild_lim.l[i].value > 0)
+			srv->rebuild_lim.l[i].value = 100000000;	/* keep all: own limits may be higher */
 	if (store_recent_messages(srv->st, now - DETECT_WINDOW, server_rebuild_cb, srv) == -1)
 		return -1;
 	log_info("detection: %zu senders active in the last hour", detect_size(srv->det));

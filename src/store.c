@@ -144,7 +144,7 @@ static const char *const store_migrations[] = {
 #define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
 enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_READ_BEGIN,
 	S_DOMAIN_OWNER, S_ACCOUNT_EXISTS, S_SUSP_ACTIVE, S_LOCAL_DOMAIN,
 	S_ACCOUNT_GET, S_ACCOUNT_LIST, S_ACCOUNT_DOMAINS,
 	S_SUSP_INSERT, S_SUSP_LIFT, S_SUSP_LIST,
@@ -188,6 +188,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_READ_BEGIN] = "BEGIN",
 	[S_DOMAIN_OWNER] = "SELECT account FROM domains WHERE domain = ?1",
 	[S_ACCOUNT_EXISTS] = "SELECT 1 FROM accounts WHERE name = ?1 AND present = 1",
 	[S_SUSP_ACTIVE] = "SELECT " SUSP_COLS " FROM suspensions"
@@ -1614,4 +1615,28 @@ store_set_synchronous(struct store *st, int full)
 	    "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st, "synchronous");
 	return 0;
+}
+
+/*
+ * One read transaction around the lookups of one decision: one snapshot
+ * and one WAL read lock, instead of one for every statement.  Never
+ * waits: a deferred BEGIN takes no lock until the first read.
+ */
+int
+store_read_begin(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, S_READ_BEGIN);
+
+	if (s == NULL)
+		return -1;
+	return store_exec_stmt(st, s, "begin");
+}
+
+void
+store_read_end(struct store *st)
+{
+	sqlite3_stmt *s = store_stmt(st, S_COMMIT);
+
+	if (s != NULL && store_exec_stmt(st, s, "end of read") == -1)
+		store_rollback(st);
 }

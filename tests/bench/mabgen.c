@@ -9,9 +9,11 @@
  * 30% two addon domains.  etc/userdomains, etc/trueuserowners (50
  * resellers), etc/localdomains (every domain) and var/cpanel/users/USER.
  *
- * REQUESTS-FILE gets REQUESTS CHECK lines (default 200,000), as Exim's
- * ACLs write them: 60% authenticated SMTP submissions by a mailbox of
- * the account, 40% local submissions by the account's scripts
+ * REQUESTS-FILE gets REQUESTS messages (default 200,000) as the CHECK
+ * lines Exim's ACLs write for them: 60% authenticated SMTP submissions
+ * by a mailbox of the account, each two lines (its RCPT, then the whole
+ * message at DATA, recorded and counted by the daemon), 40% local
+ * submissions by the account's scripts (one line, recorded and counted)
  * (identified, as Exim does for local callers, by $authenticated_id =
  * the login name, with the account's uid alongside).  The account of
  * each request is drawn from a Zipf distribution (s = 1) over a random
@@ -267,10 +269,21 @@ write_requests(const char *path, unsigned n, unsigned count)
 			snprintf(addr, sizeof addr, "%s@%s", locals[rng_below(8)], d[rng_below(3)]);
 			recipient(rcpt, sizeof rcpt, n, local);
 			snprintf(ip, sizeof ip, "203.0.113.%u", 1 + rng_below(254));
+			/* as Exim asks: at RCPT, then the whole message at DATA */
 			field(f, "ctx", "smtp");
 			field(f, "auth", addr);
 			field(f, "sender", addr);
 			field(f, "rcpt", rcpt);
+			field(f, "ip", ip);
+			fputs("\nMAILABUSE/1 CHECK", f);
+			field(f, "ctx", "smtp");
+			field(f, "stage", "data");
+			snprintf(tmp, sizeof tmp, "1bench-%06u-%02u", q, acct % 100);
+			field(f, "msgid", tmp);
+			field(f, "auth", addr);
+			field(f, "sender", addr);
+			field(f, "rcpt", rcpt);
+			field(f, "nrcpt", "1");
 			field(f, "ip", ip);
 		} else {
 			char uid[16], script[256];
@@ -291,6 +304,8 @@ write_requests(const char *path, unsigned n, unsigned count)
 			field(f, "ctx", "local");
 			field(f, "auth", user);
 			field(f, "uid", uid);
+			snprintf(tmp, sizeof tmp, "1bench-%06u-%02u", q, acct % 100);
+			field(f, "msgid", tmp);
 			field(f, "sender", addr);
 			field(f, "rcpt", rcpt);
 			if (sn != NULL)

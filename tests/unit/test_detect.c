@@ -76,7 +76,7 @@ test_account_messages_limit_exactly_and_one_over(void **state)
 	lim.l[DET_ACCOUNT_MESSAGES].action = ACTION_DEFER;
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(detect_check(d, &m, &lim, T0 + i, &t), 0);	/* 1..3: at most the limit */
-		detect_count(d, &m, T0 + i);
+		detect_count(d, &m, &lim, T0 + i);
 	}
 	assert_int_equal(detect_check(d, &m, &lim, T0 + 3, &t), 1);		/* the 4th: one over */
 	assert_int_equal(t.det, DET_ACCOUNT_MESSAGES);
@@ -105,8 +105,8 @@ test_rcpts_count_external_recipients(void **state)
 	(void)state;
 	lim.l[DET_MAILBOX_RCPTS].value = 10;
 	lim.l[DET_MAILBOX_RCPTS].action = ACTION_HOLD;
-	detect_count(d, &m, T0);
-	detect_count(d, &m, T0);		/* 8 so far */
+	detect_count(d, &m, &lim, T0);
+	detect_count(d, &m, &lim, T0);		/* 8 so far */
 	m.n_external = 2;
 	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 10: the limit */
 	m.n_external = 3;
@@ -141,8 +141,8 @@ test_new_hosts_distinct(void **state)
 		snprintf(ip, sizeof ip, "203.0.113.%d", i);
 		m.host = detect_hash(ip);
 		assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
-		detect_count(d, &m, T0);
-		detect_count(d, &m, T0);	/* the same host twice counts once */
+		detect_count(d, &m, &lim, T0);
+		detect_count(d, &m, &lim, T0);	/* the same host twice counts once */
 	}
 	/* a host seen before is not new, whatever its count */
 	m.host_new = 0;
@@ -179,12 +179,12 @@ test_script_distinct_recipients(void **state)
 	h[1] = detect_hash("b@x.test");
 	m.rcpt_hashes = h;
 	m.n_rcpt_hashes = 2;
-	detect_count(d, &m, T0);
-	detect_count(d, &m, T0);		/* the same two again: still 2 */
+	detect_count(d, &m, &lim, T0);
+	detect_count(d, &m, &lim, T0);		/* the same two again: still 2 */
 	h[0] = detect_hash("c@x.test");
 	h[1] = detect_hash("d@x.test");
 	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);	/* 4: the limit */
-	detect_count(d, &m, T0);
+	detect_count(d, &m, &lim, T0);
 	h[2] = detect_hash("e@x.test");
 	m.rcpt_hashes = &h[2];
 	m.n_rcpt_hashes = 1;
@@ -287,7 +287,7 @@ test_most_severe_action_wins_and_forget(void **state)
 	lim.l[DET_ACCOUNT_RCPTS].action = ACTION_SUSPEND;
 	lim.l[DET_MAILBOX_MESSAGES].value = 1;
 	lim.l[DET_MAILBOX_MESSAGES].action = ACTION_DEFER;
-	detect_count(d, &m, T0);
+	detect_count(d, &m, &lim, T0);
 	assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);
 	assert_int_equal(t.action, ACTION_SUSPEND);
 	assert_int_equal(t.det, DET_ACCOUNT_RCPTS);
@@ -309,12 +309,15 @@ test_expire_frees_idle_entries(void **state)
 {
 	struct detect *d = detect_new();
 	struct detect_msg m = msg("bob", "info@example.com", "s.php", 1);
+	struct detect_limits lim = limits_off();
 	uint64_t h = detect_hash("a@x.test");
 
 	(void)state;
+	lim.l[DET_MAILBOX_MESSAGES].value = 10;
+	lim.l[DET_SCRIPT_RCPTS].value = 10;
 	m.rcpt_hashes = &h;
 	m.n_rcpt_hashes = 1;
-	detect_count(d, &m, T0);
+	detect_count(d, &m, &lim, T0);
 	assert_int_equal(detect_size(d), 3);
 	assert_int_equal(detect_expire(d, T0 + 3600), 0);
 	assert_int_equal(detect_expire(d, T0 + 3601), 3);
