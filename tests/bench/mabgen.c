@@ -268,7 +268,9 @@ write_requests(const char *path, unsigned n, unsigned count)
 
 			snprintf(addr, sizeof addr, "%s@%s", locals[rng_below(8)], d[rng_below(3)]);
 			recipient(rcpt, sizeof rcpt, n, local);
-			snprintf(ip, sizeof ip, "203.0.113.%u", 1 + rng_below(254));
+			/* a mailbox is used from its own host or two, as people do */
+			snprintf(ip, sizeof ip, "203.0.113.%u",
+			    1 + (unsigned)((strlen(addr) * 131u + acct + (rng_below(10) == 0)) % 254));
 			/* as Exim asks: at RCPT, then the whole message at DATA */
 			field(f, "ctx", "smtp");
 			field(f, "auth", addr);

@@ -13,8 +13,14 @@ ACCOUNTS=${ACCOUNTS:-100000}
 cd "$(dirname "$0")/../.."
 TOP=$PWD
 B=$(mktemp -d /tmp/mailabuse-rec.XXXXXX)
-trap 'kill $old_pid $new_pid 2>/dev/null; wait 2>/dev/null; git -C "$TOP" worktree remove --force "$B/base" 2>/dev/null; rm -rf "$B"' EXIT
 old_pid= new_pid=
+cleanup() {
+	for p in $old_pid $new_pid; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	git -C "$TOP" worktree remove --force "$B/base" 2>/dev/null || true
+	rm -rf "$B"
+}
+trap cleanup EXIT
 git worktree add -q --detach "$B/base" "$BASE"
 make -s -C "$B/base" >/dev/null
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"

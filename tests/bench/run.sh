@@ -108,11 +108,12 @@ pid_file = "";
 log_level = "warning";
 cpanel: { root = "$B/cpanel"; };
 notify: { sendmail = "/bin/dd of=/dev/null status=none"; templates = "$PWD/conf/notices"; };
-# Every message is recorded and counted by every detector, but none trips:
-# the load would otherwise turn into DEFERs and HOLDs of the busiest accounts.
+# Every message is recorded and counted by every detector.  The rate limits
+# are raised so that the busiest accounts of the Zipf law are not all
+# deferred; the two whose memory is a set keep their shipped values (new
+# hosts 10, script recipients 500, both "hold"): the busiest scripts are held.
 detect: { account_messages_per_hour = 100000000; account_rcpts_per_hour = 100000000;
-  mailbox_messages_per_hour = 100000000; mailbox_rcpts_per_hour = 100000000;
-  mailbox_new_hosts_per_hour = 100000000; script_rcpts_per_hour = 100000000; };
+  mailbox_messages_per_hour = 100000000; mailbox_rcpts_per_hour = 100000000; };
 X
 # The accounts whose suspension is timed: not among those already suspended.
 awk -v n="$ACCOUNTS" -v k="$STALE" 'BEGIN {
@@ -286,9 +287,9 @@ END {
 		    ratio("daemon_c" c, "floor_c" c, "p999_us"),
 		    ratio("daemon_c" c, "floor_c" c, "server_cpu_us_per_query")
 	}
-	printf "verdicts at 16 clients (daemon, median): PASS %d REFUSE %d DEFER %d ERROR %d OTHER %d\n",
-	    m("daemon_c16", "PASS"), m("daemon_c16", "REFUSE"), m("daemon_c16", "DEFER"),
-	    m("daemon_c16", "ERROR"), m("daemon_c16", "OTHER")
+	printf "verdicts at 16 clients (daemon, median): PASS %d REFUSE %d HOLD %d DEFER %d ERROR %d OTHER %d\n",
+	    m("daemon_c16", "PASS"), m("daemon_c16", "REFUSE"), m("daemon_c16", "HOLD"),
+	    m("daemon_c16", "DEFER"), m("daemon_c16", "ERROR"), m("daemon_c16", "OTHER")
 	printf "one pass (%d queries, 16 clients): daemon %.0f q/s, %.2f cpu_us/q; floor %.0f q/s, %.2f cpu_us/q\n",
 	    m("daemon_pass", "queries"), m("daemon_pass", "qps"),
 	    m("daemon_pass", "server_cpu_us_per_query"), m("floor_pass", "qps"),
