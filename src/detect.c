@@ -17,18 +17,20 @@
 #include "detect.h"
 
 /*
- * A set of hashes with the time each was last seen, kept in that order
- * (uthash keeps insertion order; a refresh moves an item to the end), so
- * that the oldest go first: out of the window, or to make room.
+ * A set of hashes (never 0) with the time each was last seen: open
+ * addressing with linear probing, 16 bytes a slot, at most half full.
+ * The items of a script's recipients or a mailbox's hosts number up to
+ * the detector's limit + 1, for thousands of senders: they must be small.
  */
-struct det_item {
-	UT_hash_handle hh;
-	uint64_t h;
+struct det_slot {
+	uint64_t h;			/* 0: empty */
 	long long t;
 };
 
 struct det_set {
-	struct det_item *items;
+	struct det_slot *slot;
+	size_t cap;			/* a power of two */
+	size_t n;
 };
 
 struct det_entry {
@@ -151,19 +153,64 @@ detect_window_sum(const struct detect_window *w, long long now)
 	return sum;
 }
 
-/* Drop what has left the window, oldest first. */
+static size_t
+det_set_find(const struct det_set *s, uint64_t h)
+{
+	size_t i = (size_t)h & (s->cap - 1);
+
+	while (s->slot[i].h != 0 && s->slot[i].h != h)
+		i = (i + 1) & (s->cap - 1);
+	return i;
+}
+
+/* Empty slot i, moving back what probed past it (no tombstones). */
+static void
+det_set_remove_at(struct det_set *s, size_t i)
+{
+	size_t j = i, home;
+
+	s->slot[i].h = 0;
+	s->n--;
+	for (;;) {
+		j = (j + 1) & (s->cap - 1);
+		if (s->slot[j].h == 0)
+			return;
+		home = (size_t)s->slot[j].h & (s->cap - 1);
+		/* move j back to i unless its home lies cyclically in (i, j] */
+		if ((i <= j) ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		s->slot[i] = s->slot[j];
+		s->slot[j].h = 0;
+		i = j;
+	}
+}
+
+static int
+det_set_resize(struct det_set *s, size_t cap)
+{
+	struct det_slot *old = s->slot, *slot = calloc(cap, sizeof *slot);
+	size_t oldcap = s->cap;
+
+	if (slot == NULL)
+		return -1;
+	s->slot = slot;
+	s->cap = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].h != 0)
+			s->slot[det_set_find(s, old[i].h)] = old[i];
+	free(old);
+	return 0;
+}
+
+/* Drop what has left the window. */
 static void
 det_set_prune(struct det_set *s, long long now)
 {
-	struct det_item *it, *tmp;
-
 	if (s == NULL)
 		return;
-	HASH_ITER(hh, s->items, it, tmp) {
-		if (det_in_window(det_bucket(it->t), now))
-			break;
-		HASH_DEL(s->items, it);
-		free(it);
+	for (size_t i = 0; i < s->cap; i++) {
+		while (s->slot[i].h != 0 && !det_in_window(det_bucket(s->slot[i].t), now))
+			det_set_remove_at(s, i);	/* i may take another item: look again */
 	}
 }
 
@@ -173,53 +220,62 @@ det_set_count(struct det_set *s, long long now)
 	if (s == NULL)
 		return 0;
 	det_set_prune(s, now);
-	return HASH_COUNT(s->items);
+	return s->n;
 }
 
 static int
 det_set_has(struct det_set *s, uint64_t h, long long now)
 {
-	struct det_item *it = NULL;
+	size_t i;
 
-	if (s == NULL)
+	if (s == NULL || s->cap == 0)
 		return 0;
-	HASH_FIND(hh, s->items, &h, sizeof h, it);
-	return it != NULL && det_in_window(det_bucket(it->t), now);
+	i = det_set_find(s, h);
+	return s->slot[i].h == h && det_in_window(det_bucket(s->slot[i].t), now);
 }
 
-/* Add (or refresh) h; when full, the oldest makes room. */
+/* Add (or refresh) h; when it holds max, the oldest makes room. */
 static void
 det_set_add(struct det_set **sp, uint64_t h, long long now, size_t max)
 {
 	struct det_set *s = *sp;
-	struct det_item *it = NULL;
+	size_t i, oldest = 0;
 
+	if (h == 0 || max == 0)
+		return;
 	if (s == NULL && (s = *sp = calloc(1, sizeof *s)) == NULL)
 		return;
-	HASH_FIND(hh, s->items, &h, sizeof h, it);
-	if (it != NULL)
-		HASH_DEL(s->items, it);		/* re-added at the end */
-	else if (HASH_COUNT(s->items) >= max) {
-		it = s->items;			/* the oldest */
-		HASH_DEL(s->items, it);
-	} else if ((it = malloc(sizeof *it)) == NULL)
+	if (s->cap == 0 && det_set_resize(s, 16) == -1)
 		return;
-	it->h = h;
-	it->t = now;
-	HASH_ADD(hh, s->items, h, sizeof it->h, it);
+	i = det_set_find(s, h);
+	if (s->slot[i].h == h) {
+		s->slot[i].t = now;
+		return;
+	}
+	if (s->n >= max) {
+		det_set_prune(s, now);
+		if (s->n >= max) {
+			for (size_t j = 0; j < s->cap; j++)
+				if (s->slot[j].h != 0 && (s->slot[oldest].h == 0 ||
+				    s->slot[j].t < s->slot[oldest].t))
+					oldest = j;
+			det_set_remove_at(s, oldest);
+		}
+	}
+	if ((s->n + 1) * 2 > s->cap && det_set_resize(s, s->cap * 2) == -1)
+		return;
+	i = det_set_find(s, h);
+	s->slot[i].h = h;
+	s->slot[i].t = now;
+	s->n++;
 }
 
 static void
 det_set_free(struct det_set *s)
 {
-	struct det_item *it, *tmp;
-
 	if (s == NULL)
 		return;
-	HASH_ITER(hh, s->items, it, tmp) {
-		HASH_DEL(s->items, it);
-		free(it);
-	}
+	free(s->slot);
 	free(s);
 }
 

@@ -325,6 +325,44 @@ test_expire_frees_idle_entries(void **state)
 	detect_free(d);
 }
 
+/* A script's set keeps limit + 1 recipients, the newest; many come and go. */
+static void
+test_set_cap_and_churn(void **state)
+{
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_msg m = msg("bob", "", "uid 1001", 1);
+	struct detect_trip t;
+	uint64_t h;
+	char addr[64];
+
+	(void)state;
+	lim.l[DET_SCRIPT_RCPTS].value = 100;
+	lim.l[DET_SCRIPT_RCPTS].action = ACTION_HOLD;
+	m.rcpt_hashes = &h;
+	m.n_rcpt_hashes = 1;
+	/* 5,000 distinct recipients over the hour: the set stays at 101 */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(addr, sizeof addr, "r%d@x.test", i);
+		h = detect_hash(addr);
+		detect_count(d, &m, &lim, T0 + i / 2);
+	}
+	snprintf(addr, sizeof addr, "new@x.test");
+	h = detect_hash(addr);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 2500, &t), 1);
+	assert_int_equal(t.count, 102);		/* 101 kept, plus this one */
+	/* the newest are still known, the oldest forgotten */
+	snprintf(addr, sizeof addr, "r4999@x.test");
+	h = detect_hash(addr);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 2500, &t), 0);
+	snprintf(addr, sizeof addr, "r0@x.test");
+	h = detect_hash(addr);
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 2500, &t), 1);
+	/* an hour after the last, all have left the window */
+	assert_int_equal(detect_check(d, &m, &lim, T0 + 2499 + 3600, &t), 0);
+	detect_free(d);
+}
+
 static void
 test_names(void **state)
 {
@@ -350,6 +388,7 @@ main(void)
 		cmocka_unit_test(test_deferral_counts_once_and_suspension_resets),
 		cmocka_unit_test(test_most_severe_action_wins_and_forget),
 		cmocka_unit_test(test_expire_frees_idle_entries),
+		cmocka_unit_test(test_set_cap_and_churn),
 		cmocka_unit_test(test_names),
 	};
 
