@@ -15,7 +15,6 @@
 #include "proto.h"
 #include "store.h"
 
-struct detect;
 struct recorder;
 
 /* An account whose automatic suspension the writer has not committed yet. */

@@ -51,25 +51,17 @@ check_uid_name_cb(void *ctx, unsigned long uid, char *name, size_t len)
 	return 1;
 }
 
-/* Whether every recipient of the list is in a local domain (and there is one). */
+/* Who sent the message a request is about (CHECK and EVENT alike). */
 static int
-check_rcpts_all_local(struct store *st, const char *rcpts)
+check_identify(struct server *srv, const struct proto_request *req, struct identity *id)
 {
-	const char *cur = rcpts, *dom;
-	char addr[ADDRESS_MAX], norm[256];
-	int n = 0, r;
+	struct identity_lookup lk = {
+		check_domain_owner_cb, check_account_exists_cb, check_uid_name_cb, srv->st
+	};
+	char err[128];
 
-	while ((r = proto_rcpt_next(&cur, addr, sizeof addr)) != 0) {
-		if (r == -1 || (dom = proto_addr_domain(addr)) == NULL)
-			return 0;
-		/* An address in angle brackets or with a trailing '>' is not ours to fix. */
-		if (identity_domain_normalise(dom, norm, sizeof norm) == -1)
-			return 0;
-		if ((r = store_local_domain(st, norm)) != 1)
-			return r;	/* 0: not local; -1: error */
-		n++;
-	}
-	return n > 0;
+	return identity_resolve(req->auth, req->uid, req->sender,
+	    (unsigned long)srv->cfg->policy_system_uid_max, &lk, id, err, sizeof err);
 }
 
 /* An account whose automatic suspension is being written. */
@@ -262,7 +254,9 @@ check_rcpts_sort(struct store *st, const char *rcpts, const char *nrcpt,
 	int r, local;
 	size_t u;
 
-	memset(rc, 0, sizeof *rc);
+	/* the arrays are filled from the front: only the counts need resetting */
+	rc->n_local = rc->n_external = 0;
+	rc->n_hashes = rc->n_dom = rc->n_seen = 0;
 	while ((r = proto_rcpt_next(&cur, addr, sizeof addr)) != 0) {
 		local = 0;
 		norm[0] = '\0';
@@ -432,9 +426,6 @@ check_decide(struct server *srv, unsigned long long connid,
     const struct proto_request *req, char *text, size_t len)
 {
 	const struct config *cfg = srv->cfg;
-	struct identity_lookup lk = {
-		check_domain_owner_cb, check_account_exists_cb, check_uid_name_cb, srv->st
-	};
 	struct policy_facts facts = { 0, 0, 0 };
 	struct policy_decision d;
 	struct message_record *m = NULL;
@@ -442,11 +433,9 @@ check_decide(struct server *srv, unsigned long long connid,
 	struct identity id;
 	enum verdict v;
 	long long last_change;
-	char err[128];
-	int r, whole;
+	int whole, rcpts_matter;
 
-	if (identity_resolve(req->auth, req->uid, req->sender,
-	    (unsigned long)cfg->policy_system_uid_max, &lk, &id, err, sizeof err) == -1)
+	if (check_identify(srv, req, &id) == -1)
 		goto defer;
 	/* the whole message (DATA, or a local submission), not one RCPT */
 	whole = strcmp(req->ctx, "local") == 0 || strcmp(req->stage, "data") == 0;
@@ -456,10 +445,13 @@ check_decide(struct server *srv, unsigned long long connid,
 			goto defer;
 		/* suspended or lifted since it was counted: start it afresh */
 		detect_reset_before(srv->det, id.account, last_change);
-		if (policy_rcpts_matter(&id, &facts, cfg->policy_allow_local_delivery)) {
-			if ((r = check_rcpts_all_local(srv->st, req->rcpt)) == -1)
+		/* the recipients, sorted once: for the policy and for the record */
+		rcpts_matter = policy_rcpts_matter(&id, &facts, cfg->policy_allow_local_delivery);
+		if (whole || rcpts_matter) {
+			if ((rc = malloc(sizeof *rc)) == NULL ||
+			    check_rcpts_sort(srv->st, req->rcpt, whole ? req->nrcpt : "", rc) == -1)
 				goto defer;
-			facts.rcpts_all_local = r;
+			facts.rcpts_all_local = rc->n_local > 0 && rc->n_external == 0;
 		}
 	}
 	policy_verdict(&id, &facts, cfg->policy_allow_local_delivery, &d);
@@ -480,13 +472,16 @@ check_decide(struct server *srv, unsigned long long connid,
 	}
 	v = d.verdict;
 	snprintf(text, len, "%s", d.text);
-	if (id.kind != IDENTITY_ACCOUNT && id.kind != IDENTITY_MAILBOX)
+	if (id.kind != IDENTITY_ACCOUNT && id.kind != IDENTITY_MAILBOX) {
+		free(rc);
 		return v;
+	}
 	/*
 	 * An RCPT that passes is recorded with its message at DATA; one
 	 * that is refused never gets there, so it is recorded now.
 	 */
 	if (!whole && v == VERDICT_PASS) {
+		free(rc);
 		if (check_pending(srv, id.account)) {
 			snprintf(text, len, "4.7.1 Outgoing mail of account %s is being suspended",
 			    id.account);
@@ -494,11 +489,13 @@ check_decide(struct server *srv, unsigned long long connid,
 		}
 		return v;
 	}
-	if ((m = malloc(sizeof *m)) == NULL || (rc = malloc(sizeof *rc)) == NULL)
+	/* a refused RCPT whose recipients did not matter to the policy: sort its one */
+	if (rc == NULL && ((rc = malloc(sizeof *rc)) == NULL ||
+	    check_rcpts_sort(srv->st, req->rcpt, "", rc) == -1))
+		goto defer;
+	if ((m = malloc(sizeof *m)) == NULL)
 		goto defer;
 	check_record_fill(req, &id, m);
-	if (check_rcpts_sort(srv->st, req->rcpt, whole ? req->nrcpt : "", rc) == -1)
-		goto defer;
 	m->n_local = rc->n_local;
 	m->n_external = rc->n_external;
 	for (size_t i = 0, off = 0; i < rc->n_dom && off < sizeof m->domains; i++)
@@ -540,14 +537,11 @@ enum verdict
 check_event(struct server *srv, unsigned long long connid,
     const struct proto_request *req, char *text, size_t len)
 {
-	struct identity_lookup lk = {
-		check_domain_owner_cb, check_account_exists_cb, check_uid_name_cb, srv->st
-	};
 	struct identity id;
 	const char *outcome;
 	long long now, sent_at, age;
 	uint64_t once = 0;
-	char err[128], *end;
+	char *end;
 
 	if (strcmp(req->event, "msg:delivery") == 0)
 		outcome = "delivered";
@@ -560,8 +554,7 @@ check_event(struct server *srv, unsigned long long connid,
 		snprintf(text, len, "ignored");
 		return VERDICT_OK;
 	}
-	if (identity_resolve(req->auth, req->uid, req->sender,
-	    (unsigned long)srv->cfg->policy_system_uid_max, &lk, &id, err, sizeof err) == -1) {
+	if (check_identify(srv, req, &id) == -1) {
 		log_warnx("conn %llu: event not counted: %s", connid, store_error(srv->st));
 		snprintf(text, len, "not counted");
 		return VERDICT_OK;

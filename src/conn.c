@@ -142,6 +142,13 @@ conn_line(struct conn *c, size_t len)
 		conn_line_handle(c, c->in);
 }
 
+static void
+conn_too_long(struct conn *c, size_t max)
+{
+	log_info("conn %llu: request line longer than %zu bytes", c->id, max);
+	conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
+}
+
 /*
  * Read what the client sent, up to policy_socket.max_line bytes and its
  * newline; a last line without one is taken at end of file.
@@ -159,8 +166,7 @@ conn_read(struct conn *c)
 			size_t cap = c->incap * 4 < max + 2 ? c->incap * 4 : max + 2;
 
 			if (cap <= c->incap) {
-				log_info("conn %llu: request line longer than %zu bytes", c->id, max);
-				conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
+				conn_too_long(c, max);
 				return;
 			}
 			if ((bigger = malloc(cap)) == NULL) {
@@ -179,18 +185,14 @@ conn_read(struct conn *c)
 			nl = memchr(c->in + c->inlen, '\n', (size_t)n);
 			c->inlen += (size_t)n;
 			if (nl != NULL) {
-				if ((size_t)(nl - c->in) > max) {
-					log_info("conn %llu: request line longer than %zu bytes",
-					    c->id, max);
-					conn_reply_send(c, VERDICT_ERROR,
-					    "5.5.2 request line too long");
-				} else
+				if ((size_t)(nl - c->in) > max)
+					conn_too_long(c, max);
+				else
 					conn_line(c, (size_t)(nl - c->in));
 				return;
 			}
 			if (c->inlen > max) {
-				log_info("conn %llu: request line longer than %zu bytes", c->id, max);
-				conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
+				conn_too_long(c, max);
 				return;
 			}
 			continue;
