@@ -259,13 +259,23 @@ complaint_close(struct ctl *c, int argc, char **argv)
 int
 cmd_complaint(struct ctl *c, int argc, char **argv)
 {
+	/* the subcommand's argv[0], as option errors name it */
+	static char add[] = "complaint add", list[] = "complaint list",
+	    close_[] = "complaint close";
+
 	if (argc < 2)
 		return ctl_usage_error("usage: complaint add|list|close ...");
-	if (strcmp(argv[1], "add") == 0)
+	if (strcmp(argv[1], "add") == 0) {
+		argv[1] = add;
 		return complaint_add(c, argc - 1, argv + 1);
-	if (strcmp(argv[1], "list") == 0)
+	}
+	if (strcmp(argv[1], "list") == 0) {
+		argv[1] = list;
 		return complaint_list(c, argc - 1, argv + 1);
-	if (strcmp(argv[1], "close") == 0)
+	}
+	if (strcmp(argv[1], "close") == 0) {
+		argv[1] = close_;
 		return complaint_close(c, argc - 1, argv + 1);
+	}
 	return ctl_usage_error("complaint: unknown subcommand '%s'", argv[1]);
 }

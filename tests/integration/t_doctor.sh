@@ -12,9 +12,10 @@ id mailabuse >/dev/null 2>&1 ||
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mailabuse \
         2>/dev/null || id mailabuse >/dev/null 2>&1 || { fail "cannot create user mailabuse"; t_finish; exit; }
 install -d -o mailabuse -m 0700 "$T/db"
-CONF_EXTRA='user = "mailabuse"; detect: { bounce_percent = 0; };'
+CONF_EXTRA='detect: { bounce_percent = 0; };'
 conf_write
 sed -i "s|^database: .*|database: { path = \"$T/db/mailabuse.db\"; };|" "$T/mailabused.conf"
+grep -q '^user = ' "$T/mailabused.conf" || sed -i '1i user = "mailabuse";' "$T/mailabused.conf"
 install -m 0644 "$TOP/contrib/cron/mailabuse" "$T/cron"
 EXIM_CONF=$(exim_conf_make "$SOCK" "$T/exim") || { fail "exim_conf_make"; t_finish; exit; }
 check "daemon starts" daemon_start

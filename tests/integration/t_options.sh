@@ -20,6 +20,9 @@ done
 expect_status "a command's unknown option: usage error" 64 ctl list --jsn
 expect_eq "named with the program and the command" "mailabusectl: list: unknown option --jsn" \
     "$(cat "$T/last.err")"
+expect_status "a subcommand's unknown option" 64 ctl complaint add bob --ref x --bogus
+expect_eq "named with the command and subcommand" \
+    "mailabusectl: complaint add: unknown option --bogus" "$(cat "$T/last.err")"
 expect_status "a command's option without its value" 64 ctl suspend bob --reason
 expect_eq "says so" "mailabusectl: suspend: option --reason needs a value" "$(cat "$T/last.err")"
 
