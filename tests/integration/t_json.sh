@@ -102,7 +102,7 @@ jq_eq "a detector without an hourly count has last_hour null, and set_by null fr
     '[.limits[] | select(.detector == "mailbox_rcpts")][0] | [.last_hour, .set_by, .set_at]' \
     '[null,null,null]'
 expect_eq "the change was audited once each" 2 \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM audit WHERE action = 'limits' AND account = 'carol'")"
+    "$(sqlite3 "${DB:-$T/mailabuse.db}" "SELECT count(*) FROM audit WHERE action = 'limits' AND account = 'carol'")"
 j "limits --json back to the default" limits carol account_messages=default --json
 jq_eq "now is null for a reset" '.changes[0] | [.was, .now]' '["5/hold",null]'
 j "limits --json without changes" limits carol --json
