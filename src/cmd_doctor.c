@@ -2,7 +2,7 @@
  * mailabusectl doctor: check a deployment as an administrator would, one
  * thing after another: the configuration, the daemon's user, the
  * database's owner and modes, a PING on the policy socket made as Exim's
- * user, the notice templates, cPanel's files, the Exim configuration in
+ * user and one on the user socket as an ordinary user, the notice templates, cPanel's files, the Exim configuration in
  * use (exim -bP config) and the cron job.  One line per check: OK, or
  * what is wrong and what to do.  Exit 0 only when every check passes.
  * Changes nothing.
@@ -428,6 +428,27 @@ doctor_policy_socket(struct doctor *d)
 		    sock, name, answer);
 }
 
+/* The user socket answers a PING made as an ordinary user, as owners' commands do. */
+static void
+doctor_user_socket(struct doctor *d)
+{
+	const char *sock = d->c->cfg.user_socket_path;
+	struct passwd *pw = getpwnam("nobody");
+	uid_t uid = pw != NULL ? pw->pw_uid : 65534;
+	gid_t gid = pw != NULL ? pw->pw_gid : 65534;
+	char answer[512];
+
+	doctor_as(uid, gid, doctor_ping_cb, (void *)(uintptr_t)sock, answer, sizeof answer);
+	if (strncmp(answer, "reply: OK mailabused", 20) == 0)
+		doctor_report(d, "user socket", 1, "%s answers an ordinary user (nobody)", sock);
+	else if (strstr(answer, strerror(EACCES)) != NULL)
+		doctor_report(d, "user socket", 0, "%s: %s: account owners cannot reach it:"
+		    " every directory above it must be searchable by all", sock, answer);
+	else
+		doctor_report(d, "user socket", 0, "%s: %s: account owners' status, history and"
+		    " unblock need it: start mailabused", sock, answer);
+}
+
 /* Each notice template renders with the variables the daemon gives it. */
 static void
 doctor_templates(struct doctor *d)
@@ -727,6 +748,7 @@ cmd_doctor(struct ctl *c, int argc, char **argv)
 		have_user = doctor_user(&d, &uid, &gid) == 0;
 		doctor_database(&d, have_user, uid, gid);
 		doctor_policy_socket(&d);
+		doctor_user_socket(&d);
 		doctor_templates(&d);
 		doctor_cpanel(&d);
 		d.exim_bp = doctor_exim_bp(&d, "config", NULL, d.exim_err, sizeof d.exim_err);

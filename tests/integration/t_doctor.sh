@@ -30,7 +30,7 @@ line() { grep -E "^(OK|FAIL) +$1  " "$T/last.out"; }
 
 expect_status "a healthy setup: doctor exits 0" 0 doc
 expect_eq "every line is OK" "" "$(grep -v '^OK ' "$T/last.out" | grep -v '^all checks passed$')"
-expect_eq "nine checks (no events check with detect.bounce_percent = 0)" 9 "$(grep -c '^OK ' "$T/last.out")"
+expect_eq "ten checks (no events check with detect.bounce_percent = 0)" 10 "$(grep -c '^OK ' "$T/last.out")"
 expect_match "the database is private and writable by the daemon's user" \
     "^OK +database +$T/db/mailabuse.db: private \(0700/0600\) and writable by mailabuse" \
     "$(line database)"
@@ -40,6 +40,8 @@ expect_match "the Exim configuration in use includes the rcpt fragment" \
     '^OK +exim rcpt acl +ACL acl_rcpt \(acl_smtp_rcpt\) includes mailabuse-rcpt.acl' \
     "$(line 'exim rcpt acl')"
 expect_match "and the not-smtp one" '^OK +exim not-smtp acl ' "$(line 'exim not-smtp acl')"
+expect_match "the user socket answers an ordinary user" '^OK +user socket .* answers an ordinary user' \
+    "$(line 'user socket')"
 expect_status "doctor --json on the healthy setup exits 0" 0 doc --json
 expect_eq "--json: ok, no failure" "true 0" "$(jq -r '"\(.ok) \(.failed)"' "$T/last.out")"
 
@@ -48,7 +50,8 @@ daemon_stop
 expect_status "daemon down: doctor exits 1" 1 doc
 expect_match "the policy socket line says to start it" \
     '^FAIL +policy socket .*mailabused is not running: start it' "$(line 'policy socket')"
-expect_eq "only that line fails" 1 "$(grep -c '^FAIL ' "$T/last.out")"
+expect_match "so does the user socket's" '^FAIL +user socket .*start mailabused' "$(line 'user socket')"
+expect_eq "only those lines fail" 2 "$(grep -c '^FAIL ' "$T/last.out")"
 check "daemon starts again" daemon_start
 private_db
 
