@@ -571,8 +571,8 @@ doctor_exim_acl(const char *conf, const char *name, size_t *len)
 		const char *t = p + strspn(p, " \t");
 		size_t w = strcspn(t, " \t\n");
 
-		if (start != NULL && ((w > 1 && t[w - 1] == ':' && t[w] == '\n' && t != p) ||
-		    strncmp(p, "begin ", 6) == 0))
+		if (start != NULL && ((w > 1 && *t != '#' && t[w - 1] == ':' && t[w] == '\n' &&
+		    t != p) || strncmp(p, "begin ", 6) == 0))
 			break;
 		if (start == NULL && t != p && w == nl + 1 && strncmp(t, name, nl) == 0 &&
 		    t[nl] == ':')
