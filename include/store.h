@@ -194,7 +194,9 @@ int store_sync_stage_account(struct store *st, const char *name, const char *own
 int store_sync_stage_domain(struct store *st, const char *domain, const char *account,
     const char *kind);
 int store_sync_stage_local(struct store *st, const char *domain);
-int store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg);
+int store_sync_stage_scope(struct store *st, const char *domain);
+int store_sync_apply(struct store *st, long long now, const char *account,
+    store_sync_cb cb, void *arg);
 
 /* The abuse lifecycle. */
 int store_last_unblock(struct store *st, const char *account, long long *at);

@@ -3,14 +3,24 @@
  * cpanel.root.  Idempotent; prints what changed; a malformed line is a
  * warning naming file:line and the rest still imports; an account that
  * disappears is marked removed and keeps its history.
+ *
+ * sync --account USER is one account's slice of the same reconciliation
+ * (what cPanel's hooks run): only the lines that name the account, or a
+ * domain it has in the store, are staged, and only its slice of the
+ * store is compared, so it costs one pass over the files whatever the
+ * number of accounts.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cpanel.h"
 #include "ctl.h"
@@ -21,8 +31,19 @@ struct sync_account {
 	char owner[ACCOUNT_NAME_MAX];
 };
 
+/* A few domain names, in lower case (sync --account). */
+struct sync_names {
+	char **v;
+	size_t *len;
+	size_t n, cap;
+};
+
 struct sync_state {
 	struct ctl *c;
+	const char *only;	/* --account: the account whose slice is synced */
+	size_t only_len;
+	struct sync_names mine;	/* its domains in the store */
+	struct sync_names scope; /* those and the domains staged: the local domains compared */
 	struct sync_account *acc;
 	size_t nacc, cap;
 	int warnings;
@@ -51,10 +72,229 @@ sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *wh
 	ss->warnings++;
 }
 
+static int
+sync_names_add(struct sync_names *ns, const char *name)
+{
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 16;
+		char **n = realloc(ns->v, cap * sizeof *n);
+		size_t *l;
+
+		if (n == NULL)
+			return -1;
+		ns->v = n;
+		if ((l = realloc(ns->len, cap * sizeof *l)) == NULL)
+			return -1;
+		ns->len = l;
+		ns->cap = cap;
+	}
+	if ((ns->v[ns->n] = strdup(name)) == NULL)
+		return -1;
+	for (char *q = ns->v[ns->n]; *q != '\0'; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	ns->len[ns->n] = strlen(name);
+	ns->n++;
+	return 0;
+}
+
+static void
+sync_names_free(struct sync_names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+	free(ns->len);
+}
+
+/* Add a domain of the account in the store to its slice. */
+static int
+sync_mine_cb(void *arg, const char *domain, const char *kind)
+{
+	struct sync_state *ss = arg;
+
+	(void)kind;
+	return sync_names_add(&ss->mine, domain) == -1 ||
+	    sync_names_add(&ss->scope, domain) == -1;
+}
+
+static int
+sync_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* Whether [p, e) starts with one of the names, followed by a colon or white space. */
+static int
+sync_names_prefix(const struct sync_names *ns, const char *p, const char *e, int colon)
+{
+	size_t len = (size_t)(e - p);
+
+	for (size_t i = 0; i < ns->n; i++) {
+		const char *v = ns->v[i];
+		size_t n = ns->len[i], j;
+
+		/* the end of the name first: it rules out almost every line */
+		if (len < n || (len > n && !sync_blank(p[n]) && !(colon && p[n] == ':')))
+			continue;
+		for (j = 0; j < n; j++)
+			if ((p[j] >= 'A' && p[j] <= 'Z' ? p[j] - 'A' + 'a' : p[j]) != v[j])
+				break;
+		if (j == n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * sync --account: whether a line of a file may concern the account,
+ * looked at before it is copied or parsed (most are not: this is what
+ * keeps it fast).  kind 'o' etc/trueuserowners (the account is the
+ * key), 'd' etc/userdomains (the account is the value, or the domain
+ * is one it has), 'l' etc/localdomains (a domain of the slice).
+ */
+static int
+sync_line_wanted(struct sync_state *ss, const char *p, const char *e, int kind)
+{
+	size_t n = ss->only_len;
+
+	if (ss->only == NULL)
+		return 1;
+	while (p < e && sync_blank(*p))
+		p++;
+	while (e > p && sync_blank(e[-1]))
+		e--;
+	if (kind == 'o')
+		return (size_t)(e - p) > n && memcmp(p, ss->only, n) == 0 &&
+		    (p[n] == ':' || sync_blank(p[n]));
+	if (kind == 'l')
+		return sync_names_prefix(&ss->scope, p, e, 0) && memchr(p, ' ', (size_t)(e - p)) == NULL;
+	if ((size_t)(e - p) > n && memcmp(e - n, ss->only, n) == 0 &&
+	    (e[-(long)n - 1] == ':' || sync_blank(e[-(long)n - 1])))
+		return 1;
+	return sync_names_prefix(&ss->mine, p, e, 1);
+}
+
+/* A file of cPanel's, read in blocks, given out a line at a time. */
+struct sync_file {
+	int fd;
+	int eof;
+	int error;		/* errno of a failed read or allocation, or 0 */
+	char *buf;		/* buf[pos, len) not yet given out */
+	size_t pos, len, cap;
+	char *line;		/* the current line, NUL-terminated */
+	size_t linecap;
+	unsigned lineno;
+};
+
+/* Open the file; -1 with errno set. */
+static int
+sync_file_open(struct sync_file *sf, const char *path)
+{
+	memset(sf, 0, sizeof *sf);
+	sf->cap = 1 << 16;
+	if ((sf->buf = malloc(sf->cap)) == NULL)
+		return -1;
+	if ((sf->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		free(sf->buf);
+		sf->buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Read more of the file after what is left in the buffer; 0, or -1 at the end or on error. */
+static int
+sync_file_fill(struct sync_file *sf)
+{
+	ssize_t r;
+
+	if (sf->eof)
+		return -1;
+	if (sf->pos > 0) {
+		memmove(sf->buf, sf->buf + sf->pos, sf->len - sf->pos);
+		sf->len -= sf->pos;
+		sf->pos = 0;
+	}
+	if (sf->len == sf->cap) {
+		char *n = realloc(sf->buf, sf->cap * 2);
+
+		if (n == NULL) {
+			sf->error = ENOMEM;
+			return -1;
+		}
+		sf->buf = n;
+		sf->cap *= 2;
+	}
+	while ((r = read(sf->fd, sf->buf + sf->len, sf->cap - sf->len)) == -1 && errno == EINTR)
+		;
+	if (r == -1) {
+		sf->error = errno;
+		return -1;
+	}
+	if (r == 0)
+		sf->eof = 1;
+	sf->len += (size_t)r;
+	return 0;
+}
+
+/*
+ * The next line that may concern the synced slice, or NULL at the end
+ * of the file or on an error (sf->error).
+ */
+static char *
+sync_file_next(struct sync_state *ss, struct sync_file *sf, int kind)
+{
+	for (;;) {
+		char *p = sf->buf + sf->pos, *e = memchr(p, '\n', sf->len - sf->pos);
+		size_t n;
+
+		if (e != NULL)
+			e++;
+		else if (!sf->eof) {
+			if (sync_file_fill(sf) == -1)
+				return NULL;
+			continue;
+		} else if (sf->pos < sf->len)
+			e = sf->buf + sf->len;	/* a last line without its newline */
+		else
+			return NULL;
+		sf->pos = (size_t)(e - sf->buf);
+		sf->lineno++;
+		if (!sync_line_wanted(ss, p, e, kind))
+			continue;
+		n = (size_t)(e - p);
+		if (n + 1 > sf->linecap) {
+			char *b = realloc(sf->line, n + 1);
+
+			if (b == NULL) {
+				sf->error = ENOMEM;
+				return NULL;
+			}
+			sf->line = b;
+			sf->linecap = n + 1;
+		}
+		memcpy(sf->line, p, n);
+		sf->line[n] = '\0';
+		return sf->line;
+	}
+}
+
+static void
+sync_file_close(struct sync_file *sf)
+{
+	if (sf->fd != -1)
+		close(sf->fd);
+	free(sf->buf);
+	free(sf->line);
+}
+
 /* Remember an account name (and its owner when known). */
 static int
 sync_account_add(struct sync_state *ss, const char *name, const char *owner)
 {
+	if (ss->only != NULL && strcmp(name, ss->only) != 0)
+		return 0;	/* sync --account: another account's line */
 	if (ss->nacc == ss->cap) {
 		size_t cap = ss->cap ? ss->cap * 2 : 256;
 		struct sync_account *n = realloc(ss->acc, cap * sizeof *n);
@@ -89,21 +329,19 @@ sync_account_cmp(const void *a, const void *b)
 static int
 sync_read_pairs(struct sync_state *ss, const char *rel, int kind)
 {
-	char path[PATH_MAX], *line = NULL;
-	size_t cap = 0;
-	unsigned lineno = 0;
-	FILE *f;
+	char path[PATH_MAX], *line;
+	struct sync_file f;
 
 	sync_path(ss->c, rel, path, sizeof path);
-	if ((f = fopen(path, "r")) == NULL) {
+	if (sync_file_open(&f, path) == -1) {
 		fprintf(stderr, "mailabusectl: %s: %s\n", path, strerror(errno));
 		return EX_NOINPUT;
 	}
-	while (getline(&line, &cap, f) != -1) {
+	while ((line = sync_file_next(ss, &f, kind)) != NULL) {
 		char *key, *value, dom[256];
+		unsigned lineno = f.lineno;
 		int r;
 
-		lineno++;
 		if ((r = cpanel_pair_parse(line, &key, &value)) == 0)
 			continue;
 		if (r == -1) {
@@ -123,7 +361,9 @@ sync_read_pairs(struct sync_state *ss, const char *rel, int kind)
 				continue;
 			}
 			if (store_sync_stage_domain(ss->c->st, dom, value, "addon") == -1 ||
-			    sync_account_add(ss, value, "") == -1)
+			    sync_account_add(ss, value, "") == -1 ||
+			    (ss->only != NULL && (sync_names_add(&ss->scope, dom) == -1 ||
+			    store_sync_stage_scope(ss->c->st, dom) == -1)))
 				goto fail;
 		} else {
 			if (!identity_account_name_valid(key) ||
@@ -137,16 +377,14 @@ sync_read_pairs(struct sync_state *ss, const char *rel, int kind)
 				goto fail;
 		}
 	}
-	if (ferror(f))
+	if (f.error != 0)
 		goto fail;
-	free(line);
-	fclose(f);
+	sync_file_close(&f);
 	return 0;
 fail:
 	fprintf(stderr, "mailabusectl: %s: %s\n", path,
-	    ferror(f) ? strerror(errno) : store_error(ss->c->st));
-	free(line);
-	fclose(f);
+	    f.error != 0 ? strerror(f.error) : store_error(ss->c->st));
+	sync_file_close(&f);
 	return EX_UNAVAILABLE;
 }
 
@@ -154,19 +392,18 @@ fail:
 static int
 sync_read_local(struct sync_state *ss)
 {
-	char path[PATH_MAX], *line = NULL, *d, dom[256];
-	size_t cap = 0;
-	unsigned lineno = 0;
-	FILE *f;
+	char path[PATH_MAX], *line, *d, dom[256];
+	struct sync_file f;
 	int r;
 
 	sync_path(ss->c, "etc/localdomains", path, sizeof path);
-	if ((f = fopen(path, "r")) == NULL) {
+	if (sync_file_open(&f, path) == -1) {
 		fprintf(stderr, "mailabusectl: %s: %s\n", path, strerror(errno));
 		return EX_NOINPUT;
 	}
-	while (getline(&line, &cap, f) != -1) {
-		lineno++;
+	while ((line = sync_file_next(ss, &f, 'l')) != NULL) {
+		unsigned lineno = f.lineno;
+
 		if ((r = cpanel_domain_line_parse(line, &d)) == 0)
 			continue;
 		if (r == -1 || identity_domain_normalise(d, dom, sizeof dom) == -1) {
@@ -174,13 +411,16 @@ sync_read_local(struct sync_state *ss)
 			continue;
 		}
 		if (store_sync_stage_local(ss->c->st, dom) == -1) {
-			free(line);
-			fclose(f);
+			sync_file_close(&f);
 			return ctl_db_error(ss->c, "sync");
 		}
 	}
-	free(line);
-	fclose(f);
+	r = f.error;
+	sync_file_close(&f);
+	if (r != 0) {
+		fprintf(stderr, "mailabusectl: %s: %s\n", path, strerror(r));
+		return EX_UNAVAILABLE;
+	}
 	return 0;
 }
 
@@ -339,15 +579,18 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 	int r;
 
 	static const struct option opts[] = {
+		{ "account", required_argument, NULL, 'a' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	long long present, removed, staged;
+	long long present = 0, removed = 0, staged = 0;
 	int ch, force = 0;
 
 	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'f')
+		if (ch == 'a')
+			ss.only = optarg;
+		else if (ch == 'f')
 			force = 1;
 		else if (ch == 'j')
 			c->json = 1;
@@ -355,17 +598,26 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 			return EX_USAGE;
 	}
 	if (optind != argc)
-		return ctl_usage_error("usage: sync [--force] [--json]");
+		return ctl_usage_error("usage: sync [--account USER] [--force] [--json]");
+	if (ss.only != NULL && !identity_account_name_valid(ss.only))
+		return ctl_usage_error("sync: --account %s: not a valid account name", ss.only);
+	ss.only_len = ss.only != NULL ? strlen(ss.only) : 0;
 	if (c->json && (ss.json = json_array()) == NULL)
 		return ctl_json_print(NULL);
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)
 		return ctl_db_error(c, "sync");
-	if (store_sync_stage_begin(c->st) == -1) {
+	if (store_sync_stage_begin(c->st) == -1 || (ss.only != NULL &&
+	    store_account_domains(c->st, ss.only, sync_mine_cb, &ss) == -1)) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
+	for (size_t i = 0; i < ss.scope.n; i++)
+		if (store_sync_stage_scope(c->st, ss.scope.v[i]) == -1) {
+			r = ctl_db_error(c, "sync");
+			goto out;
+		}
 	if ((r = sync_read_pairs(&ss, "etc/trueuserowners", 'o')) != 0 ||
 	    (r = sync_read_pairs(&ss, "etc/userdomains", 'd')) != 0 ||
 	    (r = sync_read_local(&ss)) != 0)
@@ -389,23 +641,23 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 	 * Truncated or half-written cPanel files must not unsuspend everybody
 	 * by marking them removed: a large removal needs --force.
 	 */
-	if (store_sync_counts(c->st, &present, &removed, &staged) == -1) {
+	if (ss.only == NULL && store_sync_counts(c->st, &present, &removed, &staged) == -1) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
-	if (!force && present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
+	if (!force && ss.only == NULL && present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
 		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
 		    " (are the cPanel files under %s complete?); use --force if they are\n",
 		    removed, present, c->cfg.cpanel_root);
 		r = EX_DATAERR;
 		goto out;
 	}
-	if (store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
+	if (store_sync_apply(c->st, c->now, ss.only, sync_change_cb, &ss) == -1 || ss.failed) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
-	if (ss.changes > 0 && store_audit_insert(c->st, c->now, c->actor, "sync", NULL, NULL,
-	    "cPanel data imported") == -1) {
+	if (ss.changes > 0 && store_audit_insert(c->st, c->now, c->actor, "sync", ss.only, ss.only,
+	    ss.only != NULL ? "cPanel data of the account imported" : "cPanel data imported") == -1) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
@@ -429,5 +681,7 @@ out:
 		store_rollback(c->st);
 	json_decref(ss.json);
 	free(ss.acc);
+	sync_names_free(&ss.mine);
+	sync_names_free(&ss.scope);
 	return r;
 }

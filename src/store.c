@@ -158,6 +158,8 @@ enum stmt_id {
 	S_SYNC_DOM_DELETE, S_SYNC_DOM_UPSERT,
 	S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT,
 	S_SYNC_KIND_MAIN, S_SYNC_KIND_SUB,
+	S_STAGE_SCOPE, S_SYNC_ACC_REMOVED_ONE, S_SYNC_DOM_REMOVED_ONE, S_SYNC_LOC_REMOVED_ONE,
+	S_SYNC_ACC_GONE_ONE, S_SYNC_DOM_DELETE_ONE, S_SYNC_LOC_DELETE_ONE,
 	S_LAST_UNBLOCK, S_COMPLAINT_INSERT, S_COMPLAINT_LIST, S_COMPLAINT_GET,
 	S_COMPLAINT_CLOSE, S_EXPIRE_AUDIT, S_EXPIRE_CLOSE, S_SUSP_PENDING_ELIGIBLE,
 	S_SUSP_SET_NOTIFIED, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_CLAIM, S_OUTBOX_GET,
@@ -313,6 +315,28 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " WHERE domain NOT IN (SELECT domain FROM temp.sync_local)",
 	[S_SYNC_LOC_INSERT] = "INSERT OR IGNORE INTO local_domains (domain)"
 	    " SELECT domain FROM temp.sync_local",
+	/*
+	 * sync --account: the same comparison on one account's slice of the
+	 * store: the account, its domains, and the local domains among the
+	 * domains it has or had (temp.sync_scope).
+	 */
+	[S_STAGE_SCOPE] = "INSERT OR IGNORE INTO temp.sync_scope (domain) VALUES (?1)",
+	[S_SYNC_ACC_REMOVED_ONE] = "SELECT name, owner, '' FROM accounts WHERE name = ?2"
+	    " AND present = 1 AND name NOT IN (SELECT name FROM temp.sync_accounts)",
+	[S_SYNC_DOM_REMOVED_ONE] = "SELECT domain, account || ' (' || kind || ')', ''"
+	    " FROM domains WHERE account = ?2"
+	    " AND domain NOT IN (SELECT domain FROM temp.sync_domains) ORDER BY domain",
+	[S_SYNC_LOC_REMOVED_ONE] = "SELECT domain, '', '' FROM local_domains"
+	    " WHERE domain IN (SELECT domain FROM temp.sync_scope)"
+	    " AND domain NOT IN (SELECT domain FROM temp.sync_local) ORDER BY domain",
+	[S_SYNC_ACC_GONE_ONE] = "UPDATE accounts SET present = 0, updated_at = ?1"
+	    " WHERE name = ?2 AND present = 1"
+	    " AND name NOT IN (SELECT name FROM temp.sync_accounts)",
+	[S_SYNC_DOM_DELETE_ONE] = "DELETE FROM domains WHERE account = ?2"
+	    " AND domain NOT IN (SELECT domain FROM temp.sync_domains)",
+	[S_SYNC_LOC_DELETE_ONE] = "DELETE FROM local_domains"
+	    " WHERE domain IN (SELECT domain FROM temp.sync_scope)"
+	    " AND domain NOT IN (SELECT domain FROM temp.sync_local)",
 	[S_LAST_UNBLOCK] = "SELECT coalesce(max(lifted_at), 0) FROM suspensions"
 	    " WHERE account = ?1 AND " COUNTED_LIFT,
 	[S_COMPLAINT_INSERT] = "INSERT INTO complaints (account, source, ref, created_at,"
@@ -1162,8 +1186,9 @@ store_sync_stage_begin(struct store *st)
 	    " account TEXT NOT NULL, kind TEXT NOT NULL);"
 	    "CREATE INDEX IF NOT EXISTS temp.sync_domains_account ON sync_domains (account);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_local (domain TEXT PRIMARY KEY);"
+	    "CREATE TEMP TABLE IF NOT EXISTS sync_scope (domain TEXT PRIMARY KEY);"
 	    "DELETE FROM temp.sync_accounts; DELETE FROM temp.sync_domains;"
-	    " DELETE FROM temp.sync_local;", NULL, NULL, NULL) != SQLITE_OK)
+	    " DELETE FROM temp.sync_local; DELETE FROM temp.sync_scope;", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st, "sync staging");
 	return 0;
 }
@@ -1208,15 +1233,51 @@ store_sync_stage_local(struct store *st, const char *domain)
 	return store_exec_stmt(st, s, "sync staging");
 }
 
+/* The one-account form of a sync statement (the statement itself if it has none). */
+static enum stmt_id
+store_sync_one(enum stmt_id id)
+{
+	switch (id) {
+	case S_SYNC_ACC_REMOVED:
+		return S_SYNC_ACC_REMOVED_ONE;
+	case S_SYNC_DOM_REMOVED:
+		return S_SYNC_DOM_REMOVED_ONE;
+	case S_SYNC_LOC_REMOVED:
+		return S_SYNC_LOC_REMOVED_ONE;
+	case S_SYNC_ACC_GONE:
+		return S_SYNC_ACC_GONE_ONE;
+	case S_SYNC_DOM_DELETE:
+		return S_SYNC_DOM_DELETE_ONE;
+	case S_SYNC_LOC_DELETE:
+		return S_SYNC_LOC_DELETE_ONE;
+	default:
+		return id;
+	}
+}
+
+/* sync --account: a domain of the slice compared (the account's, old or new). */
+int
+store_sync_stage_scope(struct store *st, const char *domain)
+{
+	sqlite3_stmt *s = store_stmt(st, S_STAGE_SCOPE);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, domain);
+	return store_exec_stmt(st, s, "sync staging");
+}
+
 /* Report the rows of one of the S_SYNC_* comparison queries. */
 static int
 store_sync_report(struct store *st, enum stmt_id id, enum sync_change what,
-    store_sync_cb cb, void *arg)
+    const char *account, store_sync_cb cb, void *arg)
 {
 	sqlite3_stmt *s = store_stmt(st, id);
 
 	if (s == NULL)
 		return -1;
+	if (account != NULL)
+		bind_text(s, 2, account);
 	STORE_WALK(st, s, "sync compare", int r = 0,
 	    r = cb(arg, what, (const char *)sqlite3_column_text(s, 0),
 	    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2)),
@@ -1225,10 +1286,13 @@ store_sync_report(struct store *st, enum stmt_id id, enum sync_change what,
 
 /*
  * Compare the staged data with the store, report each difference
- * through cb, then apply them.  Call inside a transaction.
+ * through cb, then apply them.  Call inside a transaction.  With an
+ * account, only that account's slice of the store is compared: what
+ * the staged data does not name elsewhere is left alone.
  */
 int
-store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg)
+store_sync_apply(struct store *st, long long now, const char *account,
+    store_sync_cb cb, void *arg)
 {
 	static const struct { enum stmt_id id; enum sync_change what; } reports[] = {
 		{ S_SYNC_ACC_ADDED, SYNC_ACCOUNT_ADDED },
@@ -1253,15 +1317,19 @@ store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++)
-		if (store_sync_report(st, reports[i].id, reports[i].what, cb, arg) == -1)
+		if (store_sync_report(st, account != NULL ? store_sync_one(reports[i].id) :
+		    reports[i].id, reports[i].what, account, cb, arg) == -1)
 			return -1;
 	for (size_t i = 0; i < sizeof applies / sizeof applies[0]; i++) {
-		sqlite3_stmt *s = store_stmt(st, applies[i]);
+		enum stmt_id id = account != NULL ? store_sync_one(applies[i]) : applies[i];
+		sqlite3_stmt *s = store_stmt(st, id);
 
 		if (s == NULL)
 			return -1;
 		if (applies[i] == S_SYNC_ACC_UPSERT || applies[i] == S_SYNC_ACC_GONE)
 			sqlite3_bind_int64(s, 1, now);
+		if (id != applies[i])
+			bind_text(s, 2, account);
 		if (store_exec_stmt(st, s, "sync apply") == -1)
 			return -1;
 	}
