@@ -57,6 +57,9 @@ int cmd_history(struct ctl *c, int argc, char **argv);
 /* cmd_limits.c */
 int cmd_top(struct ctl *c, int argc, char **argv);
 int cmd_limits(struct ctl *c, int argc, char **argv);
+/* cmd_transfer.c */
+int cmd_export(struct ctl *c, int argc, char **argv);
+int cmd_import(struct ctl *c, int argc, char **argv);
 /* cmd_doctor.c */
 int cmd_doctor(struct ctl *c, int argc, char **argv);
 

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "identity.h"
 
 #define REASON_MAX 1024
@@ -224,6 +226,12 @@ int store_sync_counts(struct store *st, long long *present, long long *removed,
     long long *staged);
 int store_busy(struct store *st);
 int store_set_synchronous(struct store *st, int full);
+/* mailabusectl export and import: one account's record, as JSON rows. */
+json_t *store_record_rows(struct store *st, const char *table, const char *account);
+int store_record_row_insert(struct store *st, const char *table, json_t *row, int dedup,
+    long long *id);
+int store_record_delete(struct store *st, const char *account);
+int store_account_import(struct store *st, const struct account *a, long long now);
 int store_purge(struct store *st, long long messages_before, long long records_before,
     long long *n);
 

@@ -39,7 +39,7 @@ static const struct {
 	int owner;		/* account owners may run it (through the user socket) */
 	const char *usage;
 } ctl_commands[] = {
-	{ "sync", cmd_sync, 0, "sync [--force] [--json]" },
+	{ "sync", cmd_sync, 0, "sync [--account USER] [--force] [--json]" },
 	{ "suspend", cmd_suspend, 0, "suspend TARGET --reason TEXT [--source SOURCE] [--json]" },
 	{ "unsuspend", cmd_unsuspend, 0, "unsuspend TARGET --reason TEXT [--no-count] [--json]" },
 	{ "complaint", cmd_complaint, 0, "complaint add ACCOUNT --ref TEXT [--source SOURCE]"
@@ -55,6 +55,8 @@ static const struct {
 	{ "limits", cmd_limits, 0, "limits ACCOUNT [DETECTOR=LIMIT[/ACTION]|DETECTOR=off"
 	    "|DETECTOR=default ...] [--json]" },
 	{ "expire", cmd_expire, 0, "expire [--json]" },
+	{ "export", cmd_export, 0, "export ACCOUNT [--with-history] [--output FILE] [--json]" },
+	{ "import", cmd_import, 0, "import FILE [--as USER] [--force] [--with-history] [--json]" },
 	{ "doctor", cmd_doctor, 0, "doctor [--exim-user USER] [--exim PATH] [--exim-config FILE]"
 	    " [--cron-file FILE] [--json]" },
 };

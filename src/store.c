@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -1707,4 +1708,242 @@ store_read_end(struct store *st)
 
 	if (s != NULL && store_exec_stmt(st, s, "end of read") == -1)
 		store_rollback(st);
+}
+
+/*
+ * Export and import of one account's record (mailabusectl export and
+ * import).  The rows go out as JSON objects, one member a column, so
+ * that the columns later migrations add travel without a change here;
+ * on import a member that names no column of this server's schema is
+ * an error, never a silently dropped value.
+ */
+static const char *const store_record_tables[] = {
+	"suspensions", "complaints", "limits", "audit", "messages", "mailbox_hosts",
+};
+
+/* Whether table is one an account's record is exported from. */
+static int
+store_record_table(const char *table)
+{
+	for (size_t i = 0; i < sizeof store_record_tables / sizeof store_record_tables[0]; i++)
+		if (strcmp(table, store_record_tables[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The rows of table that belong to account, as a JSON array of objects; NULL on error. */
+json_t *
+store_record_rows(struct store *st, const char *table, const char *account)
+{
+	char sql[256];
+	sqlite3_stmt *s;
+	json_t *rows;
+	int rc;
+
+	if (!store_record_table(table)) {
+		snprintf(st->err, sizeof st->err, "%s: not a table of the record", table);
+		return NULL;
+	}
+	snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE account = ?1 ORDER BY 1, 2", table);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_fail(st, "export");
+		return NULL;
+	}
+	bind_text(s, 1, account);
+	if ((rows = json_array()) == NULL) {
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *row = json_object();
+
+		for (int i = 0; row != NULL && i < sqlite3_column_count(s); i++) {
+			json_t *v;
+
+			switch (sqlite3_column_type(s, i)) {
+			case SQLITE_INTEGER:
+				v = json_integer(sqlite3_column_int64(s, i));
+				break;
+			case SQLITE_FLOAT:
+				v = json_real(sqlite3_column_double(s, i));
+				break;
+			case SQLITE_NULL:
+				v = json_null();
+				break;
+			default:
+				v = json_string((const char *)sqlite3_column_text(s, i));
+				break;
+			}
+			json_object_set_new(row, sqlite3_column_name(s, i), v);
+		}
+		if (row == NULL || json_array_append_new(rows, row) == -1) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		store_fail(st, "export");
+		sqlite3_finalize(s);
+		json_decref(rows);
+		return NULL;
+	}
+	sqlite3_finalize(s);
+	return rows;
+}
+
+/*
+ * Insert one exported row into table, without its "id"; *id gets the
+ * new row's id.  With dedup, a row equal in every column to one already
+ * there is not inserted again (*id is then 0).
+ */
+int
+store_record_row_insert(struct store *st, const char *table, json_t *row, int dedup,
+    long long *id)
+{
+	char *sql = NULL, *cols = NULL, *vals = NULL, *cond = NULL;
+	size_t sqllen, colslen, valslen, condlen;
+	FILE *fs, *fc, *fv, *fd;
+	const char *key;
+	sqlite3_stmt *s = NULL;
+	json_t *v;
+	int n = 0, r = -1;
+
+	*id = 0;
+	if (!store_record_table(table) || !json_is_object(row)) {
+		snprintf(st->err, sizeof st->err, "%s: not a row of the record", table);
+		return -1;
+	}
+	fc = open_memstream(&cols, &colslen);
+	fv = open_memstream(&vals, &valslen);
+	fd = open_memstream(&cond, &condlen);
+	if (fc == NULL || fv == NULL || fd == NULL) {
+		snprintf(st->err, sizeof st->err, "import: out of memory");
+		goto out;
+	}
+	json_object_foreach(row, key, v) {
+		if (strcmp(key, "id") == 0)
+			continue;
+		if (sqlite3_table_column_metadata(st->db, "main", table, key, NULL, NULL, NULL,
+		    NULL, NULL) != SQLITE_OK) {
+			snprintf(st->err, sizeof st->err, "%s: no column \"%.64s\" in this database",
+			    table, key);
+			goto out;
+		}
+		n++;
+		fprintf(fc, "%s\"%s\"", n > 1 ? ", " : "", key);
+		fprintf(fv, "%s?%d", n > 1 ? ", " : "", n);
+		fprintf(fd, "%s\"%s\" IS ?%d", n > 1 ? " AND " : "", key, n);
+	}
+	fclose(fc);
+	fclose(fv);
+	fclose(fd);
+	fc = fv = fd = NULL;
+	if (n == 0) {
+		snprintf(st->err, sizeof st->err, "%s: an empty row", table);
+		goto out;
+	}
+	if ((fs = open_memstream(&sql, &sqllen)) == NULL)
+		goto out;
+	if (dedup)
+		fprintf(fs, "INSERT INTO %s (%s) SELECT %s WHERE NOT EXISTS"
+		    " (SELECT 1 FROM %s WHERE %s)", table, cols, vals, table, cond);
+	else
+		fprintf(fs, "INSERT INTO %s (%s) VALUES (%s)", table, cols, vals);
+	fclose(fs);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_fail(st, "import");
+		goto out;
+	}
+	n = 0;
+	json_object_foreach(row, key, v) {
+		if (strcmp(key, "id") == 0)
+			continue;
+		n++;
+		if (json_is_integer(v))
+			sqlite3_bind_int64(s, n, json_integer_value(v));
+		else if (json_is_real(v))
+			sqlite3_bind_double(s, n, json_real_value(v));
+		else if (json_is_string(v))
+			sqlite3_bind_text(s, n, json_string_value(v), -1, SQLITE_TRANSIENT);
+		else if (json_is_null(v))
+			sqlite3_bind_null(s, n);
+		else {
+			snprintf(st->err, sizeof st->err, "%s: column \"%.64s\" is not a value",
+			    table, key);
+			goto out;
+		}
+	}
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_fail(st, "import");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) > 0)
+		*id = sqlite3_last_insert_rowid(st->db);
+	r = 0;
+out:
+	if (fc != NULL)
+		fclose(fc);
+	if (fv != NULL)
+		fclose(fv);
+	if (fd != NULL)
+		fclose(fd);
+	sqlite3_finalize(s);
+	free(sql);
+	free(cols);
+	free(vals);
+	free(cond);
+	return r;
+}
+
+/* Delete an account's suspensions, complaints and limits (import --force). */
+int
+store_record_delete(struct store *st, const char *account)
+{
+	static const char *const sql[] = {
+		"DELETE FROM suspensions WHERE account = ?1",
+		"DELETE FROM complaints WHERE account = ?1",
+		"DELETE FROM limits WHERE account = ?1",
+	};
+
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *s;
+
+		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK)
+			return store_fail(st, "import");
+		bind_text(s, 1, account);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			store_fail(st, "import");
+			sqlite3_finalize(s);
+			return -1;
+		}
+		sqlite3_finalize(s);
+	}
+	return 0;
+}
+
+/*
+ * An imported account not yet in this server's cPanel data: its row,
+ * not present, so that the next sync adds it; nothing if it exists.
+ */
+int
+store_account_import(struct store *st, const struct account *a, long long now)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO accounts (name, owner, contact,"
+	    " main_domain, present, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+	    -1, &s, NULL) != SQLITE_OK)
+		return store_fail(st, "import");
+	bind_text(s, 1, a->name);
+	bind_text(s, 2, a->owner);
+	bind_text(s, 3, a->contact);
+	bind_text(s, 4, a->main_domain);
+	sqlite3_bind_int64(s, 5, a->created_at);
+	sqlite3_bind_int64(s, 6, now);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, "import");
+	return 0;
 }

@@ -130,6 +130,15 @@ jq_eq "doctor: ok false, a list of checks" '[.ok, (.checks | type), .checks[0].c
 jq_eq "the failing check says what to do" \
     '[.checks[] | select(.check == "cron")][0] | [.ok, (.detail | test("install it"))]' '[false,true]'
 
+j "sync --account --json" sync --account bob --json
+jq_eq "sync --account: nothing changed" '[.count, .changes]' '[0,[]]'
+j "export --json" export bob --output "$T/bob-export.json" --json
+jq_eq "export: the account, the file, no history" '[.account, .file, .with_history]' \
+    "[\"bob\",\"$T/bob-export.json\",false]"
+j "import --json" import "$T/bob-export.json" --json
+jq_eq "import of the same record: nothing changed" '[.account, .changed, .rows, .replaced]' \
+    '["bob",false,0,false]'
+
 # An error never prints half a document on standard output.
 expect_status "suspend --json of an unknown account" 66 ctl suspend nosuch --reason x --json
 expect_eq "prints nothing on stdout" "" "$(cat "$T/last.out")"

@@ -1,0 +1,432 @@
+/*
+ * mailabusectl export and import: an account's record moved with the
+ * account to another server (cPanel's transfers run them from the
+ * hook), so that the one-unblock-per-90-days rule does not reset.
+ *
+ * The file is versioned JSON: "format" and "version", where and when it
+ * was made, the account's status when it was made (for people; import
+ * recomputes it), and "record": the account's row and its rows of
+ * suspensions, complaints, limits and audit, with their original
+ * times; messages and mailbox hosts only with --with-history.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "identity.h"
+#include "lifecycle.h"
+
+#define TRANSFER_FORMAT "mailabuse-account"
+#define TRANSFER_VERSION 1
+
+/* The tables of the record, and whether they are the message history. */
+static const struct {
+	const char *table;
+	int history;
+} transfer_tables[] = {
+	{ "complaints", 0 }, { "suspensions", 0 }, { "limits", 0 }, { "audit", 0 },
+	{ "messages", 1 }, { "mailbox_hosts", 1 },
+};
+#define TRANSFER_NTABLES (sizeof transfer_tables / sizeof transfer_tables[0])
+
+/* The account's record as exported (NULL on a database error). */
+static json_t *
+transfer_record(struct ctl *c, const struct account *a, int with_history)
+{
+	json_t *rec, *rows;
+
+	rec = json_pack("{s:{s:s, s:s, s:s, s:I}}", "account", "owner", a->owner,
+	    "contact", a->contact, "main_domain", a->main_domain,
+	    "created_at", (json_int_t)a->created_at);
+	if (rec == NULL)
+		return NULL;
+	for (size_t i = 0; i < TRANSFER_NTABLES; i++) {
+		if (transfer_tables[i].history && !with_history)
+			continue;
+		if ((rows = store_record_rows(c->st, transfer_tables[i].table, a->name)) == NULL) {
+			json_decref(rec);
+			return NULL;
+		}
+		json_object_set_new(rec, transfer_tables[i].table, rows);
+	}
+	return rec;
+}
+
+/*
+ * The part of a record that must be equal for an import to be a no-op
+ * (suspensions, complaints, limits), without the server's own ids: a
+ * suspension names its complaint by its place in the list.
+ */
+static json_t *
+transfer_comparable(json_t *rec)
+{
+	json_t *out, *complaints, *susp, *row, *ids;
+	size_t i, k;
+
+	out = json_pack("{s:[], s:[], s:O}", "complaints", "suspensions", "limits",
+	    json_object_get(rec, "limits") != NULL ? json_object_get(rec, "limits") : json_null());
+	if (out == NULL)
+		return NULL;
+	complaints = json_object_get(out, "complaints");
+	susp = json_object_get(out, "suspensions");
+	ids = json_array();
+	json_array_foreach(json_object_get(rec, "complaints"), i, row) {
+		json_t *r = json_deep_copy(row);
+
+		json_array_append(ids, json_object_get(row, "id"));
+		json_object_del(r, "id");
+		json_array_append_new(complaints, r);
+	}
+	json_array_foreach(json_object_get(rec, "suspensions"), i, row) {
+		json_t *r = json_deep_copy(row), *cid = json_object_get(row, "complaint_id"), *id;
+		json_t *place = json_null();
+
+		json_array_foreach(ids, k, id)
+			if (cid != NULL && json_equal(id, cid))
+				place = json_integer((json_int_t)k);
+		json_object_del(r, "id");
+		json_object_set_new(r, "complaint_id", place);
+		json_array_append_new(susp, r);
+	}
+	json_decref(ids);
+	return out;
+}
+
+/* Whether the comparable record has nothing in it. */
+static int
+transfer_empty(json_t *cmp)
+{
+	return json_array_size(json_object_get(cmp, "complaints")) == 0 &&
+	    json_array_size(json_object_get(cmp, "suspensions")) == 0 &&
+	    json_array_size(json_object_get(cmp, "limits")) == 0;
+}
+
+int
+cmd_export(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "with-history", no_argument, NULL, 'H' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *out_path = NULL, *name;
+	char lower[ACCOUNT_NAME_MAX], host[256], when[32];
+	struct account a;
+	json_t *doc, *rec, *status;
+	int ch, history = 0, r, rc;
+	FILE *f;
+
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'H')
+			history = 1;
+		else if (ch == 'o')
+			out_path = optarg;
+		else if (ch == 'j')
+			c->json = 1;
+		else
+			return EX_USAGE;
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error("usage: export ACCOUNT [--with-history] [--output FILE] [--json]");
+	name = ctl_account_arg(argv[optind], lower, sizeof lower);
+	if ((r = ctl_store(c)) != 0)
+		return r;
+	if (store_read_begin(c->st) == -1)
+		return ctl_db_error(c, "export");
+	if ((r = store_account_get(c->st, name, &a)) != 1) {
+		store_read_end(c->st);
+		if (r == -1)
+			return ctl_db_error(c, "export");
+		fprintf(stderr, "mailabusectl: export: %s: no such account\n", name);
+		return EX_NOINPUT;
+	}
+	rec = transfer_record(c, &a, history);
+	status = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
+	store_read_end(c->st);
+	if (rec == NULL) {
+		json_decref(status);
+		return ctl_db_error(c, "export");
+	}
+	if (gethostname(host, sizeof host) == -1)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	lifecycle_time(c->now, when, sizeof when);
+	doc = json_pack("{s:s, s:i, s:s, s:I, s:s, s:s, s:s, s:b, s:o, s:o}",
+	    "format", TRANSFER_FORMAT, "version", TRANSFER_VERSION, "account", name,
+	    "exported_at", (json_int_t)c->now, "exported_at_text", when, "host", host,
+	    "exported_by", c->actor, "with_history", history,
+	    "status", status != NULL ? status : json_null(), "record", rec);
+	if (doc == NULL)
+		return ctl_json_print(NULL);
+	if (out_path == NULL) {
+		if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == -1) {
+			json_decref(doc);
+			return EX_IOERR;
+		}
+		fputc('\n', stdout);
+		json_decref(doc);
+		return 0;
+	}
+	/* written whole or not at all: a temporary file renamed into place */
+	{
+		char tmp[4096];
+
+		snprintf(tmp, sizeof tmp, "%s.tmp%ld", out_path, (long)getpid());
+		if ((f = fopen(tmp, "w")) == NULL ||
+		    json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == -1 ||
+		    fputc('\n', f) == EOF || fflush(f) == EOF || fsync(fileno(f)) == -1 ||
+		    fclose(f) == EOF || rename(tmp, out_path) == -1) {
+			fprintf(stderr, "mailabusectl: export: %s: %s\n", out_path, strerror(errno));
+			unlink(tmp);
+			json_decref(doc);
+			return EX_CANTCREAT;
+		}
+	}
+	if (c->json)
+		ctl_json_print(json_pack("{s:s, s:s, s:I, s:b}", "account", name, "file", out_path,
+		    "exported_at", (json_int_t)c->now, "with_history", history));
+	else
+		printf("exported %s to %s\n", name, out_path);
+	json_decref(doc);
+	return 0;
+}
+
+/* Rewrite the rows of an account exported as from to the account to. */
+static void
+transfer_rename(json_t *rec, const char *from, const char *to)
+{
+	for (size_t i = 0; i < TRANSFER_NTABLES; i++) {
+		json_t *row;
+		size_t k;
+
+		json_array_foreach(json_object_get(rec, transfer_tables[i].table), k, row) {
+			const char *t = json_string_value(json_object_get(row, "target"));
+
+			if (json_object_get(row, "account") != NULL)
+				json_object_set_new(row, "account", json_string(to));
+			if (t != NULL && strcmp(t, from) == 0)
+				json_object_set_new(row, "target", json_string(to));
+		}
+	}
+}
+
+/* Insert the rows of one table of the record; complaints fill ids (old id -> new id). */
+static int
+transfer_insert(struct ctl *c, json_t *rec, const char *table, int dedup, json_t *ids,
+    long long *n)
+{
+	json_t *row;
+	size_t i;
+
+	json_array_foreach(json_object_get(rec, table), i, row) {
+		json_t *r = json_deep_copy(row);
+		long long id;
+		int rc;
+
+		if (r == NULL)
+			return -1;
+		if (strcmp(table, "suspensions") == 0) {
+			json_t *cid = json_object_get(r, "complaint_id");
+			char key[32];
+
+			if (json_is_integer(cid)) {
+				snprintf(key, sizeof key, "%lld", (long long)json_integer_value(cid));
+				json_object_set(r, "complaint_id", json_object_get(ids, key) != NULL ?
+				    json_object_get(ids, key) : json_null());
+			}
+		}
+		rc = store_record_row_insert(c->st, table, r, dedup, &id);
+		if (rc == 0 && strcmp(table, "complaints") == 0 &&
+		    json_is_integer(json_object_get(row, "id"))) {
+			char key[32];
+
+			snprintf(key, sizeof key, "%lld",
+			    (long long)json_integer_value(json_object_get(row, "id")));
+			json_object_set_new(ids, key, json_integer(id));
+		}
+		json_decref(r);
+		if (rc == -1)
+			return -1;
+		if (id != 0)
+			(*n)++;
+	}
+	return 0;
+}
+
+int
+cmd_import(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "as", required_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "with-history", no_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path, *as = NULL, *from, *host, *when;
+	char lower[ACCOUNT_NAME_MAX], detail[REASON_MAX];
+	json_t *doc, *rec, *cur = NULL, *cmp_file = NULL, *cmp_cur = NULL, *ids = NULL;
+	json_error_t jerr;
+	struct account a;
+	long long rows = 0, history_rows = 0;
+	int ch, force = 0, history = 0, r, same, replaced = 0;
+
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'a')
+			as = optarg;
+		else if (ch == 'f')
+			force = 1;
+		else if (ch == 'H')
+			history = 1;
+		else if (ch == 'j')
+			c->json = 1;
+		else
+			return EX_USAGE;
+	}
+	if (argc - optind != 1)
+		return ctl_usage_error("usage: import FILE [--as USER] [--force] [--with-history]"
+		    " [--json]");
+	path = argv[optind];
+	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		fprintf(stderr, "mailabusectl: import: %s:%d: %s\n", path, jerr.line, jerr.text);
+		return EX_DATAERR;
+	}
+	from = json_string_value(json_object_get(doc, "account"));
+	host = json_string_value(json_object_get(doc, "host"));
+	when = json_string_value(json_object_get(doc, "exported_at_text"));
+	rec = json_object_get(doc, "record");
+	if (!json_is_string(json_object_get(doc, "format")) ||
+	    strcmp(json_string_value(json_object_get(doc, "format")), TRANSFER_FORMAT) != 0 ||
+	    from == NULL || !identity_account_name_valid(from) || !json_is_object(rec)) {
+		fprintf(stderr, "mailabusectl: import: %s: not an account exported by mailabusectl"
+		    " export\n", path);
+		json_decref(doc);
+		return EX_DATAERR;
+	}
+	if (json_integer_value(json_object_get(doc, "version")) != TRANSFER_VERSION) {
+		fprintf(stderr, "mailabusectl: import: %s: format version %lld; this mailabusectl"
+		    " reads version %d\n", path,
+		    (long long)json_integer_value(json_object_get(doc, "version")), TRANSFER_VERSION);
+		json_decref(doc);
+		return EX_DATAERR;
+	}
+	if (as != NULL && !identity_account_name_valid(as)) {
+		json_decref(doc);
+		return ctl_usage_error("import: --as %s: not a valid account name", as);
+	}
+	as = ctl_account_arg(as != NULL ? as : from, lower, sizeof lower);
+	transfer_rename(rec, from, as);
+	if (!history) {
+		json_object_del(rec, "messages");
+		json_object_del(rec, "mailbox_hosts");
+	}
+	if ((r = ctl_store(c)) != 0) {
+		json_decref(doc);
+		return r;
+	}
+	if (store_begin(c->st) == -1) {
+		json_decref(doc);
+		return ctl_db_error(c, "import");
+	}
+	r = EX_UNAVAILABLE;
+	memset(&a, 0, sizeof a);
+	if ((r = store_account_get(c->st, as, &a)) == -1) {
+		r = ctl_db_error(c, "import");
+		goto out;
+	}
+	if (r == 0) {
+		json_t *acc = json_object_get(rec, "account");
+
+		snprintf(a.name, sizeof a.name, "%s", as);
+		snprintf(a.owner, sizeof a.owner, "%s",
+		    json_string_value(json_object_get(acc, "owner")) ?: "");
+		snprintf(a.contact, sizeof a.contact, "%s",
+		    json_string_value(json_object_get(acc, "contact")) ?: "");
+		snprintf(a.main_domain, sizeof a.main_domain, "%s",
+		    json_string_value(json_object_get(acc, "main_domain")) ?: "");
+		a.created_at = json_integer_value(json_object_get(acc, "created_at"));
+		if (store_account_import(c->st, &a, c->now) == -1) {
+			r = ctl_db_error(c, "import");
+			goto out;
+		}
+		rows++;
+	}
+	if ((cur = transfer_record(c, &a, 0)) == NULL) {
+		r = ctl_db_error(c, "import");
+		goto out;
+	}
+	cmp_file = transfer_comparable(rec);
+	cmp_cur = transfer_comparable(cur);
+	if (cmp_file == NULL || cmp_cur == NULL || (ids = json_object()) == NULL) {
+		r = ctl_json_print(NULL);
+		goto out;
+	}
+	same = json_equal(cmp_file, cmp_cur);
+	if (!same && !transfer_empty(cmp_cur)) {
+		if (!force) {
+			fprintf(stderr, "mailabusectl: import: %s already has a different record here;"
+			    " use --force to replace it with the one of %s\n", as, path);
+			r = CTL_REFUSED;
+			goto out;
+		}
+		if (store_record_delete(c->st, as) == -1) {
+			r = ctl_db_error(c, "import");
+			goto out;
+		}
+		replaced = 1;
+	}
+	if (!same && (transfer_insert(c, rec, "complaints", 0, ids, &rows) == -1 ||
+	    transfer_insert(c, rec, "suspensions", 0, ids, &rows) == -1 ||
+	    transfer_insert(c, rec, "limits", 0, ids, &rows) == -1)) {
+		r = ctl_db_error(c, "import");
+		goto out;
+	}
+	/* audit and history: rows already here (a second import) are not added again */
+	if (transfer_insert(c, rec, "audit", 1, ids, &rows) == -1 ||
+	    transfer_insert(c, rec, "messages", 1, ids, &history_rows) == -1 ||
+	    transfer_insert(c, rec, "mailbox_hosts", 1, ids, &history_rows) == -1) {
+		r = ctl_db_error(c, "import");
+		goto out;
+	}
+	rows += history_rows;
+	if (rows > 0) {
+		snprintf(detail, sizeof detail, "imported from %s, exported at %s on %s%s%s%s",
+		    path, when != NULL ? when : "-", host != NULL ? host : "-",
+		    strcmp(from, as) != 0 ? " as account " : "", strcmp(from, as) != 0 ? from : "",
+		    replaced ? "; the record here was replaced (--force)" : "");
+		if (store_audit_insert(c->st, c->now, c->actor, "import", as, as, detail) == -1) {
+			r = ctl_db_error(c, "import");
+			goto out;
+		}
+	}
+	if (store_commit(c->st) == -1) {
+		r = ctl_db_error(c, "import");
+		goto out;
+	}
+	if (c->json)
+		ctl_json_print(json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "account", as,
+		    "from_account", from, "file", path, "changed", rows > 0, "replaced", replaced,
+		    "rows", (json_int_t)rows, "history_rows", (json_int_t)history_rows));
+	else if (rows == 0)
+		printf("import: %s: nothing to import (the record here is the same)\n", as);
+	else
+		printf("imported %s from %s (exported at %s on %s): %lld row%s%s\n", as, path,
+		    when != NULL ? when : "-", host != NULL ? host : "-", rows, rows == 1 ? "" : "s",
+		    replaced ? "; the record here was replaced" : "");
+	r = 0;
+out:
+	if (r != 0)
+		store_rollback(c->st);
+	json_decref(ids);
+	json_decref(cmp_file);
+	json_decref(cmp_cur);
+	json_decref(cur);
+	json_decref(doc);
+	return r;
+}
