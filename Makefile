@@ -111,6 +111,10 @@ install: $(BINS)
 	install -m 0644 man/mailabused.8 man/mailabusectl.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/mailabused.conf.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 contrib/exim/*.acl contrib/exim/*.conf $(DESTDIR)$(PREFIX)/share/mailabuse/exim
+	install -d $(DESTDIR)$(PREFIX)/share/mailabuse/cpanel
+	sed 's|/usr/local/sbin/mailabusectl|$(SBINDIR)/mailabusectl|' contrib/cpanel/mailabuse-hook \
+	    > $(DESTDIR)$(PREFIX)/share/mailabuse/cpanel/mailabuse-hook
+	chmod 0755 $(DESTDIR)$(PREFIX)/share/mailabuse/cpanel/mailabuse-hook
 	install -d $(DESTDIR)$(SYSCONFDIR)/mailabuse/notices $(DESTDIR)$(SYSCONFDIR)/cron.d
 	for f in conf/notices/*.txt; do \
 	    test -e $(DESTDIR)$(SYSCONFDIR)/mailabuse/notices/$${f##*/} || \
