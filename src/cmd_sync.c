@@ -585,11 +585,12 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	long long present = 0, removed = 0, staged = 0;
+	char only[ACCOUNT_NAME_MAX];
 	int ch, force = 0;
 
 	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		if (ch == 'a')
-			ss.only = optarg;
+			ss.only = ctl_account_arg(optarg, only, sizeof only);
 		else if (ch == 'f')
 			force = 1;
 		else if (ch == 'j')

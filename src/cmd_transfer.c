@@ -316,11 +316,11 @@ cmd_import(struct ctl *c, int argc, char **argv)
 		json_decref(doc);
 		return EX_DATAERR;
 	}
-	if (as != NULL && !identity_account_name_valid(as)) {
+	as = ctl_account_arg(as != NULL ? as : from, lower, sizeof lower);
+	if (!identity_account_name_valid(as)) {
 		json_decref(doc);
 		return ctl_usage_error("import: --as %s: not a valid account name", as);
 	}
-	as = ctl_account_arg(as != NULL ? as : from, lower, sizeof lower);
 	transfer_rename(rec, from, as);
 	if (!history) {
 		json_object_del(rec, "messages");

@@ -35,6 +35,16 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 ctl() { "$BUILD/mailabusectl" -c "$B/mailabused.conf" "$@"; }
+# cmd_ms ARGS...: one mailabusectl command, exec to exit: "WALL CPU" in
+# milliseconds (CPU: its user + system time, which the machine's load
+# does not inflate as it does the wall time)
+cmd_ms() {
+	local t TIMEFORMAT='%3R %3U %3S'
+	t=$( { time ctl "$@" >/dev/null 2>&1; } 2>&1 )
+	echo "$t" | awk '{ printf "%.1f %.1f", $1 * 1000, ($2 + $3) * 1000 }'
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+	print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # mabload exits 1 when a query failed: the errors are counted, not fatal.
 load() { "$BUILD/mabload" "$@" || true; }
 # rec REP NAME "key=value ...": keep the figures, echo them.
@@ -169,6 +179,23 @@ for r in $(seq 1 "$REPS"); do
 	t0=$(now); ctl sync >/dev/null; s1=$(since "$t0")
 	t0=$(now); ctl sync >/dev/null; s2=$(since "$t0")
 	rec "$r" sync "first_s=$s1" "nochange_s=$s2"
+	# sync --account (what cPanel's hooks run), the whole command from exec
+	# to exit, for 20 accounts spread over the file: unchanged, then with
+	# an addon domain added, then with it removed again; next to the
+	# cheapest command (status: start, open the database, one read).
+	same= changed= cpu= base=
+	for i in $(seq 1 20); do
+		a=$(printf 'u%06d' $((i * ACCOUNTS / 21)))
+		set -- $(cmd_ms status "$a"); base="$base $1"
+		set -- $(cmd_ms sync --account "$a"); same="$same $1"; cpu="$cpu $2"
+		printf 'bench-hook-%s.test: %s\n' "$a" "$a" >>"$B/cpanel/etc/userdomains"
+		set -- $(cmd_ms sync --account "$a"); changed="$changed $1"; cpu="$cpu $2"
+		cp "$B/cpanel/etc/userdomains.orig" "$B/cpanel/etc/userdomains"
+		set -- $(cmd_ms sync --account "$a"); changed="$changed $1"; cpu="$cpu $2"
+	done
+	rec "$r" sync_account "unchanged_ms=$(median $same)" "changed_ms=$(median $changed)" \
+	    "max_ms=$(printf '%s\n' $same $changed | sort -g | tail -1)" "cpu_ms=$(median $cpu)" \
+	    "status_ms=$(median $base)"
 	suspend_sql | sqlite3 "$B/db"
 	rec "$r" startup $("$BUILD/mabload" -S "$B/policy.sock" -- \
 	    "$BUILD/mailabused" -f -c "$B/mailabused.conf" 2>>"$B/daemon.log")
@@ -307,6 +334,9 @@ END {
 	printf "start-up (exec to first PING answered): %.1f ms\n", m("startup", "startup_ms")
 	printf "sync of %d accounts: first import %.2f s, no changes %.2f s, 1%% changed (under load) %.2f s\n",
 	    accounts, m("sync", "first_s"), m("sync", "nochange_s"), m("writers_sync", "sync_s")
+	printf "sync --account of one account (exec to exit, 20 accounts): median %.1f ms unchanged, %.1f ms with a domain added or removed, max %.1f ms; CPU %.1f ms; status of one account %.1f ms\n",
+	    m("sync_account", "unchanged_ms"), m("sync_account", "changed_ms"), m("sync_account", "max_ms"),
+	    m("sync_account", "cpu_ms"), m("sync_account", "status_ms")
 	printf "p99 at 16 clients: no writer %.1f us; during sync %.1f us (x%.2f); during expire %.1f us (x%.2f, expire %.2f s)\n",
 	    m("writers_idle", "p99_us"), m("writers_sync", "p99_us"),
 	    ratio("writers_sync", "writers_idle", "p99_us"), m("writers_expire", "p99_us"),
