@@ -46,6 +46,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy_socket.read_timeout", CFG_DURATION, OFF(policy_socket_read_timeout), "5s", 1, 3600, NULL },
 	{ "policy_socket.max_connections", CFG_INT, OFF(policy_socket_max_connections), "512", 1, 1000000, NULL },
 	{ "pid_file", CFG_STRING, OFF(pid_file), "/run/mailabuse/mailabused.pid", 0, 0, NULL },
+	{ "user", CFG_STRING, OFF(user), "mailabuse", 0, 0, NULL },
 	{ "log_level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels },
 	{ "cpanel.root", CFG_STRING, OFF(cpanel_root), "/", 0, 0, NULL },
 	{ "policy.allow_local_delivery", CFG_BOOL, OFF(policy_allow_local_delivery), "true", 0, 0, NULL },
@@ -201,6 +202,13 @@ cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
 			    where, k->path, text);
 			return -1;
 		}
+		/* anyone who can connect can forge delivery events: Exim's group only */
+		if (m & 0007) {
+			snprintf(err, errlen, "%s: %s: \"%s\" gives other users access to the"
+			    " policy socket; give Exim's group access instead (\"0660\" and"
+			    " policy_socket.group)", where, k->path, text);
+			return -1;
+		}
 		cfg->policy_socket_mode_bits = (mode_t)m;
 		free(*(char **)(void *)(base + k->offset));
 		*(char **)(void *)(base + k->offset) = strdup(text);
@@ -326,6 +334,21 @@ cfg_key_where(config_t *lc, const char *name, const char *path, char *buf, size_
 		cfg_where(s, name, buf, len);
 }
 
+/* A login name as useradd accepts it (no lookup: the daemon checks that it exists). */
+static int
+cfg_user_name_valid(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n == 0 || n > 32 || u[0] == '-')
+		return 0;
+	for (const char *p = u; *p != '\0'; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.' ||
+		    (*p == '$' && p[1] == '\0')))
+			return 0;
+	return 1;
+}
+
 /* Checks that involve more than one key or the system. */
 static int
 cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *err,
@@ -374,6 +397,11 @@ cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *er
 		cfg_key_where(lc, name, "retention.records", where, sizeof where);
 		snprintf(err, errlen, "%s: retention.records must not be shorter than"
 		    " policy.unblock_cooldown: the unblock rule needs those records", where);
+		return -1;
+	}
+	if (!cfg_user_name_valid(cfg->user)) {
+		cfg_key_where(lc, name, "user", where, sizeof where);
+		snprintf(err, errlen, "%s: user: \"%s\" is not a user name", where, cfg->user);
 		return -1;
 	}
 	if (cfg->policy_socket_group[0] != '\0' && getgrnam(cfg->policy_socket_group) == NULL) {
@@ -471,17 +499,17 @@ config_free(struct config *cfg)
 
 /*
  * On reload: the keys read only at start keep their running values
- * (database.path, the sockets, pid_file).
+ * (database.path, the sockets, pid_file, user).
  */
 void
 config_keep_restart_keys(struct config *next, const struct config *running)
 {
 	char **n[] = { &next->database_path, &next->policy_socket_path,
 	    &next->policy_socket_mode, &next->policy_socket_group, &next->user_socket_path,
-	    &next->pid_file };
+	    &next->pid_file, &next->user };
 	char *const *o[] = { &running->database_path, &running->policy_socket_path,
 	    &running->policy_socket_mode, &running->policy_socket_group,
-	    &running->user_socket_path, &running->pid_file };
+	    &running->user_socket_path, &running->pid_file, &running->user };
 
 	for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
 		char *copy = strdup(*o[i]);
