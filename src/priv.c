@@ -198,7 +198,9 @@ priv_db_file(const char *path, int create, char *err, size_t errlen)
  * user (created so if missing), its files 0600 and owned by the user.
  * As root the database file itself is created here, for the user:
  * SQLite, run by root, gives the -wal, -shm and -journal files it
- * creates later the owner and mode of the database file.
+ * creates later the owner and mode of the database file.  Call it before
+ * this process opens the database: closing any descriptor of a file
+ * drops the process's fcntl locks on it, SQLite's included.
  */
 int
 priv_db_prepare(const char *dbpath, char *err, size_t errlen)
