@@ -37,7 +37,7 @@ LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
-PURE = duration proto identity policy cpanel detect
+PURE = duration proto identity policy cpanel detect str
 COMMON = $(PURE) log config clock store notify lifecycle
 DAEMON = mailabused server conn check selfservice recorder
 CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits
@@ -45,7 +45,7 @@ CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy unblock cpanel config detect
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect str
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -65,7 +65,7 @@ $(BUILD)/mailabused: $(call obj,$(DAEMON) $(COMMON))
 $(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect)
+$(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect str)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))

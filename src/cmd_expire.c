@@ -60,7 +60,8 @@ expire_eligible(struct ctl *c, const struct suspension *sp, int *queued)
 		return r == 1 ? 0 : -1;		/* 1: another run got there first */
 	if (notify_queue(c->st, &c->cfg, sp->account, "eligible", v, 1, c->now, err,
 	    sizeof err) == -1) {
-		fprintf(stderr, "mailabusectl: expire: notice for %s: %s\n", sp->account, err);
+		fprintf(stderr, "mailabusectl: expire: notice for %s: %s\n", sp->account,
+		    ctl_esc(err));
 		return 1;
 	}
 	if (store_audit_insert(c->st, c->now, c->actor, "eligible", sp->account, sp->account,

@@ -95,7 +95,7 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit,
 	else
 		*j = lifecycle_history(c->st, name, c->now - since, c->now, limit, -1, &rc);
 	if (rc == LC_NOT_FOUND) {
-		fprintf(stderr, "mailabusectl: %s: no such account\n", name);
+		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(name));
 		return EX_NOINPUT;
 	}
 	if (rc != LC_OK)
@@ -103,13 +103,13 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit,
 	return 0;
 }
 
-/* A string member, or "-". */
+/* A string member, escaped for the terminal, or "-". */
 static const char *
 js(json_t *o, const char *key)
 {
 	const char *v = json_string_value(json_object_get(o, key));
 
-	return v != NULL && *v != '\0' ? v : "-";
+	return v != NULL && *v != '\0' ? ctl_esc(v) : "-";
 }
 
 int
@@ -175,8 +175,8 @@ list_cb(void *arg, const struct account *a, int suspended)
 		    "account", a->name, "owner", a->owner, "contact", a->contact,
 		    "state", state));
 	else
-		printf("%-16s %-10s %-16s %s\n", a->name, state, a->owner[0] ? a->owner : "-",
-		    a->contact[0] ? a->contact : "-");
+		printf("%-16s %-10s %-16s %s\n", ctl_esc(a->name), state,
+		    a->owner[0] ? ctl_esc(a->owner) : "-", a->contact[0] ? ctl_esc(a->contact) : "-");
 	return 0;
 }
 
@@ -316,8 +316,8 @@ cmd_history(struct ctl *c, int argc, char **argv)
 		    js(v, "source_kind"), js(v, "source"));
 		if (strcmp(js(v, "ip"), "-") != 0)
 			printf(" from %s", js(v, "ip"));
-		printf(" <%s> to %s (%lld local, %lld external", json_string_value(json_object_get(v,
-		    "sender")), js(v, "rcpt"), ji(v, "rcpts_local"), ji(v, "rcpts_external"));
+		printf(" <%s> to %s (%lld local, %lld external", ctl_esc(json_string_value(
+		    json_object_get(v, "sender"))), js(v, "rcpt"), ji(v, "rcpts_local"), ji(v, "rcpts_external"));
 		if (ji(v, "delivered") + ji(v, "deferred") + ji(v, "bounced") > 0)
 			printf("; %lld delivered, %lld deferred, %lld bounced", ji(v, "delivered"),
 			    ji(v, "deferred"), ji(v, "bounced"));

@@ -119,14 +119,14 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 		store_rollback(c->st);
 		lifecycle_time(cur.created_at, ts, sizeof ts);
 		fprintf(stderr, "mailabusectl: %s is already suspended since %s: %s\n",
-		    sp.target, ts, cur.reason);
+		    ctl_esc(sp.target), ts, ctl_esc(cur.reason));
 		return CTL_REFUSED;
 	}
 	if (r != 0)
 		return r;
 	if (store_commit(c->st) == -1)
 		return ctl_db_error(c, "suspend");
-	printf("suspended %s %s: %s\n", sp.kind, sp.target, reason);
+	printf("suspended %s %s: %s\n", sp.kind, ctl_esc(sp.target), ctl_esc(reason));
 	ctl_notices_send(c, sp.account);
 	return 0;
 }
@@ -154,7 +154,7 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 		return ctl_db_error(c, "unsuspend");
 	if (r == 0) {
 		store_rollback(c->st);
-		fprintf(stderr, "mailabusectl: %s is not suspended\n", norm);
+		fprintf(stderr, "mailabusectl: %s is not suspended\n", ctl_esc(norm));
 		return CTL_REFUSED;
 	}
 	/* An admin lift counts as the account's unblock, unless made in error. */
@@ -164,7 +164,7 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 	    no_count ? "unsuspend-nocount" : "unsuspend", account, norm, reason) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "unsuspend");
-	printf("unsuspended %s %s: %s%s\n", cur.kind, norm, reason,
+	printf("unsuspended %s %s: %s%s\n", cur.kind, ctl_esc(norm), ctl_esc(reason),
 	    no_count || is_mailbox ? "" : " (counts as the account's unblock)");
 	return 0;
 }

@@ -46,7 +46,7 @@ sync_path(struct ctl *c, const char *rel, char *buf, size_t len)
 static void
 sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *what)
 {
-	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", file, line, what);
+	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", ctl_esc(file), line, what);
 	ss->warnings++;
 }
 
@@ -248,31 +248,32 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 	ss->changes++;
 	switch (what) {
 	case SYNC_ACCOUNT_ADDED:
-		printf("%s %s (owner %s)\n", sync_labels[what], name, new_value);
+		printf("%s %s (owner %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
 		action = "account-added";
 		snprintf(detail, sizeof detail, "owner %s", new_value);
 		break;
 	case SYNC_ACCOUNT_REMOVED:
-		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], name);
+		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], ctl_esc(name));
 		action = "account-removed";
 		snprintf(detail, sizeof detail, "gone from cPanel");
 		break;
 	case SYNC_ACCOUNT_CHANGED:
 		action = "account-changed";
 		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
+		printf("%s %s: %s\n", sync_labels[what], ctl_esc(name), ctl_esc(detail));
 		break;
 	case SYNC_DOMAIN_CHANGED:
-		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
+		printf("%s %s: %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value),
+		    ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_ADDED:
-		printf("%s %s -> %s\n", sync_labels[what], name, new_value);
+		printf("%s %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_REMOVED:
-		printf("%s %s (was %s)\n", sync_labels[what], name, old_value);
+		printf("%s %s (was %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value));
 		break;
 	default:
-		printf("%s %s\n", sync_labels[what], name);
+		printf("%s %s\n", sync_labels[what], ctl_esc(name));
 		break;
 	}
 	if (action != NULL && store_audit_insert(ss->c->st, ss->c->now, ss->c->actor,

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
+#include "str.h"
 
 #ifndef MAILABUSE_CONF
 #define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
@@ -105,6 +106,24 @@ ctl_store(struct ctl *c)
 }
 
 
+#define CTL_ESC_RING 16
+#define CTL_ESC_LEN 8192
+
+/*
+ * A value from outside, escaped for the terminal (str_escape): every
+ * text printer passes such values through here.  The result stays valid
+ * for the next CTL_ESC_RING - 1 calls, enough for one printf.
+ */
+const char *
+ctl_esc(const char *s)
+{
+	static char ring[CTL_ESC_RING][CTL_ESC_LEN];
+	static unsigned next;
+	char *b = ring[next++ % CTL_ESC_RING];
+
+	return str_escape(s, b, CTL_ESC_LEN);
+}
+
 /* Print a JSON document on stdout and release it. */
 int
 ctl_json_print(json_t *j)
@@ -140,7 +159,7 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 	int r;
 
 	if (strlen(target) >= normlen) {
-		fprintf(stderr, "mailabusectl: %s: target too long\n", target);
+		fprintf(stderr, "mailabusectl: %s: target too long\n", ctl_esc(target));
 		return EX_USAGE;
 	}
 	for (size_t i = 0; i == 0 || target[i - 1] != '\0'; i++)
@@ -152,14 +171,16 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 		*is_mailbox = 1;
 		/* The normal form the daemon matches: local part and domain lower case. */
 		if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1) {
-			fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
+			fprintf(stderr, "mailabusectl: %s: not a mailbox address\n",
+			    ctl_esc(target));
 			return EX_USAGE;
 		}
 		for (size_t i = 0; i < ll; i++) {
 			unsigned char ch = (unsigned char)target[i];
 
 			if (ch <= ' ' || ch >= 0x7f || ch == '@' || ch == '"' || ch == '\\') {
-				fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
+				fprintf(stderr, "mailabusectl: %s: not a mailbox address\n",
+				    ctl_esc(target));
 				return EX_USAGE;
 			}
 		}
@@ -168,14 +189,14 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 			return ctl_db_error(c, "domain lookup");
 		if (r == 0) {
 			fprintf(stderr, "mailabusectl: %s: no account owns domain %s"
-			    " (run 'mailabusectl sync'?)\n", target, dom);
+			    " (run 'mailabusectl sync'?)\n", ctl_esc(target), dom);
 			return EX_NOINPUT;
 		}
 		return 0;
 	}
 	*is_mailbox = 0;
 	if (!identity_account_name_valid(norm)) {
-		fprintf(stderr, "mailabusectl: %s: not a valid account name\n", target);
+		fprintf(stderr, "mailabusectl: %s: not a valid account name\n", ctl_esc(target));
 		return EX_USAGE;
 	}
 	{
@@ -185,7 +206,7 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 			return ctl_db_error(c, "account lookup");
 		if (r == 0) {
 			fprintf(stderr, "mailabusectl: %s: no such account"
-			    " (run 'mailabusectl sync'?)\n", target);
+			    " (run 'mailabusectl sync'?)\n", ctl_esc(target));
 			return EX_NOINPUT;
 		}
 	}
@@ -321,7 +342,7 @@ ctl_user_request(struct ctl *c, const char *verb, const char *account,
 		free(reply);
 		return r;
 	}
-	fprintf(stderr, "mailabusectl: %s\n", sp != NULL ? sp : reply);
+	fprintf(stderr, "mailabusectl: %s\n", ctl_esc(sp != NULL ? sp : reply));
 	r = strcmp(reply, "DEFER") == 0 ? EX_TEMPFAIL :
 	    sp != NULL && strncmp(sp, "5.7.1", 5) == 0 ? EX_NOPERM :
 	    sp != NULL && strncmp(sp, "5.1.1", 5) == 0 ? EX_NOINPUT : EX_PROTOCOL;
@@ -398,7 +419,7 @@ main(int argc, char **argv)
 			r = EX_IOERR;
 		return r;
 	}
-	fprintf(stderr, "mailabusectl: unknown command '%s'\n", argv[0]);
+	fprintf(stderr, "mailabusectl: unknown command '%s'\n", ctl_esc(argv[0]));
 	ctl_usage(stderr);
 	return EX_USAGE;
 }
