@@ -84,10 +84,13 @@ ctl_suspend_apply(struct ctl *c, struct suspension *sp, struct suspension *cur)
 	    store_audit_insert(c->st, c->now, c->actor, "suspend", sp->account, sp->target,
 	    sp->reason) == -1)
 		return ctl_db_error(c, "suspend");
+	/* the suspension stands whatever happens to its notice: say so, audit it */
 	if (lifecycle_notice_suspended(c->st, &c->cfg, sp, c->now, err, sizeof err) == -1) {
-		store_rollback(c->st);
-		fprintf(stderr, "mailabusectl: cannot queue the owner's notice: %s\n", err);
-		return EX_CONFIG;
+		fprintf(stderr, "mailabusectl: warning: the owner of %s is not told, the notice"
+		    " cannot be queued: %s\n", sp->account, ctl_esc(err));
+		if (store_audit_insert(c->st, c->now, c->actor, "notice-failed", sp->account,
+		    sp->target, err) == -1)
+			return ctl_db_error(c, "suspend");
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "cpanel.h"
 #include "ctl.h"
 #include "identity.h"
+#include "str.h"
 
 struct sync_account {
 	char name[ACCOUNT_NAME_MAX];
@@ -46,7 +47,7 @@ sync_path(struct ctl *c, const char *rel, char *buf, size_t len)
 static void
 sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *what)
 {
-	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", ctl_esc(file), line, what);
+	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", ctl_esc(file), line, ctl_esc(what));
 	ss->warnings++;
 }
 
@@ -208,11 +209,19 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 			continue;
 		}
 		if (strcmp(key, "CONTACTEMAIL") == 0) {
-			/* cPanel may list several, comma-separated: keep the first. */
-			value[strcspn(value, ", ")] = '\0';
-			if (*value != '\0' && (strchr(value, '@') == NULL || strlen(value) >= clen))
-				sync_warn(ss, path, lineno, "CONTACTEMAIL is not an address");
-			else
+			/*
+			 * One plain address or none: anything else (a list, a
+			 * name with <>, control characters) could add headers to
+			 * a notice or make sendmail refuse it for ever.
+			 */
+			contact[0] = '\0';
+			if (*value != '\0' && (!str_address_valid(value, 1) || strlen(value) >= clen)) {
+				char what[256];
+
+				snprintf(what, sizeof what, "CONTACTEMAIL \"%.100s\" is not one plain"
+				    " address; notices go to notify.fallback", value);
+				sync_warn(ss, path, lineno, what);
+			} else
 				snprintf(contact, clen, "%s", value);
 		} else if (strcmp(key, "DNS") == 0) {
 			if (identity_domain_normalise(value, main_domain, mlen) == -1) {

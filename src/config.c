@@ -18,6 +18,7 @@
 #include "config.h"
 #include "detect.h"
 #include "duration.h"
+#include "str.h"
 
 enum cfg_type { CFG_STRING, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_MODE, CFG_ENUM };
 
@@ -368,6 +369,16 @@ cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *er
 	if (cfg->notify_sendmail[0] != '/') {
 		cfg_key_where(lc, name, "notify.sendmail", where, sizeof where);
 		snprintf(err, errlen, "%s: notify.sendmail must start with an absolute path", where);
+		return -1;
+	}
+	/* they go into notices' From: and To: as they are */
+	if (!str_address_valid(cfg->notify_from, 0) || !str_address_valid(cfg->notify_fallback, 0)) {
+		const char *key = !str_address_valid(cfg->notify_from, 0) ? "notify.from" :
+		    "notify.fallback";
+
+		cfg_key_where(lc, name, key, where, sizeof where);
+		snprintf(err, errlen, "%s: %s must be one plain address (user@domain, or a"
+		    " local user name)", where, key);
 		return -1;
 	}
 	if (cfg->retention_records < cfg->policy_unblock_cooldown) {
