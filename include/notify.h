@@ -29,6 +29,6 @@ int notify_queue(struct store *st, const struct config *cfg, const char *account
     const char *kind, const struct notify_var *vars, size_t nvars, long long now,
     char *err, size_t errlen);
 int notify_send_due(struct store *st, const struct config *cfg, const char *account,
-    long long now, int *sent, int *failed);
+    long long now, int *sent, int *failed, int *given_up);
 
 #endif

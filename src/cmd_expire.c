@@ -78,7 +78,7 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 {
 	struct pending p = { NULL, 0, 0 };
 	long long closed = 0, purged = 0;
-	int r, queued = 0, sent = 0, failed = 0;
+	int r, queued = 0, sent = 0, failed = 0, given_up = 0;
 
 	(void)argv;
 	if (argc != 1)
@@ -122,7 +122,7 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 	}
 	free(p.s);
 	/* 3. notices due, new and retried */
-	if (notify_send_due(c->st, &c->cfg, NULL, c->now, &sent, &failed) == -1)
+	if (notify_send_due(c->st, &c->cfg, NULL, c->now, &sent, &failed, &given_up) == -1)
 		return ctl_db_error(c, "expire");
 	/* 4. old records, never those the unblock rule needs */
 	if (store_begin(c->st) == -1 ||
@@ -131,8 +131,8 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "expire");
 	printf("expire: %lld complaint window%s ended, %d eligibility notice%s queued,"
-	    " %d notice%s sent, %d failed, %lld old record%s purged\n",
+	    " %d notice%s sent, %d failed, %d given up, %lld old record%s purged\n",
 	    closed, closed == 1 ? "" : "s", queued, queued == 1 ? "" : "s",
-	    sent, sent == 1 ? "" : "s", failed, purged, purged == 1 ? "" : "s");
+	    sent, sent == 1 ? "" : "s", failed, given_up, purged, purged == 1 ? "" : "s");
 	return 0;
 }

@@ -112,6 +112,13 @@ js(json_t *o, const char *key)
 	return v != NULL && *v != '\0' ? ctl_esc(v) : "-";
 }
 
+/* An integer member. */
+static long long
+ji(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
 int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
@@ -155,6 +162,10 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		    js(v, "since"), js(v, "reason"));
 	printf("suspensions:  %lld in all\n",
 	    (long long)json_integer_value(json_object_get(j, "suspensions_total")));
+	json_array_foreach(json_object_get(j, "notices_failed"), i, v)
+		printf("notice:       #%lld %s to %s FAILED: given up %s after %lld attempts"
+		    " since %s: %s\n", ji(v, "id"), js(v, "kind"), js(v, "rcpt"),
+		    js(v, "failed_at"), ji(v, "attempts"), js(v, "queued"), js(v, "error"));
 	json_decref(j);
 	return 0;
 }
@@ -202,11 +213,6 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	return c->json ? ctl_json_print(lc.arr) : 0;
 }
 
-static long long
-ji(json_t *o, const char *key)
-{
-	return (long long)json_integer_value(json_object_get(o, key));
-}
 
 /* One source of `history`: its counters, top domains, client hosts. */
 static void

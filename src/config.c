@@ -62,6 +62,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "notify.fallback", CFG_STRING, OFF(notify_fallback), "root", 0, 0, NULL },
 	{ "notify.templates", CFG_STRING, OFF(notify_templates), "/etc/mailabuse/notices", 0, 0, NULL },
 	{ "notify.timeout", CFG_DURATION, OFF(notify_timeout), "60s", 1, 3600, NULL },
+	{ "notify.give_up", CFG_DURATION, OFF(notify_give_up), "7d", 60, 3650 * 86400LL, NULL },
 	{ "retention.messages", CFG_DURATION, OFF(retention_messages), "90d", 86400, 3650 * 86400LL, NULL },
 	{ "retention.records", CFG_DURATION, OFF(retention_records), "730d", 86400, 36500 * 86400LL, NULL },
 	{ "history.queue_max", CFG_INT, OFF(history_queue_max), "8192", 16, 1048576, NULL },

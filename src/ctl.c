@@ -253,13 +253,18 @@ ctl_is_root(void)
 void
 ctl_notices_send(struct ctl *c, const char *account)
 {
-	int sent, failed;
+	int sent, failed, given_up;
 
-	if (notify_send_due(c->st, &c->cfg, account, c->now, &sent, &failed) == -1)
+	if (notify_send_due(c->st, &c->cfg, account, c->now, &sent, &failed, &given_up) == -1)
 		fprintf(stderr, "mailabusectl: notices stay queued: %s\n", store_error(c->st));
-	else if (failed > 0)
-		fprintf(stderr, "mailabusectl: %d notice%s not sent yet; 'mailabusectl expire'"
-		    " retries\n", failed, failed == 1 ? "" : "s");
+	else {
+		if (failed > 0)
+			fprintf(stderr, "mailabusectl: %d notice%s not sent yet; 'mailabusectl"
+			    " expire' retries\n", failed, failed == 1 ? "" : "s");
+		if (given_up > 0)
+			fprintf(stderr, "mailabusectl: %d notice%s given up after failing for"
+			    " notify.give_up\n", given_up, given_up == 1 ? "" : "s");
+	}
 }
 
 /*

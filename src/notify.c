@@ -408,17 +408,49 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 }
 
 /*
+ * A notice that has failed since notify.give_up ago: marked failed, never
+ * retried, logged and audited.  0, or -1 on a store error.
+ */
+static int
+notify_give_up(struct store *st, const struct notice *nt, const char *err, long long now)
+{
+	char since[32], detail[2048];
+	time_t t = (time_t)nt->created_at;
+	struct tm tm;
+	int r;
+
+	gmtime_r(&t, &tm);
+	strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(detail, sizeof detail, "notice #%lld (%s) to %s given up after %d attempt%s"
+	    " since %s (notify.give_up): %s", nt->id, nt->kind, nt->rcpt, nt->attempts,
+	    nt->attempts == 1 ? "" : "s", since, err);
+	if (store_begin(st) == -1)
+		return -1;
+	if ((r = store_outbox_give_up(st, nt->id, err, now)) == -1 ||
+	    (r == 1 && store_audit_insert(st, now, "mailabuse (notify)", "notice-failed",
+	    nt->account, nt->account, detail) == -1) || store_commit(st) == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	if (r == 1)
+		log_warnx("%s: %s", nt->account, detail);
+	return 0;
+}
+
+/*
  * Send the notices that are due (of one account, or all): claim each,
- * run notify.sendmail, record the outcome.  Safe to run concurrently.
+ * run notify.sendmail, record the outcome; one still failing
+ * notify.give_up after it was queued is given up.  Safe to run
+ * concurrently.
  */
 int
 notify_send_due(struct store *st, const struct config *cfg, const char *account,
-    long long now, int *sent, int *failed)
+    long long now, int *sent, int *failed, int *given_up)
 {
 	long long ids[1000];
 	size_t n;
 
-	*sent = *failed = 0;
+	*sent = *failed = *given_up = 0;
 	/* In batches; a claimed notice is not due again, so each batch is new. */
 again:
 	if (store_outbox_due(st, now, account, ids, sizeof ids / sizeof ids[0], &n) == -1)
@@ -445,6 +477,12 @@ again:
 			continue;
 		}
 		free(nt.message);
+		if (now >= nt.created_at + cfg->notify_give_up) {
+			if (notify_give_up(st, &nt, err, now) == -1)
+				return -1;
+			(*given_up)++;
+			continue;
+		}
 		retry = NOTIFY_RETRY_MIN;
 		for (int k = 1; k < nt.attempts && retry < NOTIFY_RETRY_MAX; k++)
 			retry *= 2;
