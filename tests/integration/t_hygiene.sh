@@ -63,7 +63,7 @@ expect_match "a login with a newline in its mailbox part is bob's, refused" '^RE
 check "the refusal is logged" wait_until 10 grep -q 'forged=yes' "$T/daemon.log"
 expect_eq "no forged second log line" 0 "$(grep -c '^mailabused: conn 1: refused forged' "$T/daemon.log")"
 expect_match "the newline is logged escaped, on the refusal's own line" \
-    'refused .*account=bob mailbox=info\\nmailabused: conn 1: refused forged=yes account=alice@example\.com identified-by=auth-mailbox' \
+    'refused .*account=bob mailbox=info\\nmailabused: conn 1: refused forged=yes account=alice@example\.com identified-by=auth-mailbox auth=info\\nmailabused: conn 1: refused forged=yes' \
     "$(grep 'forged=yes' "$T/daemon.log")"
 if has_esc "$T/daemon.log"; then fail "no raw ESC in the log"; else pass "no raw ESC in the log"; fi
 
