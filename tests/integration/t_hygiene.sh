@@ -185,6 +185,26 @@ expect_status "complaint add --suspend with the template directory missing succe
     ctl complaint add alice --ref "<x@remote.test>" --suspend
 expect_match "alice is suspended" '^state: +suspended$' "$(ctl status alice)"
 check "unsuspend alice" ctl unsuspend alice --reason done --no-count
+# an automatic suspension, by the daemon, without its templates
+printf 'detect: { mailbox_new_hosts_per_hour = 1; mailbox_new_hosts_action = "suspend"; };\n' \
+    >>"$T/mailabused.conf"
+kill -HUP "$DAEMON_PID"
+check "the daemon reloads" wait_until 10 grep -q 'configuration reloaded' "$T/daemon.log"
+carol_notices() { grep -l '^Subject: Outgoing mail of carol is suspended$' "$T/mail/"*.eml | wc -l; }
+c0=$(carol_notices)
+for i in 1 2; do
+    q CHECK ctx=smtp stage=data auth=carol@carol.net sender=carol@carol.net rcpt=$remote \
+        msgid=1auto0-00000$i-AB ip=198.51.100.$i >/dev/null
+done
+check "the detector suspends carol although the templates are gone" \
+    wait_until 10 sh -c "'$BUILD/mailabusectl' -c '$T/mailabused.conf' status carol | grep -q '^state: *suspended'"
+expect_match "the daemon warns and uses the built-in text" \
+    "warning: notice template $T/no-such-directory/suspended\.txt: No such file or directory; the built-in text is used instead" \
+    "$(cat "$T/daemon.log")"
+ctl expire >/dev/null 2>&1	# sends it, unless the daemon did already
+check "its notice goes out with the built-in subject" wait_until 10 \
+    sh -c "[ \$(grep -l '^Subject: Outgoing mail of carol is suspended\$' '$T/mail/'*.eml | wc -l) -gt $c0 ]"
+check "unsuspend carol" ctl unsuspend carol --reason done --no-count
 mkdir -p "$T/tpl"
 printf 'Subject: broken ${nosuch}\n\nbody\n' >"$T/tpl/suspended.txt"
 sed -i "s|templates = .*|templates = \"$T/tpl\";|" "$T/mailabused.conf"
