@@ -3,10 +3,9 @@
  * template (the built-in one, or its override in notify.templates; a
  * missing or broken override falls back to the built-in text with a
  * warning, so that a notice never stops a suspension) and queued in the
- * outbox in the same
- * transaction as the change it tells about, so it is never lost; it is
- * then handed to notify.sendmail, and retried with back-off until that
- * command succeeds.
+ * outbox in the same transaction as the change it tells about, so it
+ * is never lost; it is then handed to notify.sendmail, and retried with
+ * back-off until that command succeeds or notify.give_up has passed.
  */
 #include <sys/types.h>
 #include <sys/syscall.h>
