@@ -181,6 +181,9 @@ if grep -Fxq "$(sed -n 8p "$TOP/conf/notices/suspended.txt")" "$T/mail/$((n + 1)
     pass "and the built-in text"; else fail "and the built-in text" "$(mail_n $((n + 1)))"; fi
 expect_match "with its reason" 'templates gone' "$(mail_n $((n + 1)))"
 check "unsuspend alice" ctl unsuspend alice --reason done --no-count
+expect_eq "doctor: the built-in templates render" \
+    "true 4 render, 0 from $T/no-such-directory, 4 built in" \
+    "$(ctl doctor --json | jq -r '.checks[] | select(.check == "notice templates") | "\(.ok) \(.detail)"')"
 expect_status "complaint add --suspend with the template directory missing succeeds" 0 \
     ctl complaint add alice --ref "<x@remote.test>" --suspend
 expect_match "alice is suspended" '^state: +suspended$' "$(ctl status alice)"
