@@ -21,6 +21,9 @@ BENCH_LONG=${BENCH_LONG:-}
 LONG_QUERIES=${LONG_QUERIES:-10000000}
 cd "$(dirname "$0")/../.."
 B=$(mktemp -d /tmp/mailabuse-bench.XXXXXX)
+# the daemon runs as its user ("mailabuse", .ci/deps): it must reach $B;
+# its database directory $B/state is made by mailabusectl, for it
+chmod 0711 "$B"
 R=$B/results		# one figure a line: repetition, name, key, value
 D= F= L=
 cleanup() {
@@ -111,7 +114,7 @@ for f in userdomains trueuserowners localdomains; do
 	cp "$B/cpanel/etc/$f" "$B/cpanel/etc/$f.orig"
 done
 cat >"$B/mailabused.conf" <<X
-database: { path = "$B/db"; };
+database: { path = "$B/state/db"; };
 policy_socket: { path = "$B/policy.sock"; max_connections = 512; };
 user_socket: { path = "$B/user.sock"; };
 pid_file = "";
@@ -172,7 +175,7 @@ mutate_cpanel() {
 
 for r in $(seq 1 "$REPS"); do
 	echo "== repetition $r of $REPS"
-	rm -f "$B/db" "$B/db-wal" "$B/db-shm"
+	rm -f "$B/state/db" "$B/state/db-wal" "$B/state/db-shm"
 	for f in userdomains trueuserowners localdomains; do
 		cp "$B/cpanel/etc/$f.orig" "$B/cpanel/etc/$f"
 	done
@@ -196,7 +199,7 @@ for r in $(seq 1 "$REPS"); do
 	rec "$r" sync_account "unchanged_ms=$(median $same)" "changed_ms=$(median $changed)" \
 	    "max_ms=$(printf '%s\n' $same $changed | sort -g | tail -1)" "cpu_ms=$(median $cpu)" \
 	    "status_ms=$(median $base)"
-	suspend_sql | sqlite3 "$B/db"
+	suspend_sql | sqlite3 "$B/state/db"
 	rec "$r" startup $("$BUILD/mabload" -S "$B/policy.sock" -- \
 	    "$BUILD/mailabused" -f -c "$B/mailabused.conf" 2>>"$B/daemon.log")
 	"$BUILD/mabfloor" "$B/floor.sock" & F=$!
@@ -235,7 +238,7 @@ for r in $(seq 1 "$REPS"); do
 	t0=$(now); ctl sync >/dev/null; s3=$(since "$t0")
 	n=$(busy_count)
 	rec "$r" writers_sync $(bg_stop) "sync_s=$s3" "busy_sleeps=$n"
-	expire_sql | sqlite3 "$B/db"
+	expire_sql | sqlite3 "$B/state/db"
 	bg_load; busy_watch
 	t0=$(now); ctl expire >/dev/null; s4=$(since "$t0")
 	n=$(busy_count)
@@ -268,7 +271,7 @@ if [ -n "$BENCH_LONG" ]; then
 	t0=$(now)
 	rec L long $(load -c 16 -n "$LONG_QUERIES" -p "$D" -f "$B/requests" "$B/policy.sock") \
 	    "rss_before_kib=$r0" "rss_after_kib=$(rss "$D")" \
-	    "wal_mib=$(du -m "$B/db-wal" 2>/dev/null | cut -f1)" "db_mib=$(du -m "$B/db" | cut -f1)"
+	    "wal_mib=$(du -m "$B/state/db-wal" 2>/dev/null | cut -f1)" "db_mib=$(du -m "$B/state/db" | cut -f1)"
 	echo "  ($(since "$t0") s)"
 	stop_daemon
 fi

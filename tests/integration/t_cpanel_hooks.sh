@@ -117,7 +117,7 @@ expect_eq "the archive's work directory has bob's record" "bob suspended spam ru
 # ... and the archive is restored on another server.
 mkdir -p "$T/b"
 cp -r "$T/cpanel" "$T/b/cpanel"
-sed -e "s|$T/mailabuse.db|$T/b/mailabuse.db|" -e "s|root = \"$T/cpanel\"|root = \"$T/b/cpanel\"|" \
+sed -e "s|$DB|$T/b/db/mailabuse.db|" -e "s|root = \"$T/cpanel\"|root = \"$T/b/cpanel\"|" \
     "$T/mailabused.conf" >"$T/b/mailabused.conf"
 MAILABUSE_CONF=$T/b/mailabused.conf feed PkgAcct-Restore-post
 expect_eq "on the new server bob is suspended, for the same reason" "suspended spam run" \
@@ -125,10 +125,10 @@ expect_eq "on the new server bob is suspended, for the same reason" "suspended s
 expect_eq "with the same suspension time" "$(st bob .since)" \
     "$(ctl -c "$T/b/mailabused.conf" status bob --json | jq -r .since)"
 expect_match "the import is audited with the archive" "imported from $T/cpmove-bob/mailabuse/record.json" \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT detail FROM audit WHERE action = 'import'")"
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT detail FROM audit WHERE action = 'import'")"
 MAILABUSE_CONF=$T/b/mailabused.conf feed PkgAcct-Restore-post
 expect_eq "restoring twice imports once" 1 \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT count(*) FROM audit WHERE action = 'import'")"
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT count(*) FROM audit WHERE action = 'import'")"
 
 # Without jq: Perl's JSON::PP reads the input.
 if perl -MJSON::PP -e 1 2>/dev/null; then
@@ -138,6 +138,16 @@ if perl -MJSON::PP -e 1 2>/dev/null; then
 else
     fail "perl with JSON::PP is not installed"
 fi
+
+# A half-written etc/userdomains does not take a suspended account's domains.
+cp "$ud" "$ud.full"
+grep -v ': bob$' "$ud.full" >"$ud"
+: >"$T/hook.log"
+feed Cpanel-Api2-Park-unpark-post
+expect_match "a suspended account losing most of its domains: refused, logged" \
+    "sync --account bob failed \(exit 65.*refusing to take" "$(cat "$T/hook.log")"
+expect_eq "bob's mailbox is still bob's, refused" REFUSE "$(verdict info@example.com)"
+mv "$ud.full" "$ud"
 
 # A hook never blocks cPanel: its own failures exit 0 and are logged.
 : >"$T/hook.log"

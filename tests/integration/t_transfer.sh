@@ -6,13 +6,11 @@
 # different record without --force, is audited, and renames with --as.
 . "$(dirname "$0")/lib.sh"
 t_init
-conf_write
-fixture_write
 
 # A second server: its own database and cPanel data, the same accounts.
 mkdir -p "$T/b"
 cp -r "$T/cpanel" "$T/b/cpanel"
-sed -e "s|$T/mailabuse.db|$T/b/mailabuse.db|" -e "s|root = \"$T/cpanel\"|root = \"$T/b/cpanel\"|" \
+sed -e "s|$DB|$T/b/db/mailabuse.db|" -e "s|root = \"$T/cpanel\"|root = \"$T/b/cpanel\"|" \
     "$T/mailabused.conf" >"$T/b/mailabused.conf"
 
 at() {
@@ -60,14 +58,14 @@ expect_match "it says what and from where" \
     "$(cat "$T/last.out")"
 expect_eq "the import is audited: who, when, why" \
     "import root imported from $T/bob.json, exported at 2027-01-21T00:00:00Z on $(hostname)" \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT action, actor, detail FROM audit WHERE action = 'import'" | tr '|' ' ')"
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT action, actor, detail FROM audit WHERE action = 'import'" | tr '|' ' ')"
 expect_status "importing the same file again" 0 at "2027-01-22 00:00:01" "$B" import "$T/bob.json" --json
 expect_eq "changes nothing" "false 0" "$(jq -r '"\(.changed) \(.rows)"' "$T/last.out")"
 expect_eq "and audits nothing more" 1 \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT count(*) FROM audit WHERE action = 'import'")"
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT count(*) FROM audit WHERE action = 'import'")"
 expect_eq "B's audit has A's entries with their times" \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT at, action FROM audit WHERE account = 'bob' ORDER BY at, id")" \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT at, action FROM audit WHERE account = 'bob' AND action <> 'import' ORDER BY at, id")"
+    "$(sqlite3 "$DB" "SELECT at, action FROM audit WHERE account = 'bob' ORDER BY at, id")" \
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT at, action FROM audit WHERE account = 'bob' AND action <> 'import' ORDER BY at, id")"
 
 # The same unblock answer on both servers at every boundary.
 for when in "2027-02-10 11:59:59" "2027-02-10 12:00:00" "2027-04-01 11:59:59" "2027-04-01 12:00:00" \
@@ -99,8 +97,8 @@ expect_status "B: alice's unblock a second before the window's end: refused" 1 \
     at "2027-03-30 23:59:59" "$B" unblock alice
 expect_status "B: at its end: granted" 0 at "2027-03-31 00:00:00" "$B" unblock alice
 rm -f "$T/alice1.json"
-sqlite3 "$T/b/mailabuse.db" "DELETE FROM suspensions WHERE account = 'alice'; DELETE FROM complaints WHERE account = 'alice';"
-sqlite3 "$T/mailabuse.db" "DELETE FROM suspensions WHERE account = 'alice'; DELETE FROM complaints WHERE account = 'alice';"
+sqlite3 "$T/b/db/mailabuse.db" "DELETE FROM suspensions WHERE account = 'alice'; DELETE FROM complaints WHERE account = 'alice';"
+sqlite3 "$DB" "DELETE FROM suspensions WHERE account = 'alice'; DELETE FROM complaints WHERE account = 'alice';"
 
 # A different record is not overwritten without --force.
 expect_status "import over a different record: refused (exit 1)" 1 \
@@ -116,23 +114,23 @@ expect_status "import --as carol" 0 at "2027-01-22 00:00:00" "$B" import "$T/bob
 expect_eq "carol has bob's record" "suspended wait 2027-04-01T12:00:00Z" \
     "$(at "2027-01-22 00:00:00" "$B" status carol --json | jq -r '"\(.state) \(.unblock) \(.unblock_from)"')"
 expect_match "the audit names the exporting account" "as account bob" \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT detail FROM audit WHERE action = 'import' AND account = 'carol'")"
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT detail FROM audit WHERE action = 'import' AND account = 'carol'")"
 expect_eq "carol's suspension targets carol" "carol" \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT target FROM suspensions WHERE account = 'carol' AND lifted_at IS NULL")"
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT target FROM suspensions WHERE account = 'carol' AND lifted_at IS NULL")"
 
 # History moves only on request.
 ctl sync >/dev/null
 check "daemon starts (A)" daemon_start
 q CHECK ctx=smtp auth=info@alice.org sender=info@alice.org rcpt=x@remote.test ip=192.0.2.7 >/dev/null
 q CHECK ctx=data auth=info@alice.org sender=info@alice.org rcpt=x@remote.test ip=192.0.2.7 msgid=1abc-000001-AB >/dev/null
-wait_until 5 sh -c "[ \$(sqlite3 '$T/mailabuse.db' \"SELECT count(*) FROM messages WHERE account = 'alice'\") -gt 0 ]"
-n=$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM messages WHERE account = 'alice'")
+wait_until 5 sh -c "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM messages WHERE account = 'alice'\") -gt 0 ]"
+n=$(sqlite3 "$DB" "SELECT count(*) FROM messages WHERE account = 'alice'")
 expect_status "export --with-history" 0 ctl export alice --with-history --output "$T/alice.json"
 expect_eq "the file has the messages" "$n" "$(jq '.record.messages | length' "$T/alice.json")"
 expect_status "import without --with-history" 0 "$BUILD/mailabusectl" -c "$B" import "$T/alice.json" --json
-expect_eq "moves no messages" "0" "$(sqlite3 "$T/b/mailabuse.db" "SELECT count(*) FROM messages WHERE account = 'alice'")"
+expect_eq "moves no messages" "0" "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT count(*) FROM messages WHERE account = 'alice'")"
 expect_status "import --with-history" 0 "$BUILD/mailabusectl" -c "$B" import "$T/alice.json" --with-history --json
-expect_eq "moves them" "$n" "$(sqlite3 "$T/b/mailabuse.db" "SELECT count(*) FROM messages WHERE account = 'alice'")"
+expect_eq "moves them" "$n" "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT count(*) FROM messages WHERE account = 'alice'")"
 expect_eq "and says how many" "$n" "$(jq .history_rows "$T/last.out")"
 
 # Bad files.
@@ -144,6 +142,6 @@ expect_match "says which" "format version 99" "$(cat "$T/last.err")"
 jq '.record.limits[0].nosuchcolumn = 1' "$T/bob.json" >"$T/col.json"
 expect_status "a column this database lacks" 69 "$BUILD/mailabusectl" -c "$B" import "$T/col.json" --as alice
 expect_eq "leaves nothing behind" 0 \
-    "$(sqlite3 "$T/b/mailabuse.db" "SELECT count(*) FROM suspensions WHERE account = 'alice'")"
+    "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT count(*) FROM suspensions WHERE account = 'alice'")"
 
 t_finish
