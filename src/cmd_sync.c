@@ -10,8 +10,6 @@
  * store is compared, so it costs one pass over the files whatever the
  * number of accounts.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -73,6 +71,7 @@ sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *wh
 	ss->warnings++;
 }
 
+/* Add a name to the set, lower-cased; -1 when out of memory. */
 static int
 sync_names_add(struct sync_names *ns, const char *name)
 {
@@ -99,6 +98,7 @@ sync_names_add(struct sync_names *ns, const char *name)
 	return 0;
 }
 
+/* Free the set's names. */
 static void
 sync_names_free(struct sync_names *ns)
 {
@@ -119,6 +119,7 @@ sync_mine_cb(void *arg, const char *domain, const char *kind)
 	    sync_names_add(&ss->scope, domain) == -1;
 }
 
+/* White space, as the parsers of cpanel.c trim it. */
 static int
 sync_blank(char ch)
 {
@@ -169,7 +170,7 @@ sync_line_wanted(struct sync_state *ss, const char *p, const char *e, int kind)
 		return (size_t)(e - p) > n && memcmp(p, ss->only, n) == 0 &&
 		    (p[n] == ':' || sync_blank(p[n]));
 	if (kind == 'l')
-		return sync_names_prefix(&ss->scope, p, e, 0) && memchr(p, ' ', (size_t)(e - p)) == NULL;
+		return sync_names_prefix(&ss->scope, p, e, 0);
 	if ((size_t)(e - p) > n && memcmp(e - n, ss->only, n) == 0 &&
 	    (e[-(long)n - 1] == ':' || sync_blank(e[-(long)n - 1])))
 		return 1;
@@ -281,6 +282,7 @@ sync_file_next(struct sync_state *ss, struct sync_file *sf, int kind)
 	}
 }
 
+/* Close the file and free its buffers. */
 static void
 sync_file_close(struct sync_file *sf)
 {

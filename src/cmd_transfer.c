@@ -106,6 +106,7 @@ transfer_empty(json_t *cmp)
 	    json_array_size(json_object_get(cmp, "limits")) == 0;
 }
 
+/* mailabusectl export ACCOUNT: the record as versioned JSON. */
 int
 cmd_export(struct ctl *c, int argc, char **argv)
 {
@@ -259,6 +260,7 @@ transfer_insert(struct ctl *c, json_t *rec, const char *table, int dedup, json_t
 	return 0;
 }
 
+/* mailabusectl import FILE: restore an exported record, idempotent, audited. */
 int
 cmd_import(struct ctl *c, int argc, char **argv)
 {

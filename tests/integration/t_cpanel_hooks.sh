@@ -97,6 +97,8 @@ feed Whostmgr-Accounts-Modify-post
 expect_eq "the new name is there, with carol's domain" "true carol.net main" \
     "$(st carla .in_cpanel) $(domains carla)"
 expect_eq "the old name is gone from cPanel, its history kept" false "$(st carol .in_cpanel)"
+expect_match "the domain moved once, keeping its kind" \
+    "sync --account carla: .*~ domain carol.net: carol \(main\) -> carla \(main\)" "$(cat "$T/hook.log")"
 
 # Owner change in WHM.
 sed -i 's/^alice: root$/alice: reseller2/' "$uo"
