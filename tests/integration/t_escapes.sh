@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Every way a suspended account's mail could leave without being asked
+# about (issue 11), through a real listening Exim 4.96 (exim -bdf on an
+# ephemeral loopback port) running the project's own contrib/exim files,
+# with TCP sessions opened by processes running as the accounts' uids:
+# loopback SMTP without AUTH, PHP as the web server's uid naming a site in
+# X-PHP-Script:, and forwarders to remote addresses.
+. "$(dirname "$0")/lib.sh"
+t_init
+if [ "$(id -u)" != 0 ]; then
+    echo "# t_escapes needs root (an Exim daemon, test users); skipped"
+    t_finish; exit
+fi
+
+# two website accounts with real uids (tolerating a concurrent creation)
+for u in mabesc1:4921 mabesc2:4922; do
+    id "${u%%:*}" >/dev/null 2>&1 ||
+        useradd -M -N -r -u "${u#*:}" -s /usr/sbin/nologin "${u%%:*}" 2>/dev/null ||
+        id "${u%%:*}" >/dev/null 2>&1 || fail "cannot create user ${u%%:*}"
+done
+for n in 1 2; do
+    printf 'mabesc%s: root\n' $n >>"$T/cpanel/etc/trueuserowners"
+    printf 'esc%s.example: mabesc%s\n' $n $n >>"$T/cpanel/etc/userdomains"
+    printf 'esc%s.example\n' $n >>"$T/cpanel/etc/localdomains"
+    printf 'DNS=esc%s.example\nCONTACTEMAIL=owner@esc%s.test\n' $n $n \
+        >"$T/cpanel/var/cpanel/users/mabesc$n"
+done
+EXIM_LOCAL_DOMAINS="example.com alice.org esc1.example esc2.example"
+EXIM_CONF_TEMPLATE=$TOP/tests/integration/exim-bd.conf.in
+exim_conf_make "$SOCK" "$T/exim" >/dev/null || { fail "exim test configuration"; t_finish; exit; }
+E=$T/exim
+printf 'fwd@esc1.example: far@remote.test\nfwd@esc2.example: far2@remote.test\n' >"$E/aliases"
+chmod 0644 "$E/aliases"
+
+check "sync imports the fixture" ctl sync
+check "daemon starts" daemon_start
+
+# The Exim daemon on a free port: try random ones until one binds.
+EXIM_PID=
+escapes_cleanup() {
+    [ -n "$EXIM_PID" ] && kill "$EXIM_PID" 2>/dev/null && wait "$EXIM_PID" 2>/dev/null
+    t_cleanup
+}
+trap escapes_cleanup EXIT
+listening() { ss -Htln "sport = :$PORT" | grep -q .; }
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+    PORT=$((20000 + RANDOM % 40000))
+    listening && continue
+    $EXIM -C "$E/exim.conf" -bdf -oX "$PORT" >>"$E/bd.out" 2>&1 &
+    EXIM_PID=$!
+    if wait_until 10 listening && kill -0 "$EXIM_PID" 2>/dev/null; then break; fi
+    kill "$EXIM_PID" 2>/dev/null; wait "$EXIM_PID" 2>/dev/null; EXIM_PID=
+done
+if [ -z "$EXIM_PID" ]; then
+    fail "exim -bd listens on a loopback port" "$(tail -5 "$E/bd.out" "$E/spool/log/mainlog" 2>/dev/null)"
+    t_finish; exit
+fi
+pass "exim -bd listens on 127.0.0.1 port $PORT"
+
+# send AS HOST FROM RCPT [HEADER...]: one SMTP session without AUTH, opened
+# by a process of user AS; prints "CODE TEXT" (the first refusal, else the
+# reply to the end of DATA)
+send() {
+    local as=$1 host=$2
+    shift 2
+    setpriv --reuid="$as" --regid="$(id -g "$as")" --clear-groups \
+        "$TOP/tests/integration/smtp-client.sh" "$host" "$PORT" "$@" >"$E/client.out" 2>&1
+    sed -n 's/^RESULT //p' "$E/client.out"
+}
+remote_has() { grep -q "$1" "$E/spool/remote-mail" 2>/dev/null; }
+remote_count() { grep -c "^X-Delivered-To: $1\$" "$E/spool/remote-mail" 2>/dev/null; }
+mainlog_has() { grep -q -- "$1" "$E/spool/log/mainlog" 2>/dev/null; }
+
+expect_match "active account: loopback SMTP accepted and delivered" '^250 ' \
+    "$(send mabesc1 127.0.0.1 www@esc1.example out1@remote.test)"
+wait_until 10 remote_has "out1@remote.test"; expect_eq "...delivered to the remote address" 1 \
+    "$(remote_count out1@remote.test)"
+
+check "suspend mabesc1" ctl suspend mabesc1 --reason "spam from a contact form" --source report
+
+r=$(send mabesc1 127.0.0.1 www@esc1.example out2@remote.test)
+expect_match "suspended: loopback SMTP without AUTH from its uid refused with 5xx" \
+    '^550 5\.7\.1 Outgoing mail of account mabesc1 is suspended' "$r"
+expect_match "suspended: also over IPv6 ::1" '^550 5\.7\.1 Outgoing mail of account mabesc1' \
+    "$(send mabesc1 ::1 www@esc1.example out3@remote.test)"
+expect_match "suspended: whatever envelope sender it claims" '^550 ' \
+    "$(send mabesc1 127.0.0.1 someone@esc2.example out4@remote.test)"
+expect_match "another account's uid: accepted" '^250 ' \
+    "$(send mabesc2 127.0.0.1 www@esc2.example out5@remote.test)"
+expect_match "root's loopback session (a system uid): accepted" '^250 ' \
+    "$(send root 127.0.0.1 root@mailabuse.test out6@remote.test)"
+expect_match "the daemon logs the loopback refusal" \
+    'refused ctx=smtp .*account=mabesc1 .*identified-by=loopback-uid' "$(cat "$T/daemon.log")"
+wait_until 10 remote_has "out5@remote.test"
+expect_eq "nothing of the suspended account reached the remote side" 0 \
+    "$(grep -c -E 'out[234]@remote' "$E/spool/remote-mail")"
+hist=$(ctl history mabesc1 --json)
+expect_match "history shows the loopback SMTP source" \
+    "\"source\": *\"loopback SMTP \\(uid $(id -u mabesc1)\\)\"" "$hist"
+expect_match "history: its kind is loopback" '"source_kind": *"loopback"' "$hist"
+
+# A loopback connection whose owner cannot be found (gone, or not local):
+# policy.loopback_unknown, "pass" by default.
+unknown() {
+    q CHECK ctx=smtp sender=www@esc1.example rcpt=x@remote.test ip=127.0.0.1 port=1 \
+        lip=127.0.0.1 lport=25
+}
+expect_eq "unknown loopback owner: pass by default" PASS "$(unknown)"
+expect_match "...and logged" 'loopback SMTP \[127\.0\.0\.1\]:1 -> \[127\.0\.0\.1\]:25: owner not found' \
+    "$(cat "$T/daemon.log")"
+
+# PHP as the web server's uid (policy.web_uids, "nobody" by default): the
+# site in cPanel's X-PHP-Script: names the account.  mail() is a local
+# submission: an Exim instance of nobody's own (see exim.sh).
+nobody_conf=$(EXIM_CONF_TEMPLATE=$TOP/tests/integration/exim.conf.in \
+    exim_conf_make "$SOCK" "$T/exim-nobody" nobody) || fail "exim instance for nobody"
+chmod 0666 "$SOCK"	# that instance's Exim runs as nobody
+# php_mail AS HEADER: PHP's mail() under uid AS; prints accepted/rejected/frozen
+php_mail() {
+    local as=$1 hdr=$2 conf=$3 dir
+    dir=$(dirname "$conf")
+    printf 'From: <www@site.test>\nTo: <far@remote.test>\nX-PHP-Script: %s\nSubject: form\n\nHi.\n' \
+        "$hdr" >"$dir/php.msg"
+    local before after
+    before=$($EXIM -C "$conf" -bpc 2>/dev/null)
+    setpriv --reuid="$as" --regid="$(id -g "$as")" --clear-groups \
+        "$EXIM" -C "$conf" -odq -oep -oi -f www@site.test -bm -- far@remote.test \
+        <"$dir/php.msg" >"$dir/php.out" 2>&1
+    local rc=$?
+    after=$($EXIM -C "$conf" -bpc 2>/dev/null)
+    if [ "$rc" != 0 ]; then echo rejected
+    elif $EXIM -C "$conf" -bp 2>/dev/null | grep -q 'frozen'; then echo frozen
+    elif [ "$after" -gt "$before" ]; then echo accepted
+    else echo error; fi
+}
+site1="www.esc1.example/contact.php for 203.0.113.9"
+expect_eq "nobody's mail() naming the suspended account's site: refused" rejected \
+    "$(php_mail nobody "$site1" "$nobody_conf")"
+expect_match "...with the account's suspension" 'account mabesc1 is suspended' \
+    "$(cat "$T/exim-nobody/php.out")"
+expect_eq "nobody's mail() naming ~mabesc1 on the server's name: refused" rejected \
+    "$(php_mail nobody "server.esc2.example/~mabesc1/form.php for 203.0.113.9" "$nobody_conf")"
+expect_eq "nobody's mail() naming the other account's site: accepted" accepted \
+    "$(php_mail nobody "www.esc2.example/contact.php for 203.0.113.9" "$nobody_conf")"
+expect_match "nobody over loopback SMTP, X-PHP-Script naming the site: refused at DATA" \
+    '^550 5\.7\.1 Outgoing mail of account mabesc1' \
+    "$(send nobody 127.0.0.1 www@site.test far@remote.test "X-PHP-Script: $site1")"
+expect_match "the same header under another account's own uid: judged as that uid, accepted" \
+    '^250 ' "$(send mabesc2 127.0.0.1 www@esc2.example out7@remote.test "X-PHP-Script: $site1")"
+expect_match "...and counted as that account's script" '"source": *"www\.esc1\.example/contact\.php"' \
+    "$(ctl history mabesc2 --json)"
+expect_match "nobody's refused mail is in the named account's history" \
+    '"source": *"www\.esc1\.example/contact\.php"' "$(ctl history mabesc1 --json)"
+
+daemon_stop
+POLICY_EXTRA='web_action = "hold"; loopback_unknown = "defer";' conf_write
+check "daemon restarts with web_action = hold, loopback_unknown = defer" daemon_start
+chmod 0666 "$SOCK"
+expect_eq "web_action = hold: nobody's mail() naming the suspended site is held (frozen)" frozen \
+    "$(php_mail nobody "$site1" "$nobody_conf")"
+expect_match "loopback_unknown = defer: an unknown owner is deferred" '^DEFER 4\.7\.0 ' "$(unknown)"
+
+daemon_stop
+POLICY_EXTRA='web_uids = "";' conf_write
+check "daemon restarts with web_uids empty" daemon_start
+chmod 0666 "$SOCK"
+$EXIM -C "$nobody_conf" -Mrm $($EXIM -C "$nobody_conf" -bp | awk '/frozen/ { print $3 }') >/dev/null 2>&1
+expect_eq "web_uids empty: the header is never trusted, nobody's mail() passes" accepted \
+    "$(php_mail nobody "$site1" "$nobody_conf")"
+
+daemon_stop
+conf_write
+check "daemon restarts with the defaults" daemon_start
+chmod 0666 "$SOCK"
+
+# Forwarders: a suspended account's forwarder to a remote address is held
+# on the queue by contrib/exim/mailabuse-routers.conf, then delivered once
+# after unsuspend.
+expect_match "mail to the suspended account's forwarder is accepted (inbound)" '^250 ' \
+    "$(send root 127.0.0.1 someone@mailabuse.test fwd@esc1.example)"
+expect_match "another account's forwarder is accepted" '^250 ' \
+    "$(send root 127.0.0.1 someone@mailabuse.test fwd@esc2.example)"
+wait_until 10 remote_has far2@remote.test
+expect_eq "another account's forwarder delivers at once" 1 "$(remote_count far2@remote.test)"
+wait_until 10 mainlog_has 'far@remote.test <fwd@esc1.example> R=mailabuse_suspended defer'
+expect_match "the suspended account's forward is deferred by the router" \
+    'far@remote.test <fwd@esc1.example> R=mailabuse_suspended defer .*4\.7\.1 Outgoing mail of account mabesc1 is suspended' \
+    "$(cat "$E/spool/log/mainlog")"
+expect_eq "...not delivered" 0 "$(remote_count far@remote.test)"
+expect_eq "...and kept on the queue, not bounced" 1 "$($EXIM -C "$E/exim.conf" -bpc)"
+$EXIM -C "$E/exim.conf" -qff >/dev/null 2>&1
+expect_eq "a queue run while suspended delivers nothing" 0 "$(remote_count far@remote.test)"
+check "unsuspend mabesc1" ctl unsuspend mabesc1 --reason "form fixed"
+$EXIM -C "$E/exim.conf" -qff >/dev/null 2>&1
+wait_until 10 remote_has far@remote.test
+expect_eq "after unsuspend the queue run delivers the forward once" 1 "$(remote_count far@remote.test)"
+expect_eq "...and the queue is empty" 0 "$($EXIM -C "$E/exim.conf" -bpc)"
+expect_eq "no bounce was sent" 0 "$(grep -c '^Envelope-to: someone@mailabuse.test' "$E/spool/local-mail" 2>/dev/null || echo 0)"
+
+# A router whose daemon cannot answer defers
+check "suspend mabesc2" ctl suspend mabesc2 --reason "test"
+daemon_stop
+# inbound mail from outside (not asked about in the ACLs), delivered at once
+printf 'EHLO c.test\r\nMAIL FROM:<someone@outside.test>\r\nRCPT TO:<fwd@esc1.example>\r\nDATA\r\nSubject: in\r\n\r\nHi.\r\n.\r\nQUIT\r\n' |
+    $EXIM -C "$E/exim.conf" -odi -oMa 192.0.2.55 -bs >"$E/bs.out" 2>&1
+expect_match "daemon down: inbound mail to the forwarder is accepted" '^250 .*id=' \
+    "$(tr -d '\r' <"$E/bs.out" | grep -E '^250 .*id=')"
+wait_until 15 mainlog_has 'R=mailabuse_suspended defer .*policy check unavailable'
+expect_match "daemon down: the router defers (nothing escapes, nothing lost)" \
+    'far@remote.test <fwd@esc1.example> R=mailabuse_suspended defer .*policy check unavailable' \
+    "$(cat "$E/spool/log/mainlog")"
+expect_eq "...not delivered" 1 "$(remote_count far@remote.test)"
+
+t_finish
