@@ -28,6 +28,8 @@ struct sync_state {
 	int warnings;
 	int changes;
 	int failed;
+	char uuid[128];		/* UUID= of the last var/cpanel/users file read, "" none */
+	int uuid_known;		/* that file could be read: "" means it has no UUID */
 };
 
 /* The path of a file under cpanel.root ("" if it does not fit). */
@@ -195,10 +197,13 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 	int r;
 
 	contact[0] = main_domain[0] = '\0';
+	ss->uuid[0] = '\0';
+	ss->uuid_known = 0;
 	snprintf(rel, sizeof rel, "var/cpanel/users/%s", user);
 	sync_path(ss->c, rel, path, sizeof path);
 	if ((f = fopen(path, "r")) == NULL)
-		return;		/* no users file: no contact address */
+		return;		/* no users file: no contact address, UUID unknown */
+	ss->uuid_known = 1;
 	while (getline(&line, &cap, f) != -1) {
 		lineno++;
 		if ((r = cpanel_users_line_parse(line, &key, &value)) == 0)
@@ -214,6 +219,13 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 				sync_warn(ss, path, lineno, "CONTACTEMAIL is not an address");
 			else
 				snprintf(contact, clen, "%s", value);
+		} else if (strcmp(key, "UUID") == 0) {
+			/* cPanel's identity of the account: it survives a rename */
+			if (strlen(value) >= sizeof ss->uuid ||
+			    strspn(value, "0123456789abcdefABCDEF-") != strlen(value))
+				sync_warn(ss, path, lineno, "UUID is not a UUID");
+			else
+				snprintf(ss->uuid, sizeof ss->uuid, "%s", value);
 		} else if (strcmp(key, "DNS") == 0) {
 			if (identity_domain_normalise(value, main_domain, mlen) == -1) {
 				main_domain[0] = '\0';
@@ -234,7 +246,28 @@ static const char *const sync_labels[] = {
 	[SYNC_DOMAIN_REMOVED] = "- domain",
 	[SYNC_LOCAL_ADDED] = "+ localdomain",
 	[SYNC_LOCAL_REMOVED] = "- localdomain",
+	[SYNC_ACCOUNT_RENAMED] = "~ account",
+	[SYNC_ACCOUNT_REUSED] = "~ account",
 };
+
+/* "bob (main)" -> "bob": the account of a domain row. */
+static void
+sync_domain_account(const char *value, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s", (int)strcspn(value, " "), value);
+}
+
+/* "suspended" or "not suspended", for sync's report of a moved domain. */
+static const char *
+sync_suspended_word(struct sync_state *ss, const char *account)
+{
+	long long last;
+	int acc = 0, mbx = 0;
+
+	if (store_suspension_flags(ss->c->st, account, "", &acc, &mbx, &last) == -1)
+		return "suspension unknown";
+	return acc ? "suspended" : "not suspended";
+}
 
 /* Print one change and audit the account-level ones. */
 static int
@@ -262,8 +295,44 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
 		printf("%s %s: %s\n", sync_labels[what], name, detail);
 		break;
-	case SYNC_DOMAIN_CHANGED:
-		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
+	case SYNC_DOMAIN_CHANGED: {
+		char from[ACCOUNT_NAME_MAX], to[ACCOUNT_NAME_MAX];
+
+		sync_domain_account(old_value, from, sizeof from);
+		sync_domain_account(new_value, to, sizeof to);
+		if (strcmp(from, to) == 0) {
+			printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
+			break;
+		}
+		/* a domain that changes hands may leave or join a suspension */
+		snprintf(detail, sizeof detail, "%s moved from %s (%s) to %s (%s)", name, from,
+		    sync_suspended_word(ss, from), to, sync_suspended_word(ss, to));
+		printf("%s %s: %s\n", sync_labels[what], name, detail);
+		if (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor, "domain-moved", from,
+		    name, detail) == -1 || store_audit_insert(ss->c->st, ss->c->now,
+		    ss->c->actor, "domain-moved", to, name, detail) == -1) {
+			ss->failed = 1;
+			return 1;
+		}
+		break;
+	}
+	case SYNC_ACCOUNT_RENAMED:
+		action = "account-renamed";
+		snprintf(detail, sizeof detail, "renamed from %s in cPanel (UUID %s): its"
+		    " suspensions, complaints, unblocks, limits and history follow", old_value,
+		    new_value);
+		printf("%s %s: %s\n", sync_labels[what], name, detail);
+		break;
+	case SYNC_ACCOUNT_REUSED:
+		snprintf(detail, sizeof detail, "the name of a removed account, now another"
+		    " cPanel account: it starts clean; the old record is kept as %s", old_value);
+		printf("%s %s: %s\n", sync_labels[what], name, detail);
+		/* audited under the kept record, which the name no longer reaches */
+		if (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor, "account-reused",
+		    old_value, name, detail) == -1) {
+			ss->failed = 1;
+			return 1;
+		}
 		break;
 	case SYNC_DOMAIN_ADDED:
 		printf("%s %s -> %s\n", sync_labels[what], name, new_value);
@@ -325,7 +394,8 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		sync_read_user(&ss, ss.acc[i].name, contact, sizeof contact,
 		    main_domain, sizeof main_domain);
 		if (store_sync_stage_account(c->st, ss.acc[i].name, ss.acc[i].owner,
-		    contact, main_domain) == -1) {
+		    contact, main_domain) == -1 || (ss.uuid_known &&
+		    store_sync_stage_uuid(c->st, ss.acc[i].name, ss.uuid) == -1)) {
 			r = ctl_db_error(c, "sync");
 			goto out;
 		}
@@ -345,7 +415,9 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		r = EX_DATAERR;
 		goto out;
 	}
-	if (store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
+	/* cPanel's UUIDs first: renamed accounts keep their record, reused names start clean */
+	if (store_sync_renames(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed ||
+	    store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}

@@ -210,5 +210,85 @@ expect_match "daemon down: the router defers (nothing escapes, nothing lost)" \
     'far@remote.test <fwd@esc1.example> R=mailabuse_suspended defer .*policy check unavailable' \
     "$(cat "$E/spool/log/mainlog")"
 expect_eq "...not delivered" 1 "$(remote_count far@remote.test)"
+# Accounts keyed by cPanel's UUID (var/cpanel/users/<user>: UUID=).
+# ctl_at "YYYY-MM-DD HH:MM:SS" ARGS...: mailabusectl at that (UTC) time
+ctl_at() {
+    local when=$1; shift
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0 TZ=UTC \
+        FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$when" \
+        "$BUILD/mailabusectl" -c "$T/mailabused.conf" "$@"
+}
+U_OLD=6f1c2d3e-0000-4000-8000-00000000a001
+U_ESC2=6f1c2d3e-0000-4000-8000-00000000b002
+U_NEW2=6f1c2d3e-0000-4000-8000-00000000c003
+id mabren >/dev/null 2>&1 || useradd -M -N -r -u 4923 -s /usr/sbin/nologin mabren 2>/dev/null ||
+    id mabren >/dev/null 2>&1 || fail "cannot create user mabren"
+C=$T/cpanel
+printf 'mabold: root\n' >>"$C/etc/trueuserowners"
+printf 'old.example: mabold\n' >>"$C/etc/userdomains"
+printf 'old.example\n' >>"$C/etc/localdomains"
+printf 'DNS=old.example\nUUID=%s\nCONTACTEMAIL=o@old.test\n' "$U_OLD" >"$C/var/cpanel/users/mabold"
+printf 'UUID=%s\n' "$U_ESC2" >>"$C/var/cpanel/users/mabesc2"
+check "sync: a new account with a UUID; another adopts its UUID" ctl_at "2027-01-01 00:00:00" sync
+expect_eq "adopting a UUID keeps the account's suspension" suspended \
+    "$(ctl status mabesc2 --json | jq -r .state)"
+
+# the 90-day rule: an unblock on day 1, suspended again on day 2
+check "suspend mabold" ctl_at "2027-01-01 12:00:00" suspend mabold --reason "spam run"
+expect_status "the owner's first unblock is granted" 0 ctl_at "2027-01-02 12:00:00" unblock mabold
+check "suspended again the next day" ctl_at "2027-01-03 12:00:00" suspend mabold --reason "spam again"
+expect_status "an unblock request is refused by the 90-day rule" 1 \
+    ctl_at "2027-01-04 12:00:00" unblock mabold
+before=$(sed 's/mabold/ACCOUNT/g' "$T/last.out")
+expect_match "...until 90 days after the unblock" '2027-04-02T12:00:00Z' "$before"
+
+# cPanel renames mabold to mabren: same UUID, new name, same domain
+mv "$C/var/cpanel/users/mabold" "$C/var/cpanel/users/mabren"
+sed -i 's/^mabold:/mabren:/' "$C/etc/trueuserowners"
+sed -i 's/: mabold$/: mabren/' "$C/etc/userdomains"
+expect_status "sync after the rename" 0 ctl_at "2027-01-05 12:00:00" sync
+expect_match "sync shows the rename" \
+    "^~ account mabren: renamed from mabold in cPanel \\(UUID $U_OLD\\)" "$(cat "$T/last.out")"
+expect_eq "...not as a removal and an addition" 0 \
+    "$(grep -c -E '^[-+] account mab(old|ren)' "$T/last.out")"
+expect_eq "the renamed account is still suspended" suspended \
+    "$(ctl_at "2027-01-06 12:00:00" status mabren --json | jq -r .state)"
+expect_status "its unblock request is still refused" 1 ctl_at "2027-01-06 12:00:00" unblock mabren
+expect_eq "...with the 90-day rule's answer unchanged" "$before" "$(sed 's/mabren/ACCOUNT/g' "$T/last.out")"
+expect_match "the rename is audited" '"action": *"account-renamed"' \
+    "$(ctl history mabren --json)"
+expect_match "its history came along (the first suspension)" 'spam run' "$(ctl history mabren --json)"
+expect_status "the old name is gone (no such account)" 66 ctl status mabold
+daemon_start >/dev/null || fail "daemon restarts"
+chmod 0666 "$SOCK"
+expect_match "the renamed account's script over loopback SMTP: still refused" \
+    '^550 5\.7\.1 Outgoing mail of account mabren is suspended' \
+    "$(send mabren 127.0.0.1 www@old.example out8@remote.test)"
+
+# mabesc2 (suspended) is removed and its name given to a new customer:
+# another UUID
+printf 'DNS=esc2.example\nUUID=%s\n' "$U_NEW2" >"$C/var/cpanel/users/mabesc2"
+expect_status "sync after the name is reused" 0 ctl_at "2027-01-07 00:00:00" sync
+kept=mabesc2.removed-$(date -u -d '2027-01-07 00:00:00' +%s)
+expect_match "sync says the name starts clean and where the old record is" \
+    "^~ account mabesc2: the name of a removed account, now another cPanel account: it starts clean; the old record is kept as $kept" \
+    "$(cat "$T/last.out")"
+expect_eq "the new mabesc2 is active" active "$(ctl status mabesc2 --json | jq -r .state)"
+expect_match "the reused name with a new UUID: loopback SMTP accepted" '^250 ' \
+    "$(send mabesc2 127.0.0.1 www@esc2.example out9@remote.test)"
+expect_eq "the old record keeps its suspension" suspended "$(ctl status "$kept" --json | jq -r .state)"
+expect_status "a second sync changes nothing" 0 ctl sync
+expect_eq "...and says so" "sync: no changes" "$(tail -n 1 "$T/last.out")"
+
+# a domain moved from a suspended account to another one
+check "suspend carol" ctl suspend carol --reason "spam"
+sed -i 's/^carol\.net: carol$/carol.net: alice/' "$C/etc/userdomains"
+expect_status "sync after the move" 0 ctl sync
+expect_match "sync names both accounts and whether either is suspended" \
+    '^~ domain carol\.net: carol\.net moved from carol \(suspended\) to alice \(not suspended\)' \
+    "$(cat "$T/last.out")"
+expect_match "the move is audited under the old owner" '"action": *"domain-moved"' \
+    "$(ctl history carol --json)"
+expect_match "...and under the new one" '"action": *"domain-moved"' "$(ctl history alice --json)"
 
 t_finish
