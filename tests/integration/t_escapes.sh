@@ -197,6 +197,22 @@ expect_eq "after unsuspend the queue run delivers the forward once" 1 "$(remote_
 expect_eq "...and the queue is empty" 0 "$($EXIM -C "$E/exim.conf" -bpc)"
 expect_eq "no bounce was sent" 0 "$(grep -c '^Envelope-to: someone@mailabuse.test' "$E/spool/local-mail" 2>/dev/null || echo 0)"
 
+# A local submission that reaches delivery after its ACL passed (queued
+# before the suspension): the router holds it too.
+printf 'Subject: queued\n\nHi.\n' | $EXIM -C "$E/exim.conf" -odq -oi -oMai mabesc1 \
+    -f www@esc1.example -bm far3@remote.test >/dev/null 2>&1
+expect_eq "a local submission of the active account is queued" 1 "$($EXIM -C "$E/exim.conf" -bpc)"
+check "suspend mabesc1 again" ctl suspend mabesc1 --reason "queued spam"
+$EXIM -C "$E/exim.conf" -qff >/dev/null 2>&1
+expect_match "the queue run's router defers the suspended account's local message" \
+    'far3@remote.test R=mailabuse_suspended defer .*account mabesc1 is suspended' \
+    "$(cat "$E/spool/log/mainlog")"
+expect_eq "...not delivered" 0 "$(remote_count far3@remote.test)"
+check "unsuspend mabesc1 again" ctl unsuspend mabesc1 --reason "cleaned"
+$EXIM -C "$E/exim.conf" -qff >/dev/null 2>&1
+wait_until 10 remote_has far3@remote.test
+expect_eq "delivered once after unsuspend" 1 "$(remote_count far3@remote.test)"
+
 # A router whose daemon cannot answer defers
 check "suspend mabesc2" ctl suspend mabesc2 --reason "test"
 daemon_stop
