@@ -474,8 +474,10 @@ check_web_identify(struct server *srv, const struct proto_request *req, struct i
 	unsigned long uid;
 	int r;
 
-	if ((id->kind != IDENTITY_UNKNOWN && id->kind != IDENTITY_SYSTEM) ||
-	    strcmp(id->how, "uid") != 0 || req->script[0] == '\0' ||
+	/* not for a login, nor for an account's own uid; a web uid at or below
+	   policy.system_uid_max (www-data) with an empty sender is no bounce */
+	if (id->kind == IDENTITY_ACCOUNT || id->kind == IDENTITY_MAILBOX ||
+	    req->auth[0] != '\0' || req->script[0] == '\0' ||
 	    srv->cfg->policy_web_uids[0] == '\0')
 		return 0;
 	uid = strtoul(req->uid, &end, 10);
