@@ -28,6 +28,7 @@ struct sync_state {
 	int warnings;
 	int changes;
 	int failed;
+	json_t *json;		/* --json: the changes, printed once committed */
 	char uuid[128];		/* UUID= of the last var/cpanel/users file read, "" none */
 	int uuid_known;		/* that file could be read: "" means it has no UUID */
 };
@@ -250,6 +251,19 @@ static const char *const sync_labels[] = {
 	[SYNC_ACCOUNT_REUSED] = "~ account",
 };
 
+static const char *const sync_names[] = {
+	[SYNC_ACCOUNT_ADDED] = "account-added",
+	[SYNC_ACCOUNT_CHANGED] = "account-changed",
+	[SYNC_ACCOUNT_REMOVED] = "account-removed",
+	[SYNC_DOMAIN_ADDED] = "domain-added",
+	[SYNC_DOMAIN_CHANGED] = "domain-changed",
+	[SYNC_DOMAIN_REMOVED] = "domain-removed",
+	[SYNC_LOCAL_ADDED] = "localdomain-added",
+	[SYNC_LOCAL_REMOVED] = "localdomain-removed",
+	[SYNC_ACCOUNT_RENAMED] = "account-renamed",	/* old: the old name, new: the UUID */
+	[SYNC_ACCOUNT_REUSED] = "account-reused",	/* old: where the old record is kept */
+};
+
 /* "bob (main)" -> "bob": the account of a domain row. */
 static void
 sync_domain_account(const char *value, char *buf, size_t len)
@@ -269,70 +283,40 @@ sync_suspended_word(struct sync_state *ss, const char *account)
 	return acc ? "suspended" : "not suspended";
 }
 
-/* Print one change and audit the account-level ones. */
-static int
-sync_change_cb(void *arg, enum sync_change what, const char *name,
-    const char *old_value, const char *new_value)
+/* A change as JSON: "old" and "new" are null where the change has none. */
+static json_t *
+sync_change_json(enum sync_change what, const char *name, const char *old_value,
+    const char *new_value)
 {
-	struct sync_state *ss = arg;
-	const char *action = NULL;
-	char detail[1024];
+	int has_old = what == SYNC_ACCOUNT_CHANGED || what == SYNC_DOMAIN_CHANGED ||
+	    what == SYNC_DOMAIN_REMOVED || what == SYNC_ACCOUNT_RENAMED ||
+	    what == SYNC_ACCOUNT_REUSED;
+	int has_new = what == SYNC_ACCOUNT_ADDED || what == SYNC_ACCOUNT_CHANGED ||
+	    what == SYNC_DOMAIN_ADDED || what == SYNC_DOMAIN_CHANGED ||
+	    what == SYNC_ACCOUNT_RENAMED;
 
-	ss->changes++;
+	return json_pack("{s:s, s:s, s:o, s:o}", "change", sync_names[what], "name", name,
+	    "old", has_old && old_value != NULL ? json_string(old_value) : json_null(),
+	    "new", has_new && new_value != NULL ? json_string(new_value) : json_null());
+}
+
+/* One change, as text. */
+static void
+sync_change_print(enum sync_change what, const char *name, const char *old_value,
+    const char *new_value)
+{
 	switch (what) {
 	case SYNC_ACCOUNT_ADDED:
 		printf("%s %s (owner %s)\n", sync_labels[what], name, new_value);
-		action = "account-added";
-		snprintf(detail, sizeof detail, "owner %s", new_value);
 		break;
 	case SYNC_ACCOUNT_REMOVED:
 		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], name);
-		action = "account-removed";
-		snprintf(detail, sizeof detail, "gone from cPanel");
 		break;
 	case SYNC_ACCOUNT_CHANGED:
-		action = "account-changed";
-		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
+		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
 		break;
-	case SYNC_DOMAIN_CHANGED: {
-		char from[ACCOUNT_NAME_MAX], to[ACCOUNT_NAME_MAX];
-
-		sync_domain_account(old_value, from, sizeof from);
-		sync_domain_account(new_value, to, sizeof to);
-		if (strcmp(from, to) == 0) {
-			printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
-			break;
-		}
-		/* a domain that changes hands may leave or join a suspension */
-		snprintf(detail, sizeof detail, "%s moved from %s (%s) to %s (%s)", name, from,
-		    sync_suspended_word(ss, from), to, sync_suspended_word(ss, to));
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
-		if (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor, "domain-moved", from,
-		    name, detail) == -1 || store_audit_insert(ss->c->st, ss->c->now,
-		    ss->c->actor, "domain-moved", to, name, detail) == -1) {
-			ss->failed = 1;
-			return 1;
-		}
-		break;
-	}
-	case SYNC_ACCOUNT_RENAMED:
-		action = "account-renamed";
-		snprintf(detail, sizeof detail, "renamed from %s in cPanel (UUID %s): its"
-		    " suspensions, complaints, unblocks, limits and history follow", old_value,
-		    new_value);
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
-		break;
-	case SYNC_ACCOUNT_REUSED:
-		snprintf(detail, sizeof detail, "the name of a removed account, now another"
-		    " cPanel account: it starts clean; the old record is kept as %s", old_value);
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
-		/* audited under the kept record, which the name no longer reaches */
-		if (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor, "account-reused",
-		    old_value, name, detail) == -1) {
-			ss->failed = 1;
-			return 1;
-		}
+	case SYNC_DOMAIN_CHANGED:
+		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
 		break;
 	case SYNC_DOMAIN_ADDED:
 		printf("%s %s -> %s\n", sync_labels[what], name, new_value);
@@ -340,8 +324,85 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 	case SYNC_DOMAIN_REMOVED:
 		printf("%s %s (was %s)\n", sync_labels[what], name, old_value);
 		break;
+	case SYNC_ACCOUNT_RENAMED:
+		printf("%s %s: renamed from %s in cPanel (UUID %s): its suspensions, complaints,"
+		    " unblocks, limits and history follow\n", sync_labels[what], name, old_value,
+		    new_value);
+		break;
+	case SYNC_ACCOUNT_REUSED:
+		printf("%s %s: the name of a removed account, now another cPanel account: it"
+		    " starts clean; the old record is kept as %s\n", sync_labels[what], name,
+		    old_value);
+		break;
 	default:
 		printf("%s %s\n", sync_labels[what], name);
+		break;
+	}
+}
+
+/* Print one change (or keep it for --json) and audit the account-level ones. */
+static int
+sync_change_cb(void *arg, enum sync_change what, const char *name,
+    const char *old_value, const char *new_value)
+{
+	struct sync_state *ss = arg;
+	const char *action = NULL;
+	char detail[1024], from[ACCOUNT_NAME_MAX] = "", to[ACCOUNT_NAME_MAX] = "";
+	int moved = 0;
+
+	ss->changes++;
+	if (what == SYNC_DOMAIN_CHANGED) {
+		/* a domain that changes hands may leave or join a suspension */
+		sync_domain_account(old_value, from, sizeof from);
+		sync_domain_account(new_value, to, sizeof to);
+		if ((moved = strcmp(from, to) != 0))
+			snprintf(detail, sizeof detail, "%s moved from %s (%s) to %s (%s)", name,
+			    from, sync_suspended_word(ss, from), to, sync_suspended_word(ss, to));
+	}
+	if (ss->json != NULL)
+		json_array_append_new(ss->json, sync_change_json(what, name, old_value,
+		    new_value));
+	else if (moved)
+		printf("%s %s: %s\n", sync_labels[what], name, detail);
+	else
+		sync_change_print(what, name, old_value, new_value);
+	switch (what) {
+	case SYNC_ACCOUNT_ADDED:
+		action = "account-added";
+		snprintf(detail, sizeof detail, "owner %s", new_value);
+		break;
+	case SYNC_ACCOUNT_REMOVED:
+		action = "account-removed";
+		snprintf(detail, sizeof detail, "gone from cPanel");
+		break;
+	case SYNC_ACCOUNT_CHANGED:
+		action = "account-changed";
+		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
+		break;
+	case SYNC_ACCOUNT_RENAMED:
+		action = "account-renamed";
+		snprintf(detail, sizeof detail, "renamed from %s in cPanel (UUID %s)", old_value,
+		    new_value);
+		break;
+	case SYNC_DOMAIN_CHANGED:
+		if (moved && (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor,
+		    "domain-moved", from, name, detail) == -1 || store_audit_insert(ss->c->st,
+		    ss->c->now, ss->c->actor, "domain-moved", to, name, detail) == -1)) {
+			ss->failed = 1;
+			return 1;
+		}
+		break;
+	case SYNC_ACCOUNT_REUSED:
+		/* audited under the kept record, which the name no longer reaches */
+		snprintf(detail, sizeof detail, "the name %s was given to another cPanel account;"
+		    " this record is kept as %s", name, old_value);
+		if (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor, "account-reused",
+		    old_value, name, detail) == -1) {
+			ss->failed = 1;
+			return 1;
+		}
+		break;
+	default:
 		break;
 	}
 	if (action != NULL && store_audit_insert(ss->c->st, ss->c->now, ss->c->actor,
@@ -360,18 +421,24 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long present, removed, staged;
 	int ch, force = 0;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'f')
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'f')
+			force = 1;
+		else if (ch == 'j')
+			c->json = 1;
+		else
 			return EX_USAGE;
-		force = 1;
 	}
 	if (optind != argc)
-		return ctl_usage_error("usage: sync [--force]");
+		return ctl_usage_error("usage: sync [--force] [--json]");
+	if (c->json && (ss.json = json_array()) == NULL)
+		return ctl_json_print(NULL);
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)
@@ -430,7 +497,10 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
-	if (ss.changes == 0)
+	if (ss.json != NULL) {
+		ctl_json_print(json_pack("{s:i, s:i, s:O}", "count", ss.changes,
+		    "warnings", ss.warnings, "changes", ss.json));
+	} else if (ss.changes == 0)
 		printf("sync: no changes\n");
 	else
 		printf("sync: %d change%s\n", ss.changes, ss.changes == 1 ? "" : "s");
@@ -441,6 +511,7 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 out:
 	if (r != 0)
 		store_rollback(c->st);
+	json_decref(ss.json);
 	free(ss.acc);
 	return r;
 }

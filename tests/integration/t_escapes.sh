@@ -118,6 +118,7 @@ chmod 0666 "$SOCK"	# that instance's Exim runs as nobody
 # php_mail AS HEADER: PHP's mail() under uid AS; prints accepted/rejected/frozen
 php_mail() {
     local as=$1 hdr=$2 conf=$3 dir
+    [ -f "$conf" ] || { echo "error: no exim instance"; return 1; }
     dir=$(dirname "$conf")
     printf 'From: <www@site.test>\nTo: <far@remote.test>\nX-PHP-Script: %s\nSubject: form\n\nHi.\n' \
         "$hdr" >"$dir/php.msg"
