@@ -10,13 +10,15 @@ host=$1 port=$2 from=$3 rcpt=$4
 shift 4
 exec 3<>"/dev/tcp/$host/$port" || exit 2
 code=000 text=
+# a reply's lines joined: "451-a" "451 b" -> code 451, text "a b"
 reply() {
-    local line
+    local line all=
     while IFS= read -r -t 20 line <&3; do
         line=${line%$'\r'}
         echo "<<< $line"
+        all=${all:+$all }${line:4}
         if [[ $line =~ ^[0-9][0-9][0-9]\  ]]; then
-            code=${line:0:3} text=${line:4}
+            code=${line:0:3} text=$all
             return 0
         fi
     done
