@@ -15,10 +15,16 @@
 #include "cpanel.h"
 #include "ctl.h"
 #include "identity.h"
+#include "str.h"
 
 struct sync_account {
 	char name[ACCOUNT_NAME_MAX];
 	char owner[ACCOUNT_NAME_MAX];
+};
+
+struct sync_rename {
+	enum sync_change what;
+	char name[ACCOUNT_NAME_MAX], old_value[ACCOUNT_NAME_MAX], new_value[128];
 };
 
 struct sync_state {
@@ -29,6 +35,8 @@ struct sync_state {
 	int changes;
 	int failed;
 	json_t *json;		/* --json: the changes, printed once committed */
+	struct sync_rename *renames;	/* store_sync_renames' changes, reported after the guard */
+	size_t nrenames;
 	char uuid[128];		/* UUID= of the last var/cpanel/users file read, "" none */
 	int uuid_known;		/* that file could be read: "" means it has no UUID */
 };
@@ -49,7 +57,7 @@ sync_path(struct ctl *c, const char *rel, char *buf, size_t len)
 static void
 sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *what)
 {
-	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", file, line, what);
+	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", ctl_esc(file), line, ctl_esc(what));
 	ss->warnings++;
 }
 
@@ -214,11 +222,19 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 			continue;
 		}
 		if (strcmp(key, "CONTACTEMAIL") == 0) {
-			/* cPanel may list several, comma-separated: keep the first. */
-			value[strcspn(value, ", ")] = '\0';
-			if (*value != '\0' && (strchr(value, '@') == NULL || strlen(value) >= clen))
-				sync_warn(ss, path, lineno, "CONTACTEMAIL is not an address");
-			else
+			/*
+			 * One plain address or none: anything else (a list, a
+			 * name with <>, control characters) could add headers to
+			 * a notice or make sendmail refuse it for ever.
+			 */
+			contact[0] = '\0';
+			if (*value != '\0' && (!str_address_valid(value, 1) || strlen(value) >= clen)) {
+				char what[256];
+
+				snprintf(what, sizeof what, "CONTACTEMAIL \"%.100s\" is not one plain"
+				    " address; notices go to notify.fallback", value);
+				sync_warn(ss, path, lineno, what);
+			} else
 				snprintf(contact, clen, "%s", value);
 		} else if (strcmp(key, "UUID") == 0) {
 			/* cPanel's identity of the account: it survives a rename */
@@ -236,6 +252,103 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 	}
 	free(line);
 	fclose(f);
+}
+
+/* The domains accounts with a suspension in force would lose, account by account. */
+struct sync_losses {
+	char account[ACCOUNT_NAME_MAX];
+	long long lost, total;
+	int staying;
+	long long refuse;		/* staying accounts that lose most of their domains */
+	char refused[ACCOUNT_NAME_MAX];
+	long long refused_lost, refused_total;
+};
+
+/* Close one account's tally: losing most of its domains is refused. */
+static void
+sync_losses_flush(struct sync_losses *sl)
+{
+	if (sl->account[0] != '\0' && sl->staying && sl->lost * 2 > sl->total) {
+		if (sl->refuse++ == 0) {
+			snprintf(sl->refused, sizeof sl->refused, "%s", sl->account);
+			sl->refused_lost = sl->lost;
+			sl->refused_total = sl->total;
+		}
+	}
+	sl->account[0] = '\0';
+	sl->lost = 0;
+}
+
+/* Say each domain a suspended account loses, always: its mail may pass from then on. */
+static int
+sync_loss_cb(void *arg, const char *account, const char *domain, long long total, int staying)
+{
+	struct sync_losses *sl = arg;
+
+	if (strcmp(sl->account, account) != 0) {
+		sync_losses_flush(sl);
+		snprintf(sl->account, sizeof sl->account, "%s", account);
+		sl->total = total;
+		sl->staying = staying;
+	}
+	sl->lost++;
+	fprintf(stderr, "mailabusectl: sync: warning: suspended account %s loses domain %s%s\n",
+	    ctl_esc(account), ctl_esc(domain), staying ? "" : " (the account is gone from cPanel)");
+	return 0;
+}
+
+/*
+ * Truncated or half-written cPanel files must not lift suspensions:
+ * marking most accounts removed, removing most domains, dropping most
+ * owners, or taking most of the domains of an account with a suspension
+ * in force needs --force.  0, or an exit status after saying why.
+ */
+static int
+sync_guard(struct sync_state *ss, int force)
+{
+	struct ctl *c = ss->c;
+	struct sync_losses sl;
+	struct sync_guard g;
+	long long present, removed, staged;
+	const char *root = c->cfg.cpanel_root;
+
+	memset(&sl, 0, sizeof sl);
+	if (store_sync_counts(c->st, &present, &removed, &staged) == -1 ||
+	    store_sync_guard(c->st, &g) == -1 ||
+	    store_sync_suspended_losses(c->st, sync_loss_cb, &sl) == -1)
+		return ctl_db_error(c, "sync");
+	sync_losses_flush(&sl);
+	if (force)
+		return 0;
+	if (present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
+		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
+		    " (are the cPanel files under %s complete?); use --force if they are\n",
+		    removed, present, root);
+		return EX_DATAERR;
+	}
+	if (g.domains > 0 && (g.domains_staged == 0 ||
+	    (g.domains_removed > 10 && g.domains_removed * 2 > g.domains))) {
+		fprintf(stderr, "mailabusectl: sync: refusing to remove %lld of %lld domains"
+		    " (is etc/userdomains under %s complete?); use --force if it is\n",
+		    g.domains_removed, g.domains, root);
+		return EX_DATAERR;
+	}
+	/* cPanel lists every account's owner: an account without one is no removal */
+	if (g.owners_lost > 0 && g.owners_lost * 2 > g.owned) {
+		fprintf(stderr, "mailabusectl: sync: refusing to drop the owner of %lld of %lld"
+		    " accounts (is etc/trueuserowners under %s complete?); use --force if it is\n",
+		    g.owners_lost, g.owned, root);
+		return EX_DATAERR;
+	}
+	if (sl.refuse > 0) {
+		fprintf(stderr, "mailabusectl: sync: refusing to take %lld of the %lld domains of"
+		    " suspended account %s%s: the mail of its mailboxes there would pass"
+		    " (is etc/userdomains under %s complete?); use --force if it is\n",
+		    sl.refused_lost, sl.refused_total, ctl_esc(sl.refused),
+		    sl.refuse > 1 ? " and of other suspended accounts" : "", root);
+		return EX_DATAERR;
+	}
+	return 0;
 }
 
 static const char *const sync_labels[] = {
@@ -263,6 +376,25 @@ static const char *const sync_names[] = {
 	[SYNC_ACCOUNT_RENAMED] = "account-renamed",	/* old: the old name, new: the UUID */
 	[SYNC_ACCOUNT_REUSED] = "account-reused",	/* old: where the old record is kept */
 };
+
+/* Keep a change of store_sync_renames, to report it once the guard agrees. */
+static int
+sync_rename_keep_cb(void *arg, enum sync_change what, const char *name,
+    const char *old_value, const char *new_value)
+{
+	struct sync_state *ss = arg;
+	struct sync_rename *n = realloc(ss->renames, (ss->nrenames + 1) * sizeof *n);
+
+	if (n == NULL)
+		return 1;
+	ss->renames = n;
+	n += ss->nrenames++;
+	n->what = what;
+	snprintf(n->name, sizeof n->name, "%s", name);
+	snprintf(n->old_value, sizeof n->old_value, "%s", old_value);
+	snprintf(n->new_value, sizeof n->new_value, "%s", new_value);
+	return 0;
+}
 
 /* "bob (main)" -> "bob": the account of a domain row. */
 static void
@@ -307,35 +439,37 @@ sync_change_print(enum sync_change what, const char *name, const char *old_value
 {
 	switch (what) {
 	case SYNC_ACCOUNT_ADDED:
-		printf("%s %s (owner %s)\n", sync_labels[what], name, new_value);
+		printf("%s %s (owner %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
 		break;
 	case SYNC_ACCOUNT_REMOVED:
-		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], name);
+		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], ctl_esc(name));
 		break;
 	case SYNC_ACCOUNT_CHANGED:
-		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
+		printf("%s %s: %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value),
+		    ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_CHANGED:
-		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
+		printf("%s %s: %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value),
+		    ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_ADDED:
-		printf("%s %s -> %s\n", sync_labels[what], name, new_value);
+		printf("%s %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_REMOVED:
-		printf("%s %s (was %s)\n", sync_labels[what], name, old_value);
+		printf("%s %s (was %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value));
 		break;
 	case SYNC_ACCOUNT_RENAMED:
 		printf("%s %s: renamed from %s in cPanel (UUID %s): its suspensions, complaints,"
-		    " unblocks, limits and history follow\n", sync_labels[what], name, old_value,
-		    new_value);
+		    " unblocks, limits and history follow\n", sync_labels[what], ctl_esc(name),
+		    ctl_esc(old_value), ctl_esc(new_value));
 		break;
 	case SYNC_ACCOUNT_REUSED:
 		printf("%s %s: the name of a removed account, now another cPanel account: it"
-		    " starts clean; the old record is kept as %s\n", sync_labels[what], name,
-		    old_value);
+		    " starts clean; the old record is kept as %s\n", sync_labels[what],
+		    ctl_esc(name), ctl_esc(old_value));
 		break;
 	default:
-		printf("%s %s\n", sync_labels[what], name);
+		printf("%s %s\n", sync_labels[what], ctl_esc(name));
 		break;
 	}
 }
@@ -363,7 +497,7 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 		json_array_append_new(ss->json, sync_change_json(what, name, old_value,
 		    new_value));
 	else if (moved)
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
+		printf("%s %s: %s\n", sync_labels[what], ctl_esc(name), ctl_esc(detail));
 	else
 		sync_change_print(what, name, old_value, new_value);
 	switch (what) {
@@ -424,7 +558,6 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	long long present, removed, staged;
 	int ch, force = 0;
 
 	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
@@ -468,23 +601,22 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		}
 	}
 	/*
-	 * Truncated or half-written cPanel files must not unsuspend everybody
-	 * by marking them removed: a large removal needs --force.
+	 * cPanel's UUIDs first: a renamed account takes its record (and its
+	 * domains) to its new name, a reused name starts clean, so that the
+	 * guard sees no account lost in a rename.  Reported once the guard
+	 * lets the sync go on (a refusal rolls them back).
 	 */
-	if (store_sync_counts(c->st, &present, &removed, &staged) == -1) {
+	if (store_sync_renames(c->st, c->now, sync_rename_keep_cb, &ss) == -1) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
-	if (!force && present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
-		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
-		    " (are the cPanel files under %s complete?); use --force if they are\n",
-		    removed, present, c->cfg.cpanel_root);
-		r = EX_DATAERR;
+	if ((r = sync_guard(&ss, force)) != 0)
 		goto out;
-	}
-	/* cPanel's UUIDs first: renamed accounts keep their record, reused names start clean */
-	if (store_sync_renames(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed ||
-	    store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
+	for (size_t i = 0; i < ss.nrenames && !ss.failed; i++)
+		(void)sync_change_cb(&ss, ss.renames[i].what, ss.renames[i].name,
+		    ss.renames[i].old_value, ss.renames[i].new_value);
+	if (ss.failed || store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 ||
+	    ss.failed) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
@@ -513,5 +645,6 @@ out:
 		store_rollback(c->st);
 	json_decref(ss.json);
 	free(ss.acc);
+	free(ss.renames);
 	return r;
 }

@@ -69,13 +69,14 @@ notify_only(struct config *cfg, const char *account)
 {
 	struct store *st;
 	char err[1024];
-	int sent, failed, r = 0;
+	int sent, failed, given_up, r = 0;
 
 	if ((st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000, err,
 	    sizeof err)) == NULL) {
 		log_warnx("notices of %s stay queued: %s", account, err);
 		r = EX_UNAVAILABLE;
-	} else if (notify_send_due(st, cfg, account, clock_now(), &sent, &failed) == -1) {
+	} else if (notify_send_due(st, cfg, account, clock_now(), &sent, &failed,
+	    &given_up) == -1) {
 		log_warnx("notices of %s stay queued: %s", account, store_error(st));
 		r = EX_UNAVAILABLE;
 	}
