@@ -89,16 +89,23 @@ drop 'bob-alias.test: bob' "$ud"; drop bob-alias.test "$ld"
 feed Cpanel-Api2-Park-unpark-post
 expect_eq "unparked: nobody's" PASS "$(verdict info@bob-alias.test)"
 
-# Rename carol -> carla in WHM: both names synced.
+# Rename carol -> carla in WHM: both names synced.  carol has cPanel's
+# UUID and a suspension: the record follows the account to its new name.
+printf 'UUID=6e1f3c2a-1b7d-4f0e-9a51-2c8d9e0f4a11\n' >>"$T/cpanel/var/cpanel/users/carol"
+check "carol's UUID is known" ctl sync --account carol
+check "suspend carol" ctl suspend carol --reason "phishing"
 sed -i 's/^carol\.net: carol$/carol.net: carla/' "$ud"
 sed -i 's/^carol: root$/carla: root/' "$uo"
 mv "$T/cpanel/var/cpanel/users/carol" "$T/cpanel/var/cpanel/users/carla"
 feed Whostmgr-Accounts-Modify-post
 expect_eq "the new name is there, with carol's domain" "true carol.net main" \
     "$(st carla .in_cpanel) $(domains carla)"
-expect_eq "the old name is gone from cPanel, its history kept" false "$(st carol .in_cpanel)"
-expect_match "the domain moved once, keeping its kind" \
-    "sync --account carla: .*~ domain carol.net: carol \(main\) -> carla \(main\)" "$(cat "$T/hook.log")"
+expect_status "the old name's record is now carla's" 66 ctl status carol
+expect_match "the record followed the rename" "sync --account carla: .*renamed from carol" \
+    "$(cat "$T/hook.log")"
+expect_eq "carla is suspended for carol's reason" "suspended phishing" \
+    "$(st carla '"\(.state) \(.reason)"')"
+expect_eq "and carla's mailbox is refused" REFUSE "$(verdict info@carol.net)"
 
 # Owner change in WHM.
 sed -i 's/^alice: root$/alice: reseller2/' "$uo"
