@@ -144,6 +144,13 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		printf("reason:       %s\n", js(j, "reason"));
 		printf("source:       %s (by %s)\n", js(j, "source"), js(j, "suspended_by"));
 	}
+	/* cPanel's own state, beside mailabuse's: cPanel's Exim enforces it, not mailabuse */
+	if (json_is_string(json_object_get(j, "cpanel_outgoing")))
+		printf("cpanel:       outgoing email %s in cPanel since %s (cPanel's own;"
+		    " lifted in cPanel, not by unblock)\n", js(j, "cpanel_outgoing"),
+		    js(j, "cpanel_outgoing_since"));
+	else
+		printf("cpanel:       outgoing email not suspended or held in cPanel\n");
 	json_array_foreach(json_object_get(j, "complaints"), i, v)
 		printf("complaint:    #%lld %s \"%s\" received %s, window %s %s\n",
 		    (long long)json_integer_value(json_object_get(v, "id")), js(v, "source"),
