@@ -180,6 +180,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 struct list_ctx {
 	struct ctl *c;
 	json_t *arr;
+	int failed;
 };
 
 static int
@@ -187,15 +188,23 @@ list_cb(void *arg, const struct account *a, int suspended)
 {
 	struct list_ctx *lc = arg;
 	const char *state = suspended ? "suspended" : a->present ? "active" : "removed";
+	char cp[16];
+	long long since;
+	int r;
 
+	/* cPanel's own outgoing state beside mailabuse's */
+	if ((r = store_outgoing_get(lc->c->st, a->name, cp, sizeof cp, &since)) == -1) {
+		lc->failed = 1;
+		return 1;
+	}
 	if (lc->c->json)
-		json_array_append_new(lc->arr, json_pack("{s:s, s:o, s:o, s:s}",
+		json_array_append_new(lc->arr, json_pack("{s:s, s:o, s:o, s:s, s:o}",
 		    "account", a->name,
 		    "owner", a->owner[0] ? json_string(a->owner) : json_null(),
 		    "contact", a->contact[0] ? json_string(a->contact) : json_null(),
-		    "state", state));
+		    "state", state, "cpanel_outgoing", r == 1 ? json_string(cp) : json_null()));
 	else
-		printf("%-16s %-10s %-16s %s\n", ctl_esc(a->name), state,
+		printf("%-16s %-10s %-10s %-16s %s\n", ctl_esc(a->name), state, r == 1 ? cp : "-",
 		    a->owner[0] ? ctl_esc(a->owner) : "-", a->contact[0] ? ctl_esc(a->contact) : "-");
 	return 0;
 }
@@ -203,7 +212,7 @@ list_cb(void *arg, const struct account *a, int suspended)
 int
 cmd_list(struct ctl *c, int argc, char **argv)
 {
-	struct list_ctx lc = { c, NULL };
+	struct list_ctx lc = { c, NULL, 0 };
 	const char *state = NULL;
 	int r;
 
@@ -214,8 +223,9 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		lc.arr = json_array();
 	else
-		printf("%-16s %-10s %-16s %s\n", "ACCOUNT", "STATE", "OWNER", "CONTACT");
-	if (store_account_list(c->st, state, list_cb, &lc) == -1) {
+		printf("%-16s %-10s %-10s %-16s %s\n", "ACCOUNT", "STATE", "CPANEL", "OWNER",
+		    "CONTACT");
+	if (store_account_list(c->st, state, list_cb, &lc) == -1 || lc.failed) {
 		json_decref(lc.arr);
 		return ctl_db_error(c, "list");
 	}

@@ -36,6 +36,15 @@ expect_match "status text: cPanel's state beside it" \
 expect_status "sync again" 0 ctl sync
 expect_eq "is idempotent" "sync: no changes" "$(cat "$T/last.out")"
 
+expect_eq "list --json shows it too" '"alice:active:held bob:active:suspended carol:active:suspended"' \
+    "$(ctl list --json | jq -c '[.[] | "\(.account):\(.state):\(.cpanel_outgoing)"] | join(" ")')"
+expect_match "list's CPANEL column" '^bob +active +suspended +reseller1 ' "$(ctl list)"
+
+# mailabuse does not enforce cPanel's state: cPanel's Exim does
+check "daemon starts" daemon_start
+expect_eq "the daemon lets bob's mail pass: cPanel's Exim stops it, not mailabuse" PASS \
+    "$(q CHECK ctx=smtp auth=info@example.com sender=info@example.com rcpt=x@remote.test)"
+
 # mailabuse's own suspension is a separate state
 check "mailabuse suspends bob too" ctl suspend bob --reason "spam run"
 expect_eq "status shows both" '["suspended","suspended"]' \
@@ -43,6 +52,26 @@ expect_eq "status shows both" '["suspended","suspended"]' \
 check "mailabuse lifts its own" ctl unsuspend bob --reason "fixed" --no-count
 expect_eq "cPanel's stays, to be lifted in cPanel" '["active","suspended"]' \
     "$(ctl status bob --json | jq -c '[.state, .cpanel_outgoing]')"
+
+expect_match "the daemon refuses now, for mailabuse's own suspension" '^REFUSE' \
+    "$(ctl suspend bob --reason again >/dev/null; q CHECK ctx=smtp auth=info@example.com \
+        sender=info@example.com rcpt=x@remote.test)"
+check "lifted again" ctl unsuspend bob --reason "fixed" --no-count
+
+# the owner sees cPanel's state through the user socket
+if [ "$(id -u)" = 0 ]; then
+    id mabowner >/dev/null 2>&1 || useradd -M -N -r -u 4912 -s /usr/sbin/nologin mabowner \
+        2>/dev/null || id mabowner >/dev/null 2>&1
+    printf 'mabowner: root\n' >>"$T/cpanel/etc/trueuserowners"
+    printf 'owner-site.test: mabowner\n' >>"$T/cpanel/etc/userdomains"
+    printf 'mabowner\n' >>"$HOLD"
+    check "sync with the owner's account held in cPanel" ctl sync
+    expect_eq "the owner's status --json says held" '["mabowner","active","held"]' \
+        "$(setpriv --reuid=mabowner --regid=nogroup --clear-groups "$BUILD/mailabusectl" \
+            -c "$T/mailabused.conf" status --json | jq -c '[.account, .state, .cpanel_outgoing]')"
+    sed -i '/^mabowner$/d' "$HOLD"
+    check "sync after cPanel released it" ctl sync
+fi
 
 # cPanel lifts bob's suspension
 printf 'carol\n' >"$SUSP"
