@@ -222,6 +222,8 @@ int store_sync_counts(struct store *st, long long *present, long long *removed,
     long long *staged);
 int store_busy(struct store *st);
 int store_set_synchronous(struct store *st, int full);
+void store_time_limit(struct store *st, long long ms);
+int store_timed_out(struct store *st);
 int store_purge(struct store *st, long long messages_before, long long records_before,
     long long *n);
 

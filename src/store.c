@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -379,6 +380,8 @@ struct store {
 	sqlite3_stmt *stmt[S_COUNT];
 	char err[512];
 	int busy;			/* the last failure was a lock held by another */
+	struct timespec deadline;	/* store_time_limit: statements stop here */
+	int timed_out;			/* the deadline interrupted a statement */
 };
 
 /* Remember the database's last error for store_error(). */
@@ -1639,4 +1642,48 @@ store_read_end(struct store *st)
 
 	if (s != NULL && store_exec_stmt(st, s, "end of read") == -1)
 		store_rollback(st);
+}
+
+/* Progress handler: interrupt the statement once the deadline has passed. */
+static int
+store_deadline_cb(void *arg)
+{
+	struct store *st = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < st->deadline.tv_sec || (now.tv_sec == st->deadline.tv_sec &&
+	    now.tv_nsec < st->deadline.tv_nsec))
+		return 0;
+	st->timed_out = 1;
+	return 1;
+}
+
+/*
+ * Bound the time of the statements to come: those still running ms
+ * milliseconds from now fail (store_timed_out says so); 0 lifts the bound.
+ */
+void
+store_time_limit(struct store *st, long long ms)
+{
+	st->timed_out = 0;
+	if (ms <= 0) {
+		sqlite3_progress_handler(st->db, 0, NULL, NULL);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &st->deadline);
+	st->deadline.tv_sec += (time_t)(ms / 1000);
+	st->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (st->deadline.tv_nsec >= 1000000000L) {
+		st->deadline.tv_sec++;
+		st->deadline.tv_nsec -= 1000000000L;
+	}
+	sqlite3_progress_handler(st->db, 10000, store_deadline_cb, st);
+}
+
+/* Whether the last store_time_limit bound interrupted a statement. */
+int
+store_timed_out(struct store *st)
+{
+	return st->timed_out;
 }
