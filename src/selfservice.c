@@ -24,7 +24,7 @@
 #define SELF_HISTORY_MAX 1000
 #define SELF_HISTORY_SINCE (7 * 86400LL)	/* as mailabusectl history */
 #define SELF_HISTORY_ROWS 20000			/* messages summed up at most */
-#define SELF_HISTORY_MS 2000			/* and for this long at most */
+#define SELF_HISTORY_MS 5000			/* and for this long at most */
 #define SELF_UNBLOCK_INTERVAL 60	/* seconds between an owner's unblock requests */
 
 /* Reply text: an allocated copy. */

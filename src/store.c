@@ -1661,16 +1661,18 @@ store_deadline_cb(void *arg)
 
 /*
  * Bound the time of the statements to come: those still running ms
- * milliseconds from now fail (store_timed_out says so); 0 lifts the bound.
+ * milliseconds from now fail, and store_timed_out says so until the next
+ * bound is set; 0 lifts the bound.
  */
 void
 store_time_limit(struct store *st, long long ms)
 {
-	st->timed_out = 0;
 	if (ms <= 0) {
+		/* store_timed_out still tells about the bound just lifted */
 		sqlite3_progress_handler(st->db, 0, NULL, NULL);
 		return;
 	}
+	st->timed_out = 0;
 	clock_gettime(CLOCK_MONOTONIC, &st->deadline);
 	st->deadline.tv_sec += (time_t)(ms / 1000);
 	st->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;

@@ -10,8 +10,11 @@
  * Connections are capped in total (user_socket.max_connections) and per
  * uid (user_socket.max_per_uid, root exempt), so that one owner holding
  * connections cannot lock the others out.  A request runs to its end on
- * this thread: HISTORY is bounded in rows and time (selfservice.c), and
- * the thread runs at a lower CPU priority than the policy loop.
+ * this thread, one per turn of the loop, the uid served least recently
+ * first: an owner with many requests waiting delays another owner's by
+ * one request at most.  HISTORY is bounded in rows and time
+ * (selfservice.c), and the thread runs at a lower CPU priority than the
+ * policy loop.
  */
 #include <sys/queue.h>
 #include <sys/resource.h>
@@ -45,6 +48,7 @@
 #define USERSOCK_STOP_SECONDS 2		/* in-flight requests get this long at SIGTERM */
 #define USERSOCK_NICE 10		/* owners' work yields the CPU to Exim's answers */
 #define USERSOCK_BUSY_TIMEOUT_MS 100	/* a lock is not waited for long: DEFER, retry */
+#define USERSOCK_TURNS 64		/* uids whose last turn is remembered */
 
 static const char too_many[] = "DEFER 4.3.2 too many connections\n";
 static const char too_many_uid[] = "DEFER 4.3.2 too many connections from your uid\n";
@@ -55,11 +59,20 @@ struct uconn {
 	struct bufferevent *bev;
 	struct event *timer;		/* the request's deadline, then the reply's */
 	struct selfservice_peer peer;
+	char *line;			/* a complete request, waiting for its turn */
 	int replied;
 	int dead;
 	TAILQ_ENTRY(uconn) entry;
+	TAILQ_ENTRY(uconn) ready_entry;	/* while line waits */
 };
 TAILQ_HEAD(uconn_list, uconn);
+
+/* When a uid was last served, for taking turns. */
+struct uturn {
+	int known;
+	unsigned long uid;
+	unsigned long long served;
+};
 
 struct usersock {
 	pthread_t thread;
@@ -71,7 +84,11 @@ struct usersock {
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct event *ctl_ev, *reap, *retry, *stop_timer;
-	struct uconn_list conns, dead;
+	struct event *work;		/* a zero timer: the next request's turn */
+	struct uconn_list conns, dead, ready;
+	struct uturn turns[USERSOCK_TURNS];
+	size_t nturns;
+	unsigned long long served;	/* requests served so far */
 	int nconns;
 	int stopping;
 	unsigned long long next_id;
@@ -95,6 +112,7 @@ usersock_reap_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&us->dead, c, entry);
 		bufferevent_free(c->bev);
 		event_free(c->timer);
+		free(c->line);
 		free(c);
 	}
 	if (us->stopping && us->nconns == 0)
@@ -112,6 +130,8 @@ uconn_close(struct uconn *c)
 	c->dead = 1;
 	event_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->line != NULL)
+		TAILQ_REMOVE(&us->ready, c, ready_entry);
 	TAILQ_REMOVE(&us->conns, c, entry);
 	TAILQ_INSERT_TAIL(&us->dead, c, entry);
 	us->nconns--;
@@ -213,16 +233,94 @@ uconn_line(struct uconn *c, char *line)
 		usersock_notify_spawn(c->us, notify);
 }
 
-/* A line of len bytes (without its newline) at line. */
+/* The last turn of the peer's uid: 0 never (or long ago). */
+static struct uturn *
+usersock_turn(struct usersock *us, const struct selfservice_peer *p)
+{
+	for (size_t i = 0; i < us->nturns; i++)
+		if (us->turns[i].known == p->known && us->turns[i].uid == p->uid)
+			return &us->turns[i];
+	return NULL;
+}
+
+/* The peer's uid had its turn: remember it, forgetting the oldest if full. */
+static void
+usersock_turn_taken(struct usersock *us, const struct selfservice_peer *p)
+{
+	struct uturn *t = usersock_turn(us, p);
+
+	if (t == NULL && us->nturns < USERSOCK_TURNS)
+		t = &us->turns[us->nturns++];
+	if (t == NULL) {
+		t = &us->turns[0];
+		for (size_t i = 1; i < us->nturns; i++)
+			if (us->turns[i].served < t->served)
+				t = &us->turns[i];
+	}
+	t->known = p->known;
+	t->uid = p->uid;
+	t->served = ++us->served;
+}
+
+/*
+ * One request, then back to the loop: of those waiting, the one whose
+ * uid was served least recently (the oldest of its uid).
+ */
+static void
+usersock_work_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct usersock *us = arg;
+	struct timeval now = { 0, 0 };
+	struct uconn *c, *best = NULL;
+	unsigned long long best_turn = 0, turn;
+	struct uturn *t;
+	char *line;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(c, &us->ready, ready_entry) {
+		turn = (t = usersock_turn(us, &c->peer)) != NULL ? t->served : 0;
+		if (best == NULL || turn < best_turn) {
+			best = c;
+			best_turn = turn;
+		}
+	}
+	if (best == NULL)
+		return;
+	TAILQ_REMOVE(&us->ready, best, ready_entry);
+	line = best->line;
+	best->line = NULL;
+	usersock_turn_taken(us, &best->peer);
+	uconn_line(best, line);
+	free(line);
+	/* the others after the loop has looked at the sockets again */
+	if (!TAILQ_EMPTY(&us->ready))
+		evtimer_add(us->work, &now);
+}
+
+/* A line of len bytes (without its newline) at line: it waits for its turn. */
 static void
 uconn_take(struct uconn *c, char *line, size_t len)
 {
+	struct usersock *us = c->us;
+	struct timeval now = { 0, 0 };
+
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
-	if (memchr(line, '\0', len) != NULL)
+	if (memchr(line, '\0', len) != NULL) {
 		uconn_reply(c, VERDICT_ERROR, "5.5.2 NUL byte in request");
-	else
-		uconn_line(c, line);
+		return;
+	}
+	if ((c->line = strdup(line)) == NULL) {
+		uconn_reply(c, VERDICT_DEFER, "4.3.0 out of memory");
+		return;
+	}
+	/* complete: no more reading, no read deadline while it waits */
+	bufferevent_disable(c->bev, EV_READ);
+	event_del(c->timer);
+	TAILQ_INSERT_TAIL(&us->ready, c, ready_entry);
+	if (!evtimer_pending(us->work, NULL))
+		evtimer_add(us->work, &now);
 }
 
 /* Bytes arrived: act on the first line, bounded by policy_socket.max_line. */
@@ -513,6 +611,8 @@ usersock_free(struct usersock *us)
 		event_free(us->retry);
 	if (us->stop_timer != NULL)
 		event_free(us->stop_timer);
+	if (us->work != NULL)
+		event_free(us->work);
 	if (us->base != NULL)
 		event_base_free(us->base);
 	if (us->ctl[0] != -1)
@@ -546,6 +646,7 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 	us->ctl[0] = us->ctl[1] = -1;
 	TAILQ_INIT(&us->conns);
 	TAILQ_INIT(&us->dead);
+	TAILQ_INIT(&us->ready);
 	if ((us->conf_path = strdup(conf_path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -564,7 +665,8 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 	    usersock_ctl_cb, us)) == NULL ||
 	    (us->reap = event_new(us->base, -1, 0, usersock_reap_cb, us)) == NULL ||
 	    (us->retry = evtimer_new(us->base, usersock_retry_cb, us)) == NULL ||
-	    (us->stop_timer = evtimer_new(us->base, usersock_stop_timer_cb, us)) == NULL) {
+	    (us->stop_timer = evtimer_new(us->base, usersock_stop_timer_cb, us)) == NULL ||
+	    (us->work = evtimer_new(us->base, usersock_work_cb, us)) == NULL) {
 		snprintf(err, errlen, "cannot create the user socket's events");
 		goto fail;
 	}
