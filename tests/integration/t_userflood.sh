@@ -65,20 +65,27 @@ check "then the owner is served again" wait_until 10 sh -c \
 
 # --- the flood ---------------------------------------------------------------
 # Two owners loop HISTORY over their history on every connection they can
-# get (6 loops each, over their cap of 4: the rest are turned away at once).
+# get (5 loops each, one over their cap of 4: it is turned away at once,
+# and paces itself so as not to load the machine rather than the daemon).
 flood_loop() {
-    local u=$1 i=$2
+    local u=$1 i=$2 r
     while [ -d "$T" ] && [ ! -e "$T/flood.stop" ]; do
-        as "$u" "$BUILD/mabclient" -t 30 -q "$USOCK" HISTORY since=30d limit=1000 |
-            cut -c1-60 >>"$T/flood.$u.$i"
+        r=$(as "$u" "$BUILD/mabclient" -t 30 -q "$USOCK" HISTORY since=30d limit=1000 |
+            cut -c1-60)
+        echo "$r" >>"$T/flood.$u.$i"
+        case $r in "DEFER 4.3.2"*) sleep 0.1 ;; esac
     done
 }
 rm -f "$T/flood.stop"
 for u in mabflood1 mabflood2; do
-    for i in 1 2 3 4 5 6; do flood_loop "$u" "$i" & FLOODERS="$FLOODERS $!"; done
+    for i in 1 2 3 4 5; do flood_loop "$u" "$i" & FLOODERS="$FLOODERS $!"; done
 done
-flood_count() { cat "$T"/flood.mabflood* 2>/dev/null | grep -c '^OK {"account":"mabflood' || true; }
-check "the flood is answering HISTORY" wait_until 30 sh -c "[ \$(cat '$T'/flood.mabflood* 2>/dev/null | grep -c '^OK') -ge 4 ]"
+# A HISTORY answer: the summary, or its time bound reached (the work was done).
+flood_count() {
+    cat "$T"/flood.mabflood* 2>/dev/null |
+        grep -cE '^(OK \{"account":"mabflood|DEFER 4\.3\.0 the history is too long)' || true
+}
+check "the flood is answering HISTORY" wait_until 60 sh -c "[ \$(cat '$T'/flood.mabflood* 2>/dev/null | grep -cE '^(OK|DEFER 4.3.0)') -ge 2 ]"
 
 # Exim's queries meanwhile, timed by one client (connect to answer, each),
 # and a third owner's STATUS over and over.
@@ -95,6 +102,8 @@ other_ok=$(sed -n 's/.* OK=\([0-9]*\).*/\1/p' "$T/other.out")
 echo "# CHECKs during the flood: $r; $histories HISTORY answers; a third owner: $(cat "$T/other.out")"
 touch "$T/flood.stop"
 for p in $FLOODERS; do wait "$p" 2>/dev/null; done
+if daemon_alive && [ -S "$SOCK" ]; then pass "the daemon survived the flood"; else
+    fail "the daemon survived the flood" "$(tail -30 "$T/daemon.log" 2>&1)"; fi
 expect_eq "every CHECK during the flood answered PASS" "$n" "${passed:-0}"
 check "and none took a second or more (slowest ${max} ms)" test "$max" -lt 1000
 check "enough CHECKs were made to tell ($n)" test "$n" -ge 20
