@@ -59,7 +59,9 @@ struct uconn {
 	struct bufferevent *bev;
 	struct event *timer;		/* the request's deadline, then the reply's */
 	struct selfservice_peer peer;
-	char *line;			/* a complete request, waiting for its turn */
+	char *line;			/* the request line, parsed into req */
+	struct proto_request req;
+	int queued;			/* on the ready list, waiting for its turn */
 	int replied;
 	int dead;
 	TAILQ_ENTRY(uconn) entry;
@@ -130,7 +132,7 @@ uconn_close(struct uconn *c)
 	c->dead = 1;
 	event_del(c->timer);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	if (c->line != NULL)
+	if (c->queued)
 		TAILQ_REMOVE(&us->ready, c, ready_entry);
 	TAILQ_REMOVE(&us->conns, c, entry);
 	TAILQ_INSERT_TAIL(&us->dead, c, entry);
@@ -202,30 +204,14 @@ usersock_notify_spawn(struct usersock *us, const char *account)
 	_exit(127);
 }
 
-/* One complete request line: answer it. */
+/* Serve a STATUS, HISTORY or UNBLOCK request, its turn come. */
 static void
-uconn_line(struct uconn *c, char *line)
+uconn_serve(struct uconn *c)
 {
-	struct proto_request req;
-	char err[128], clean[160], notify[ACCOUNT_NAME_MAX], *reply = NULL;
+	char notify[ACCOUNT_NAME_MAX], *reply = NULL;
 	enum verdict v;
 
-	if (proto_request_parse(line, &req, err, sizeof err) == -1) {
-		log_info("user conn %llu: bad request: %s", c->id, err);
-		snprintf(clean, sizeof clean, "5.5.2 %s", err);
-		uconn_reply(c, VERDICT_ERROR, clean);
-		return;
-	}
-	if (req.verb == PROTO_PING) {
-		uconn_reply(c, VERDICT_OK, "mailabused " MAILABUSE_VERSION);
-		return;
-	}
-	if (req.verb == PROTO_CHECK || req.verb == PROTO_EVENT) {
-		log_info("user conn %llu: verb not allowed on the user socket", c->id);
-		uconn_reply(c, VERDICT_ERROR, "5.5.2 verb not allowed on this socket");
-		return;
-	}
-	v = selfservice_request(c->us->st, &c->us->cfg, &c->peer, &req, &reply, notify,
+	v = selfservice_request(c->us->st, &c->us->cfg, &c->peer, &c->req, &reply, notify,
 	    sizeof notify);
 	uconn_reply(c, v, reply);
 	free(reply);
@@ -274,7 +260,6 @@ usersock_work_cb(evutil_socket_t fd, short what, void *arg)
 	struct uconn *c, *best = NULL;
 	unsigned long long best_turn = 0, turn;
 	struct uturn *t;
-	char *line;
 
 	(void)fd;
 	(void)what;
@@ -288,22 +273,24 @@ usersock_work_cb(evutil_socket_t fd, short what, void *arg)
 	if (best == NULL)
 		return;
 	TAILQ_REMOVE(&us->ready, best, ready_entry);
-	line = best->line;
-	best->line = NULL;
+	best->queued = 0;
 	usersock_turn_taken(us, &best->peer);
-	uconn_line(best, line);
-	free(line);
+	uconn_serve(best);
 	/* the others after the loop has looked at the sockets again */
 	if (!TAILQ_EMPTY(&us->ready))
 		evtimer_add(us->work, &now);
 }
 
-/* A line of len bytes (without its newline) at line: it waits for its turn. */
+/*
+ * A line of len bytes (without its newline) at line: PING and errors
+ * are answered at once, the owners' requests wait for their turn.
+ */
 static void
 uconn_take(struct uconn *c, char *line, size_t len)
 {
 	struct usersock *us = c->us;
 	struct timeval now = { 0, 0 };
+	char err[128], clean[160];
 
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
@@ -315,9 +302,25 @@ uconn_take(struct uconn *c, char *line, size_t len)
 		uconn_reply(c, VERDICT_DEFER, "4.3.0 out of memory");
 		return;
 	}
+	if (proto_request_parse(c->line, &c->req, err, sizeof err) == -1) {
+		log_info("user conn %llu: bad request: %s", c->id, err);
+		snprintf(clean, sizeof clean, "5.5.2 %s", err);
+		uconn_reply(c, VERDICT_ERROR, clean);
+		return;
+	}
+	if (c->req.verb == PROTO_PING) {
+		uconn_reply(c, VERDICT_OK, "mailabused " MAILABUSE_VERSION);
+		return;
+	}
+	if (c->req.verb == PROTO_CHECK || c->req.verb == PROTO_EVENT) {
+		log_info("user conn %llu: verb not allowed on the user socket", c->id);
+		uconn_reply(c, VERDICT_ERROR, "5.5.2 verb not allowed on this socket");
+		return;
+	}
 	/* complete: no more reading, no read deadline while it waits */
 	bufferevent_disable(c->bev, EV_READ);
 	event_del(c->timer);
+	c->queued = 1;
 	TAILQ_INSERT_TAIL(&us->ready, c, ready_entry);
 	if (!evtimer_pending(us->work, NULL))
 		evtimer_add(us->work, &now);
