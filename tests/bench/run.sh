@@ -211,7 +211,7 @@ userflood() {
 	    "$B/policy.sock")
 	for u in $OWNERS; do
 		setpriv --reuid="$u" --regid=nogroup --clear-groups "$BUILD/mabload" -c 4 -d 3600 \
-		    -T 120 -f "$B/history" "$B/user.sock" >"$B/flood.$u" 2>/dev/null &
+		    -T 120 -f "$B/history" "$B/user.sock" >"$B/flood.$u" 2>"$B/flood.$u.err" &
 		FL="$FL $!"
 	done
 	# every connection taken before the measured run: the next one is turned away
@@ -223,7 +223,10 @@ userflood() {
 	for f in $FL; do kill -TERM "$f" 2>/dev/null || true; done
 	for f in $FL; do wait "$f" 2>/dev/null || true; done
 	FL=
-	rec "$r" userflood_owners $(cat "$B"/flood.mabbench* | awk '
+	# what the owners' failed queries were (turned away: read errors)
+	cat "$B"/flood.*.err | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -3 |
+	    sed 's/^/    owners: /'
+	rec "$r" userflood_owners $(cat "$B"/flood.mabbench? | awk '
 	    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
 	    END { printf "history_answers=%d history_ok=%d history_defer=%d history_errors=%d",
 	        v["queries"], v["OK"], v["DEFER"], v["errors"] }')
