@@ -544,8 +544,19 @@ fail:
 struct store *
 store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen)
 {
+	static int configured;
 	struct store *st;
 
+	/*
+	 * Before SQLite's first use (the first open is made before any
+	 * thread starts): no memory statistics, whose global mutex every
+	 * allocation would take, so that a connection on a thread of lower
+	 * priority (the user socket's) never makes the policy loop wait.
+	 */
+	if (!configured) {
+		configured = 1;
+		(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	}
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
