@@ -40,9 +40,9 @@ FROM n;
 COMMIT;
 X
 }
-history_sql | sqlite3 "$T/mailabuse.db"
+history_sql | sqlite3 "$DB"
 expect_eq "$FLOOD_ROWS history rows" "$FLOOD_ROWS" \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM messages WHERE account LIKE 'mabflood%'")"
+    "$(sqlite3 "$DB" "SELECT count(*) FROM messages WHERE account LIKE 'mabflood%'")"
 check "daemon starts" daemon_start
 
 as() { local u=$1; shift; setpriv --reuid="$u" --regid=nogroup --clear-groups "$@"; }
