@@ -335,7 +335,7 @@ uconn_read_cb(struct bufferevent *bev, void *arg)
 	size_t max = (size_t)c->us->cfg.policy_socket_max_line, len;
 	char *line;
 
-	if (c->replied || c->dead)
+	if (c->replied || c->dead || c->queued)
 		return;
 	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) == NULL) {
 		if (evbuffer_get_length(in) > max) {
@@ -361,8 +361,8 @@ uconn_event_cb(struct bufferevent *bev, short what, void *arg)
 	size_t len = evbuffer_get_length(in);
 	char *line;
 
-	if (c->dead)
-		return;
+	if (c->dead || c->queued)
+		return;		/* a request waiting for its turn is answered all the same */
 	if ((what & BEV_EVENT_EOF) && !c->replied && len > 0 &&
 	    len <= (size_t)c->us->cfg.policy_socket_max_line &&
 	    (line = malloc(len + 1)) != NULL) {
