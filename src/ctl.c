@@ -54,7 +54,7 @@ static const struct {
 	    " [--limit N] [--json]" },
 	{ "top", cmd_top, 0, "top [--since DURATION] [--limit N] [--json]" },
 	{ "limits", cmd_limits, 0, "limits ACCOUNT [DETECTOR=LIMIT[/ACTION]|DETECTOR=off"
-	    "|DETECTOR=default ...] [--json]" },
+	    "|DETECTOR=default ...] [--reason TEXT] [--json]" },
 	{ "expire", cmd_expire, 0, "expire [--json]" },
 	{ "doctor", cmd_doctor, 0, "doctor [--exim-user USER] [--exim PATH] [--exim-config FILE]"
 	    " [--cron-file FILE] [--json]" },
