@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The cPanel owner's page (contrib/cpanel/plugin/) and the WHM abuse desk's
+# page (contrib/cpanel/whm/), served by a real CGI web server (busybox
+# httpd) on an ephemeral loopback port -- as the account's own uid for the
+# owner's page, as root behind HTTP authentication for WHM, as cPanel runs
+# them -- and read by a real headless Chromium: the DOM of each state, the
+# confirmation, the refusal with its date; an unblock asked through the
+# page is granted or refused exactly as the CLI says; the WHM page suspends
+# and unsuspends with the audit naming the WHM user.  The screenshots of
+# each state are kept in $BUILD/screenshots/.  Earlier events are dated in
+# the past with faketime; the daemon and the pages run on the real clock.
+. "$(dirname "$0")/lib.sh"
+if [ "$(id -u)" != 0 ]; then echo "# t_pages needs root (setpriv, useradd)"; t_finish; exit; fi
+if [ "$(basename "$BUILD")" = build-san ]; then
+    # Chromium is heavy and runs no code of ours: the pages run the plain
+    # build's programs once; the sanitizer pass covers the CLI elsewhere.
+    echo "# t_pages: skipped in the sanitizer pass (Chromium runs in the plain pass)"
+    t_finish; exit
+fi
+for p in chromium busybox perl curl; do
+    command -v "$p" >/dev/null || { fail "$p is installed (.ci/deps)"; t_finish; exit; }
+done
+t_init
+SHOTS=$BUILD/screenshots
+mkdir -p "$SHOTS"
+HTTPD_PIDS=
+trap 'for p in $HTTPD_PIDS; do kill "$p" 2>/dev/null; done; t_cleanup' EXIT
+
+# The owners: two accounts with their own uids (tolerating a concurrent run).
+for u in mabpage1:4931 mabpage2:4932; do
+    n=${u%:*}
+    id "$n" >/dev/null 2>&1 || useradd -M -N -r -u "${u#*:}" -s /usr/sbin/nologin "$n" 2>/dev/null ||
+        id "$n" >/dev/null 2>&1
+    printf '%s: root\n' "$n" >>"$T/cpanel/etc/trueuserowners"
+    printf '%s.test: %s\n' "$n" "$n" >>"$T/cpanel/etc/userdomains"
+done
+UID2=$(id -u mabpage2)
+check "sync" ctl sync
+check "daemon starts" daemon_start
+
+# The document roots, laid out as cPanel installs the pages.
+mkdir -p "$T/www-owner" "$T/www-whm"
+cp -r "$TOP/contrib/cpanel/plugin/mailabuse" "$T/www-owner/"
+cp -r "$TOP/contrib/cpanel/whm/mailabuse" "$T/www-whm/"
+chmod -R a+rX "$T/www-owner" "$T/www-whm"
+printf '*.pl:/usr/bin/perl\n' >"$T/httpd-owner.conf"
+# WHM authenticates its users and hands the name to the page in REMOTE_USER
+printf '*.cgi:/usr/bin/perl\n/mailabuse:deskuser:s3cret\n' >"$T/httpd-whm.conf"
+chmod a+r "$T"/httpd-*.conf
+
+# httpd_start VAR AS CONF ROOT: busybox httpd as user AS (root, or a setpriv
+# uid) on a free ephemeral loopback port; its base URL in VAR
+httpd_start() {
+    local var=$1 as=$2 conf=$3 root=$4 port pid i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        port=$((32768 + RANDOM % 28000))
+        if [ "$as" = root ]; then
+            env MAILABUSECTL="$BUILD/mailabusectl" MAILABUSE_CONF="$T/mailabused.conf" \
+                busybox httpd -f -p "127.0.0.1:$port" -h "$root" -c "$conf" 2>>"$T/httpd.log" &
+        else
+            setpriv --reuid="$as" --regid=nogroup --clear-groups \
+                env MAILABUSECTL="$BUILD/mailabusectl" MAILABUSE_CONF="$T/mailabused.conf" \
+                busybox httpd -f -p "127.0.0.1:$port" -h "$root" -c "$conf" 2>>"$T/httpd.log" &
+        fi
+        pid=$!
+        if wait_until 5 curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+            HTTPD_PIDS="$HTTPD_PIDS $pid"
+            printf -v "$var" 'http://127.0.0.1:%s' "$port"
+            return 0
+        fi
+        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    done
+    return 1
+}
+
+# chrome ARGS... URL: headless Chromium, its own profile, no GPU
+chrome() {
+    timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+        --hide-scrollbars --user-data-dir="$T/chrome" "$@" 2>>"$T/chrome.log"
+}
+# dom URL: the DOM after load, in $T/dom.html
+dom() { chrome --dump-dom "$1" >"$T/dom.html"; }
+# shot NAME URL: a screenshot kept as $SHOTS/NAME.png
+shot() {
+    rm -f "$SHOTS/$1.png"
+    chrome --window-size=1100,1000 --screenshot="$SHOTS/$1.png" "$2" >/dev/null &&
+        test -s "$SHOTS/$1.png"
+}
+# the text of the element with id $1 in $T/dom.html (tags stripped)
+el() {
+    ID=$1 perl -0ne 'if (/<(\w+)[^>]* id="\Q$ENV{ID}\E"[^>]*>(.*?)<\/\1>/s) { $_ = $2;
+        s/<[^>]*>/ /g; s/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&#39;/\x27/g; s/&amp;/&/g;
+        s/\s+/ /g; s/^ | $//g; print }' "$T/dom.html"
+}
+# iso EPOCH: the time as the programs print it
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+epoch() { date -u -d "$1" +%s; }
+# ctl_at EPOCH ARGS...: mailabusectl with the clock stopped at that time
+ctl_at() {
+    local when; when=$(date -u -d "@$1" '+%Y-%m-%d %H:%M:%S'); shift
+    TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$when" \
+        "$BUILD/mailabusectl" -c "$T/mailabused.conf" "$@"
+}
+as_owner() {
+    local u=$1; shift
+    setpriv --reuid="$u" --regid=nogroup --clear-groups "$BUILD/mailabusectl" -c "$T/mailabused.conf" "$@"
+}
+# a minute passes for the user socket's one request a minute: age the requests
+age_requests() {
+    sqlite3 "$T/mailabuse.db" "UPDATE audit SET at = at - 120 WHERE account = '$1' AND action LIKE 'unblock-%'"
+}
+# post_unblock URL: the confirmation form's POST, as the browser sends it; the
+# result page in $T/post.html (and read back by Chromium into $T/dom.html)
+post_unblock() {
+    curl -s -o "$T/post.html" -w '%{http_code}' -H "Origin: $1" -H "Referer: $1/mailabuse/index.live.pl?step=confirm" \
+        --data-urlencode step=unblock --data-urlencode token=mailabuse-unblock --data-urlencode fixed=yes \
+        "$1/mailabuse/index.live.pl"
+}
+
+check "the owner's page is served as mabpage1" httpd_start U1 mabpage1 "$T/httpd-owner.conf" "$T/www-owner"
+check "and as mabpage2" httpd_start U2 mabpage2 "$T/httpd-owner.conf" "$T/www-owner"
+PAGE1=$U1/mailabuse/index.live.pl
+PAGE2=$U2/mailabuse/index.live.pl
+
+# --- Active.
+check "Chromium loads the owner's page" dom "$PAGE1"
+expect_eq "it names the owner's own account" mabpage1 "$(el account)"
+expect_eq "the state: active" active "$(el state)"
+expect_eq "no unblock to ask for" "" "$(el ask)"
+check "screenshot: active" shot active "$PAGE1"
+
+# --- Suspended, a complaint window open for 7 days.
+now=$(date -u +%s)
+check "a complaint with a 7-day window suspends mabpage1" \
+    ctl_at "$now" complaint add mabpage1 --ref "<spam-7@remote.test>" --source fbl --window 7d --suspend
+wend=$(iso $((now + 7 * 86400)))
+check "Chromium loads the page" dom "$PAGE1"
+expect_eq "the state: suspended" suspended "$(el state)"
+expect_eq "since when" "$(iso "$now")" "$(el since)"
+expect_eq "the reason" "complaint #1 (fbl): <spam-7@remote.test>" "$(el reason)"
+expect_match "the complaint and when its window ends" "<spam-7@remote.test>.*$wend.*open" \
+    "$(perl -0ne 'print $1 if /<table id="complaints">(.*?)<\/table>/s' "$T/dom.html" | sed 's/<[^>]*>/ /g; s/&lt;/</g; s/&gt;/>/g' | tr -s ' \n' ' ')"
+expect_eq "from when an unblock can succeed" "$wend" "$(el unblock-from)"
+expect_match "the explanation, as the CLI gives it" "^A complaint window is open until $wend" "$(el explanation)"
+expect_match "what each source sent (nothing yet)" "Nothing was sent" "$(el sources)"
+expect_match "the changes: the suspension" "suspend" "$(el changes)"
+check "screenshot: suspended in a window" shot suspended-window "$PAGE1"
+check "the confirmation step" dom "$PAGE1?step=confirm"
+expect_match "says this is the one unblock of the next 90 days" \
+    "This is the one unblock of the next 90 days\." "$(el confirm-text)"
+expect_match "and that the cause must be fixed first" "Fix the cause first\." "$(el confirm-text)"
+expect_match "and that this request would be refused now" "refused: a complaint window is open until $wend" "$(el unblock)"
+check "screenshot: the confirmation" shot confirm "$PAGE1?step=confirm"
+expect_eq "the unblock asked through the page is answered" 200 "$(post_unblock "$U1")"
+check "Chromium reads the answer" dom "file://$T/post.html"
+expect_eq "refused" refused "$(el outcome)"
+expect_eq "with the date from which it can succeed" "$wend" "$(el unblock-from)"
+page_why=$(el result)
+age_requests mabpage1
+expect_status "the CLI refuses the same request (exit 1)" 1 as_owner mabpage1 unblock --json
+expect_eq "with the same explanation" "Unblock refused : $(jq -r .explanation "$T/last.out")." "$page_why"
+check "screenshot: the refusal in a window" shot refused-window "file://$T/post.html"
+
+t_finish
