@@ -221,7 +221,7 @@ sub show_suspended {
             : ($s->{unblock} // '') eq 'possible' ? 'now' : ($s->{unblock} // '');
         print '<tr><td>', h($x->{account}), '</td><td class="t">', h($s->{since}), '</td><td>',
             h($s->{reason}), '</td><td>', h($s->{source}), '</td><td>', h($s->{suspended_by}),
-            '</td><td>', h($u), "</td></tr>\n";
+            '</td><td class="t">', h($u), "</td></tr>\n";
     }
     print "</table>\n";
 }
