@@ -107,7 +107,7 @@ as_owner() {
 }
 # a minute passes for the user socket's one request a minute: age the requests
 age_requests() {
-    sqlite3 "$T/mailabuse.db" "UPDATE audit SET at = at - 120 WHERE account = '$1' AND action LIKE 'unblock-%'"
+    sqlite3 "$DB" "UPDATE audit SET at = at - 120 WHERE account = '$1' AND action LIKE 'unblock-%'"
 }
 # post_unblock URL: the confirmation form's POST, as the browser sends it; the
 # result page in $T/post.html (and read back by Chromium into $T/dom.html)
@@ -221,7 +221,7 @@ expect_eq "a POST without the confirmation is refused" 200 "$(curl -s -o "$T/x.h
     -d step=unblock -d token=mailabuse-unblock "$PAGE1")"
 expect_match "it asks for it" 'confirm that you have found and fixed the cause' "$(cat "$T/x.html")"
 expect_eq "none of them reached the daemon (the page's and the CLI's only)" 2 \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM audit WHERE account = 'mabpage1' AND action LIKE 'unblock-%'")"
+    "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE account = 'mabpage1' AND action LIKE 'unblock-%'")"
 check "sync, after a reference with markup in it" ctl complaint add mabpage1 --ref '<script>alert(1)</script>&"x"'
 check "Chromium loads the owner's page" dom "$PAGE1"
 expect_eq "markup in a value is shown as text, never run" 0 "$(grep -c '<script>' "$T/dom.html")"
