@@ -27,9 +27,8 @@ HTTPD_PIDS=
 trap 'for p in $HTTPD_PIDS; do kill "$p" 2>/dev/null; done; t_cleanup' EXIT
 
 # The owners: two accounts with their own uids (tolerating a concurrent run).
-for u in mabpage1:4931 mabpage2:4932; do
-    n=${u%:*}
-    id "$n" >/dev/null 2>&1 || useradd -M -N -r -u "${u#*:}" -s /usr/sbin/nologin "$n" 2>/dev/null ||
+for n in mabpage1 mabpage2; do
+    id "$n" >/dev/null 2>&1 || useradd -M -N -r -s /usr/sbin/nologin "$n" 2>/dev/null ||
         id "$n" >/dev/null 2>&1
     printf '%s: root\n' "$n" >>"$T/cpanel/etc/trueuserowners"
     printf '%s.test: %s\n' "$n" "$n" >>"$T/cpanel/etc/userdomains"
