@@ -213,7 +213,7 @@ sub show_history {
     my $ch = $hj->{changes} // [];
     return unless @$ch;
     print "<h2>Changes</h2>\n<table id=\"changes\"><tr><th>When</th><th>What</th><th>By</th><th>Detail</th></tr>\n";
-    for my $x (reverse @$ch) {
+    for my $x (sort { ($b->{at} // '') cmp ($a->{at} // '') } @$ch) {
         print '<tr><td class="t">', h($x->{at}), '</td><td>', h($x->{action}), '</td><td>', h($x->{actor}),
             '</td><td>', h($x->{detail}), "</td></tr>\n";
     }
