@@ -163,16 +163,18 @@ lifecycle_explain(const struct unblock_decision *d, const struct config *cfg,
 static json_t *
 lc_decision_json(const struct unblock_decision *d, const struct config *cfg)
 {
-	char why[768];
+	char why[768], cd[32];
 
 	lifecycle_explain(d, cfg, why, sizeof why);
-	return json_pack("{s:s, s:o, s:b, s:o, s:o, s:b, s:s}",
+	duration_format(cfg->policy_unblock_cooldown, cd, sizeof cd);
+	return json_pack("{s:s, s:o, s:b, s:o, s:o, s:s, s:b, s:s}",
 	    "unblock", policy_unblock_status_name(d->status),
 	    "unblock_from", d->status == UNBLOCK_WAIT ? lc_json_time(d->from) :
 	    d->status == UNBLOCK_GRANTED ? json_string("now") : json_null(),
 	    "complaint_window_open", d->windows_open,
 	    "complaint_window_end", lc_json_time(d->windows_end),
 	    "cooldown_end", lc_json_time(d->cooldown_end),
+	    "unblock_cooldown", cd,
 	    "repeat_offence", d->repeat,
 	    "explanation", why);
 }
