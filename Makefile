@@ -40,7 +40,7 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 PURE = duration proto identity policy cpanel detect
 COMMON = $(PURE) log config clock store notify lifecycle
 DAEMON = mailabused server conn check selfservice recorder
-CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits
+CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_frozen
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 

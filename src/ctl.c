@@ -52,6 +52,7 @@ static const struct {
 	{ "limits", cmd_limits, 0, "limits ACCOUNT [DETECTOR=LIMIT[/ACTION]|DETECTOR=off"
 	    "|DETECTOR=default ...] [--json]" },
 	{ "expire", cmd_expire, 0, "expire" },
+	{ "frozen", cmd_frozen, 0, "frozen [--release] [--json] [--exim PATH] [--exim-config FILE]" },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 
