@@ -199,6 +199,20 @@ one_layout() {
     exim -Mrm $(frozen_ids) >/dev/null 2>&1
     ctl limits mabdeb account_messages=default >/dev/null
 
+    # frozen during an outage, suspended since: the release asks again, it stays
+    daemon_stop
+    check "$layout: daemon down again: a local message" send_local "down 3"
+    check "$layout: ... frozen" wait_until 5 sh -c '[ "$(exim -bp | grep -c frozen)" = 1 ]'
+    check "$layout: the daemon comes back" daemon_start
+    check "$layout: suspend mabdeb meanwhile" ctl suspend mabdeb --reason "hacked form"
+    ctl frozen --release --json >"$L/release.json" 2>"$L/release.err"; rc=$?
+    expect_eq "$layout: frozen --release: the daemon refuses it now, nothing released" "0 refused" \
+        "$rc $(jq -r '"\(.released) \(.messages[0].action)"' "$L/release.json" | cut -d' ' -f2)"
+    expect_eq "$layout: ... released none" 0 "$(jq -r .released "$L/release.json")"
+    expect_eq "$layout: ... it stays frozen" 1 "$(frozen_ids | wc -l)"
+    exim -Mrm $(frozen_ids) >/dev/null 2>&1
+    check "$layout: unsuspend mabdeb" ctl unsuspend mabdeb --reason "form fixed" --no-count
+
     exim_daemon_stop
 }
 
