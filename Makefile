@@ -40,7 +40,7 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 PURE = duration proto identity policy cpanel detect
 COMMON = $(PURE) log config clock store notify lifecycle
 DAEMON = mailabused server conn check selfservice recorder
-CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_frozen
+CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_doctor cmd_frozen
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
@@ -99,6 +99,9 @@ run: $(BINS)
 	    -e 's|"/etc/mailabuse/notices"|"$(CURDIR)/conf/notices"|' \
 	    conf/mailabused.conf > state/mailabused.conf
 	$(BUILD)/mailabused -n -c state/mailabused.conf
+	@echo "mailabusectl for this daemon, in another terminal (as root):"
+	@echo "  $(CURDIR)/$(BUILD)/mailabusectl -c $(CURDIR)/state/mailabused.conf status ACCOUNT"
+	@echo "  or: export MAILABUSE_CONF=$(CURDIR)/state/mailabused.conf"
 	$(BUILD)/mailabused -f -c state/mailabused.conf
 
 install: $(BINS)

@@ -20,6 +20,7 @@ struct config {
 	long long policy_socket_max_connections;
 
 	char *pid_file;
+	char *user;				/* the daemon runs as this user */
 	char *log_level;
 
 	char *cpanel_root;

@@ -79,9 +79,10 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 	long long closed = 0, purged = 0;
 	int r, queued = 0, sent = 0, failed = 0;
 
-	(void)argv;
-	if (argc != 1)
-		return ctl_usage_error("usage: expire");
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		c->json = 1;
+	else if (argc != 1)
+		return ctl_usage_error("usage: expire [--json]");
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	/* 1. complaint windows that have ended */
@@ -129,6 +130,11 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 	    c->now - c->cfg.retention_records, &purged) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "expire");
+	if (c->json)
+		return ctl_json_print(json_pack("{s:I, s:i, s:i, s:i, s:I}",
+		    "complaint_windows_ended", (json_int_t)closed, "eligibility_notices_queued",
+		    queued, "notices_sent", sent, "notices_failed", failed,
+		    "records_purged", (json_int_t)purged));
 	printf("expire: %lld complaint window%s ended, %d eligibility notice%s queued,"
 	    " %d notice%s sent, %d failed, %lld old record%s purged\n",
 	    closed, closed == 1 ? "" : "s", queued, queued == 1 ? "" : "s",

@@ -571,12 +571,12 @@ frozen_json(const struct frozen_msg *msgs, size_t n, int release, size_t release
 				json_array_append_new(rc, json_stringn(p, (size_t)(e - p)));
 			json_array_append_new(rc, json_string(p));
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s?, s:s, s:s, s:I, s:s, s:s,"
+		json_array_append_new(arr, json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:s, s:s?,"
 		    " s:o, s:i, s:s?, s:s?}",
 		    "id", m->id, "frozen_at", m->frozen_at ? t : NULL,
-		    "reason", m->reason, "reply", m->reply != NULL ? m->reply : "",
+		    "reason", m->reason, "reply", m->reply,
 		    "uid", (json_int_t)m->uid, "sender", m->sender != NULL ? m->sender : "",
-		    "script", m->script != NULL ? m->script : "", "recipients", rc,
+		    "script", m->script, "recipients", rc,
 		    "nrcpt", m->nrcpt, "action", m->action, "verdict", m->verdict));
 	}
 	o = json_pack("{s:o}", "messages", arr);
@@ -600,7 +600,7 @@ cmd_frozen(struct ctl *c, int argc, char **argv)
 	size_t n = 0, released = 0, failed = 0;
 	int ch, release = 0, r;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'r':
 			release = 1;
@@ -615,8 +615,7 @@ cmd_frozen(struct ctl *c, int argc, char **argv)
 			fr.exim_conf = optarg;
 			break;
 		default:
-			return ctl_usage_error("frozen: usage: frozen [--release] [--json]"
-			    " [--exim PATH] [--exim-config FILE]");
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc)

@@ -26,7 +26,7 @@ show_args(struct ctl *c, int argc, char **argv, int npos, const char **pos,
 	char *end;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			c->json = 1;
@@ -171,8 +171,10 @@ list_cb(void *arg, const struct account *a, int suspended)
 	const char *state = suspended ? "suspended" : a->present ? "active" : "removed";
 
 	if (lc->c->json)
-		json_array_append_new(lc->arr, json_pack("{s:s, s:s, s:s, s:s}",
-		    "account", a->name, "owner", a->owner, "contact", a->contact,
+		json_array_append_new(lc->arr, json_pack("{s:s, s:o, s:o, s:s}",
+		    "account", a->name,
+		    "owner", a->owner[0] ? json_string(a->owner) : json_null(),
+		    "contact", a->contact[0] ? json_string(a->contact) : json_null(),
 		    "state", state));
 	else
 		printf("%-16s %-10s %-16s %s\n", a->name, state, a->owner[0] ? a->owner : "-",
@@ -260,7 +262,7 @@ cmd_history(struct ctl *c, int argc, char **argv)
 	json_t *j, *v;
 	size_t i;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			c->json = 1;

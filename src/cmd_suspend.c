@@ -14,15 +14,16 @@
 #include "lifecycle.h"
 #include "notify.h"
 
-/* Parse "TARGET --reason TEXT [--source S] [--no-count]"; 0 or an exit status. */
+/* Parse "TARGET --reason TEXT [--source S] [--no-count] [--json]"; 0 or an exit status. */
 static int
-suspend_args(int argc, char **argv, int suspend, const char **target,
+suspend_args(struct ctl *c, int argc, char **argv, int suspend, const char **target,
     const char **reason, const char **source, int *no_count)
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
 		{ "source", required_argument, NULL, 's' },
 		{ "no-count", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -30,7 +31,7 @@ suspend_args(int argc, char **argv, int suspend, const char **target,
 	*reason = NULL;
 	*source = "admin";
 	*no_count = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'r':
 			*reason = optarg;
@@ -39,6 +40,9 @@ suspend_args(int argc, char **argv, int suspend, const char **target,
 			if (!suspend)
 				return ctl_usage_error("%s: --source is not an option here", argv[0]);
 			*source = optarg;
+			break;
+		case 'j':
+			c->json = 1;
 			break;
 		case 'n':
 			if (suspend)
@@ -100,7 +104,7 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 	char ts[32];
 	int r, is_mailbox, no_count;
 
-	if ((r = suspend_args(argc, argv, 1, &target, &reason, &source, &no_count)) != 0)
+	if ((r = suspend_args(c, argc, argv, 1, &target, &reason, &source, &no_count)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
@@ -126,9 +130,15 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 		return r;
 	if (store_commit(c->st) == -1)
 		return ctl_db_error(c, "suspend");
-	printf("suspended %s %s: %s\n", sp.kind, sp.target, reason);
+	if (c->json)
+		r = ctl_json_print(json_pack("{s:b, s:I, s:s, s:s, s:s, s:s, s:s}",
+		    "suspended", 1, "suspension", (json_int_t)sp.id, "kind", sp.kind,
+		    "target", sp.target, "account", sp.account, "reason", sp.reason,
+		    "source", sp.source));
+	else
+		printf("suspended %s %s: %s\n", sp.kind, sp.target, reason);
 	ctl_notices_send(c, sp.account);
-	return 0;
+	return r;
 }
 
 int
@@ -139,7 +149,7 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 	char norm[ADDRESS_MAX], account[ACCOUNT_NAME_MAX];
 	int r, is_mailbox, no_count;
 
-	if ((r = suspend_args(argc, argv, 0, &target, &reason, &source, &no_count)) != 0)
+	if ((r = suspend_args(c, argc, argv, 0, &target, &reason, &source, &no_count)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
@@ -164,6 +174,11 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 	    no_count ? "unsuspend-nocount" : "unsuspend", account, norm, reason) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "unsuspend");
+	if (c->json)
+		return ctl_json_print(json_pack("{s:b, s:I, s:s, s:s, s:s, s:s, s:b}",
+		    "unsuspended", 1, "suspension", (json_int_t)cur.id, "kind", cur.kind,
+		    "target", norm, "account", account, "reason", reason,
+		    "counts_as_unblock", !(no_count || is_mailbox)));
 	printf("unsuspended %s %s: %s%s\n", cur.kind, norm, reason,
 	    no_count || is_mailbox ? "" : " (counts as the account's unblock)");
 	return 0;

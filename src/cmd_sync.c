@@ -28,6 +28,7 @@ struct sync_state {
 	int warnings;
 	int changes;
 	int failed;
+	json_t *json;		/* --json: the changes, printed once committed */
 };
 
 /* The path of a file under cpanel.root ("" if it does not fit). */
@@ -236,31 +237,46 @@ static const char *const sync_labels[] = {
 	[SYNC_LOCAL_REMOVED] = "- localdomain",
 };
 
-/* Print one change and audit the account-level ones. */
-static int
-sync_change_cb(void *arg, enum sync_change what, const char *name,
-    const char *old_value, const char *new_value)
-{
-	struct sync_state *ss = arg;
-	const char *action = NULL;
-	char detail[1024];
+static const char *const sync_names[] = {
+	[SYNC_ACCOUNT_ADDED] = "account-added",
+	[SYNC_ACCOUNT_CHANGED] = "account-changed",
+	[SYNC_ACCOUNT_REMOVED] = "account-removed",
+	[SYNC_DOMAIN_ADDED] = "domain-added",
+	[SYNC_DOMAIN_CHANGED] = "domain-changed",
+	[SYNC_DOMAIN_REMOVED] = "domain-removed",
+	[SYNC_LOCAL_ADDED] = "localdomain-added",
+	[SYNC_LOCAL_REMOVED] = "localdomain-removed",
+};
 
-	ss->changes++;
+/* A change as JSON: "old" and "new" are null where the change has none. */
+static json_t *
+sync_change_json(enum sync_change what, const char *name, const char *old_value,
+    const char *new_value)
+{
+	int has_old = what == SYNC_ACCOUNT_CHANGED || what == SYNC_DOMAIN_CHANGED ||
+	    what == SYNC_DOMAIN_REMOVED;
+	int has_new = what == SYNC_ACCOUNT_ADDED || what == SYNC_ACCOUNT_CHANGED ||
+	    what == SYNC_DOMAIN_ADDED || what == SYNC_DOMAIN_CHANGED;
+
+	return json_pack("{s:s, s:s, s:o, s:o}", "change", sync_names[what], "name", name,
+	    "old", has_old && old_value != NULL ? json_string(old_value) : json_null(),
+	    "new", has_new && new_value != NULL ? json_string(new_value) : json_null());
+}
+
+/* One change, as text. */
+static void
+sync_change_print(enum sync_change what, const char *name, const char *old_value,
+    const char *new_value)
+{
 	switch (what) {
 	case SYNC_ACCOUNT_ADDED:
 		printf("%s %s (owner %s)\n", sync_labels[what], name, new_value);
-		action = "account-added";
-		snprintf(detail, sizeof detail, "owner %s", new_value);
 		break;
 	case SYNC_ACCOUNT_REMOVED:
 		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], name);
-		action = "account-removed";
-		snprintf(detail, sizeof detail, "gone from cPanel");
 		break;
 	case SYNC_ACCOUNT_CHANGED:
-		action = "account-changed";
-		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
+		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
 		break;
 	case SYNC_DOMAIN_CHANGED:
 		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
@@ -273,6 +289,39 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 		break;
 	default:
 		printf("%s %s\n", sync_labels[what], name);
+		break;
+	}
+}
+
+/* Print one change (or keep it for --json) and audit the account-level ones. */
+static int
+sync_change_cb(void *arg, enum sync_change what, const char *name,
+    const char *old_value, const char *new_value)
+{
+	struct sync_state *ss = arg;
+	const char *action = NULL;
+	char detail[1024];
+
+	ss->changes++;
+	if (ss->json != NULL)
+		json_array_append_new(ss->json, sync_change_json(what, name, old_value,
+		    new_value));
+	else
+		sync_change_print(what, name, old_value, new_value);
+	switch (what) {
+	case SYNC_ACCOUNT_ADDED:
+		action = "account-added";
+		snprintf(detail, sizeof detail, "owner %s", new_value);
+		break;
+	case SYNC_ACCOUNT_REMOVED:
+		action = "account-removed";
+		snprintf(detail, sizeof detail, "gone from cPanel");
+		break;
+	case SYNC_ACCOUNT_CHANGED:
+		action = "account-changed";
+		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
+		break;
+	default:
 		break;
 	}
 	if (action != NULL && store_audit_insert(ss->c->st, ss->c->now, ss->c->actor,
@@ -291,18 +340,24 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long present, removed, staged;
 	int ch, force = 0;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'f')
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'f')
+			force = 1;
+		else if (ch == 'j')
+			c->json = 1;
+		else
 			return EX_USAGE;
-		force = 1;
 	}
 	if (optind != argc)
-		return ctl_usage_error("usage: sync [--force]");
+		return ctl_usage_error("usage: sync [--force] [--json]");
+	if (c->json && (ss.json = json_array()) == NULL)
+		return ctl_json_print(NULL);
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)
@@ -358,7 +413,10 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
-	if (ss.changes == 0)
+	if (ss.json != NULL) {
+		ctl_json_print(json_pack("{s:i, s:i, s:O}", "count", ss.changes,
+		    "warnings", ss.warnings, "changes", ss.json));
+	} else if (ss.changes == 0)
 		printf("sync: no changes\n");
 	else
 		printf("sync: %d change%s\n", ss.changes, ss.changes == 1 ? "" : "s");
@@ -369,6 +427,7 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 out:
 	if (r != 0)
 		store_rollback(c->st);
+	json_decref(ss.json);
 	free(ss.acc);
 	return r;
 }

@@ -26,7 +26,7 @@ cmd_unblock(struct ctl *c, int argc, char **argv)
 	json_t *j = NULL;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		if (ch != 'j')
 			return EX_USAGE;
 		c->json = 1;

@@ -46,6 +46,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy_socket.read_timeout", CFG_DURATION, OFF(policy_socket_read_timeout), "5s", 1, 3600, NULL },
 	{ "policy_socket.max_connections", CFG_INT, OFF(policy_socket_max_connections), "512", 1, 1000000, NULL },
 	{ "pid_file", CFG_STRING, OFF(pid_file), "/run/mailabuse/mailabused.pid", 0, 0, NULL },
+	{ "user", CFG_STRING, OFF(user), "mailabuse", 0, 0, NULL },
 	{ "log_level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels },
 	{ "cpanel.root", CFG_STRING, OFF(cpanel_root), "/", 0, 0, NULL },
 	{ "policy.allow_local_delivery", CFG_BOOL, OFF(policy_allow_local_delivery), "true", 0, 0, NULL },

@@ -38,6 +38,13 @@ lc_json_time(long long t)
 	return json_string(buf);
 }
 
+/* A text value; null when there is none (the JSON convention for absent values). */
+static json_t *
+lc_json_str(const char *s)
+{
+	return s != NULL && *s != '\0' ? json_string(s) : json_null();
+}
+
 struct lc_windows {
 	long long ends[LIFECYCLE_WINDOWS_MAX];
 	size_t n;
@@ -336,8 +343,9 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 		*rc = LC_ERROR;
 		return NULL;
 	}
-	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "account", a.name,
-	    "owner", a.owner, "contact", a.contact, "main_domain", a.main_domain,
+	j = json_pack("{s:s, s:o, s:o, s:o, s:b, s:s}", "account", a.name,
+	    "owner", lc_json_str(a.owner), "contact", lc_json_str(a.contact),
+	    "main_domain", lc_json_str(a.main_domain),
 	    "in_cpanel", a.present,
 	    "state", active.id ? "suspended" : a.present ? "active" : "removed");
 	json_object_set_new(j, "since", lc_json_time(active.created_at));
@@ -363,29 +371,31 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 static int
 lc_audit_cb(void *arg, const struct audit_entry *e)
 {
-	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:s, s:s}", "at",
-	    lc_json_time(e->at), "actor", e->actor, "action", e->action, "target", e->target,
-	    "detail", e->detail));
+	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:o, s:o}", "at",
+	    lc_json_time(e->at), "actor", e->actor, "action", e->action,
+	    "target", lc_json_str(e->target), "detail", lc_json_str(e->detail)));
 	return 0;
 }
 
 static int
 lc_message_cb(void *arg, const struct message_record *m)
 {
-	json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}",
-	    "at", lc_json_time(m->at), "ctx", m->ctx, "mailbox", m->mailbox,
-	    "uid", m->uid >= 0 ? json_integer(m->uid) : json_null(), "script", m->script,
-	    "ip", m->ip, "sender", m->sender, "rcpt", m->rcpt, "verdict", m->verdict);
+	/* sender "" is the null sender (a bounce): a value, not an absent one */
+	json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:s}",
+	    "at", lc_json_time(m->at), "ctx", m->ctx, "mailbox", lc_json_str(m->mailbox),
+	    "uid", m->uid >= 0 ? json_integer(m->uid) : json_null(),
+	    "script", lc_json_str(m->script), "ip", lc_json_str(m->ip), "sender", m->sender,
+	    "rcpt", lc_json_str(m->rcpt), "verdict", m->verdict);
 
-	json_object_set_new(o, "msgid", json_string(m->msgid));
-	json_object_set_new(o, "source_kind", json_string(m->source_kind));
-	json_object_set_new(o, "source", json_string(m->source));
+	json_object_set_new(o, "msgid", lc_json_str(m->msgid));
+	json_object_set_new(o, "source_kind", lc_json_str(m->source_kind));
+	json_object_set_new(o, "source", lc_json_str(m->source));
 	json_object_set_new(o, "rcpts_local", json_integer(m->n_local));
 	json_object_set_new(o, "rcpts_external", json_integer(m->n_external));
 	json_object_set_new(o, "delivered", json_integer(m->delivered));
 	json_object_set_new(o, "deferred", json_integer(m->deferred));
 	json_object_set_new(o, "bounced", json_integer(m->bounced));
-	json_object_set_new(o, "reason", json_string(m->reason));
+	json_object_set_new(o, "reason", lc_json_str(m->reason));
 	json_array_append_new(arg, o);
 	return 0;
 }
@@ -488,8 +498,8 @@ lc_hosts_cb(void *arg, const char *kind, const char *source, const char *ip,
 	lc_source_key(kind, source, key, sizeof key);
 	if ((o = json_object_get(ls->by_key, key)) == NULL)
 		return 0;
-	json_array_append_new(json_object_get(o, "hosts"), json_pack("{s:s, s:I, s:o, s:b}",
-	    "ip", ip != NULL ? ip : "", "messages", (json_int_t)messages,
+	json_array_append_new(json_object_get(o, "hosts"), json_pack("{s:o, s:I, s:o, s:b}",
+	    "ip", lc_json_str(ip), "messages", (json_int_t)messages,
 	    "first_seen", lc_json_time(first_seen), "new", first_seen >= ls->since));
 	return 0;
 }
