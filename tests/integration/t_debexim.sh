@@ -124,6 +124,9 @@ one_layout() {
     expect_eq "$layout: Debian's freeze_tell stays" "freeze_tell = postmaster" "$(exim -bP freeze_tell)"
     expect_match "$layout: the events reach the remote transport" 'event_action = .*readsocket' \
         "$(exim -bP transport remote_smtp 2>&1 | grep event_action)"
+    expect_eq "$layout: doctor finds the fragments, the socket and the events in it" \
+        '[["exim rcpt acl",true],["exim not-smtp acl",true],["exim events",true],["policy socket",true]]' \
+        "$(ctl doctor --json 2>/dev/null | jq -c '[.checks[] | select(.check | test("^exim (rcpt|not-smtp|events)|^policy socket")) | [.check, .ok]] | sort_by(.[0] | test("policy"))')"
     if ! exim_daemon_start; then fail "$layout: exim -bd starts"; return; fi
     pass "$layout: exim -bd listens on 127.0.0.1:$PORT"
 
