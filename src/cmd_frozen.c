@@ -159,6 +159,7 @@ frozen_id_valid(const char *s)
 	return s[6] == '-';
 }
 
+/* Release what a parsed message holds. */
 static void
 frozen_msg_free(struct frozen_msg *m)
 {
@@ -496,7 +497,10 @@ frozen_release_one(struct ctl *c, const struct frozen_run *fr, struct frozen_msg
 	return 0;
 }
 
-/* The frozen messages mailabuse froze, from "exim -bp" and "exim -Mvh". */
+/*
+ * The frozen messages mailabuse froze, from "exim -bp" (lines "AGE SIZE ID
+ * <sender> *** frozen ***"; SIZE may be "2.5K") and "exim -Mvh ID".
+ */
 static int
 frozen_collect(const struct frozen_run *fr, struct frozen_msg **out, size_t *nout)
 {
@@ -513,15 +517,14 @@ frozen_collect(const struct frozen_run *fr, struct frozen_msg **out, size_t *nou
 		return EX_UNAVAILABLE;
 	}
 	for (line = queue; line != NULL && *line != '\0'; line = next) {
-		char age[16], id[64], *hdr;
+		char age[16], size[16], id[64], *hdr;
 		const char *mvh[] = { "-Mvh", id, NULL };
 		struct frozen_msg m;
-		long long size;
 
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
 		if (strstr(line, "*** frozen ***") == NULL ||
-		    sscanf(line, "%15s %lld %63s", age, &size, id) != 3 || !frozen_id_valid(id))
+		    sscanf(line, "%15s %15s %63s", age, size, id) != 3 || !frozen_id_valid(id))
 			continue;
 		memset(&m, 0, sizeof m);
 		snprintf(m.id, sizeof m.id, "%s", id);
@@ -553,6 +556,7 @@ frozen_collect(const struct frozen_run *fr, struct frozen_msg **out, size_t *nou
 	return 0;
 }
 
+/* The --json document: the messages, and with --release how many went. */
 static json_t *
 frozen_json(const struct frozen_msg *msgs, size_t n, int release, size_t released)
 {
@@ -585,6 +589,7 @@ frozen_json(const struct frozen_msg *msgs, size_t n, int release, size_t release
 	return o;
 }
 
+/* mailabusectl frozen [--release] [--json] [--exim PATH] [--exim-config FILE] */
 int
 cmd_frozen(struct ctl *c, int argc, char **argv)
 {

@@ -56,9 +56,11 @@ queue_count() { exim -bpc 2>/dev/null; }
 mbox_count() { grep -c '^From ' "$L/mail/$1" 2>/dev/null || echo 0; }
 frozen_ids() { exim -bp 2>/dev/null | awk '/\*\*\* frozen \*\*\*/ { print $3 }'; }
 
-# sendmail as the account's uid (what PHP's mail() runs)
+# sendmail as the account's uid (what PHP's mail() runs); over 2 KB, so
+# that exim -bp gives its size as "2.4K"
+PAD=$(printf '%02000d' 0)
 send_local() {
-    printf 'From: mabdeb <www@mabdeb.example>\nTo: %s\nSubject: %s\n\nHello.\n' "$RCPT" "$1" |
+    printf 'From: mabdeb <www@mabdeb.example>\nTo: %s\nSubject: %s\n\nHello.\n%s\n' "$RCPT" "$1" "$PAD" |
         setpriv --reuid=mabdeb --regid="$(id -g mabdeb)" --init-groups /usr/sbin/sendmail -i "$RCPT"
 }
 
