@@ -187,7 +187,8 @@ one_layout() {
     c=$(mbox_count mabrcpt)
     ctl frozen --release --json >"$L/release.json" 2>"$L/release.err"; rc=$?
     expect_eq "$layout: frozen --release succeeds" 0 "$rc"
-    expect_eq "$layout: ... released one" 1 "$(jq -r .released "$L/release.json")"
+    if [ "$(jq -r .released "$L/release.json" 2>/dev/null)" = 1 ]; then pass "$layout: ... released one"
+    else fail "$layout: ... released one" "$(head -c 1500 "$L/release.json")" "$(head -c 500 "$L/release.err")"; fi
     check "$layout: the released message is delivered" \
         wait_until 15 sh -c "[ \$(grep -c '^From ' '$L/mail/mabrcpt') -gt $c ]"
     check "$layout: ... the queue is empty" wait_until 10 sh -c '[ "$(exim -bpc)" = 0 ]'
