@@ -40,6 +40,7 @@ struct config {
 	char *notify_fallback;
 	char *notify_templates;
 	long long notify_timeout;		/* seconds */
+	long long notify_give_up;		/* seconds: a failing notice is given up after */
 
 	long long retention_messages;		/* seconds */
 	long long retention_records;		/* seconds */

@@ -25,6 +25,7 @@ struct ctl {
 int ctl_store(struct ctl *c);
 int ctl_getopt(int argc, char **argv, const struct option *opts);
 int ctl_json_print(json_t *j);
+const char *ctl_esc(const char *s);
 int ctl_db_error(struct ctl *c, const char *what);
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen,

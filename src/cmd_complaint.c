@@ -121,9 +121,9 @@ complaint_add(struct ctl *c, int argc, char **argv)
 		return ctl_json_print(j);
 	}
 	printf("complaint #%lld recorded for %s (%s: %s); window until %s\n", cp.id, account,
-	    source, ref, end);
+	    source, ctl_esc(ref), end);
 	if (suspend)
-		printf("suspended account %s: %s\n", account, sp.reason);
+		printf("suspended account %s: %s\n", account, ctl_esc(sp.reason));
 	else if (r == CTL_REFUSED)
 		printf("account %s was already suspended\n", account);
 	ctl_notices_send(c, account);
@@ -154,8 +154,8 @@ complaint_list_cb(void *arg, const struct complaint *cp)
 		    "close_reason", cp->closed_at != 0 ? json_string(cp->close_reason) :
 		    json_null()));
 	else
-		printf("#%-5lld %-10s %-20s %-20s %-6s %s\n", cp->id, cp->source, at, we,
-		    end > lc->c->now ? "open" : "ended", cp->ref);
+		printf("#%-5lld %-10s %-20s %-20s %-6s %s\n", cp->id, ctl_esc(cp->source), at, we,
+		    end > lc->c->now ? "open" : "ended", ctl_esc(cp->ref));
 	return 0;
 }
 
@@ -184,7 +184,7 @@ complaint_list(struct ctl *c, int argc, char **argv)
 	    &a)) != 1) {
 		if (r == -1)
 			return ctl_db_error(c, "complaint list");
-		fprintf(stderr, "mailabusectl: %s: no such account\n", argv[optind]);
+		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(argv[optind]));
 		return EX_NOINPUT;
 	}
 	if (c->json)
@@ -252,7 +252,8 @@ complaint_close(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		return ctl_json_print(json_pack("{s:I, s:s, s:b, s:s}", "complaint",
 		    (json_int_t)id, "account", cp.account, "closed", 1, "reason", reason));
-	printf("complaint #%lld of %s: window closed: %s\n", id, cp.account, reason);
+	printf("complaint #%lld of %s: window closed: %s\n", id, ctl_esc(cp.account),
+	    ctl_esc(reason));
 	return 0;
 }
 

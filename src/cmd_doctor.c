@@ -60,7 +60,7 @@ doctor_report(struct doctor *d, const char *check, int ok, const char *fmt, ...)
 		json_array_append_new(d->checks, json_pack("{s:s, s:b, s:s}", "check", check,
 		    "ok", ok, "detail", text));
 	else
-		printf("%-4s  %-18s %s\n", ok ? "OK" : "FAIL", check, text);
+		printf("%-4s  %-18s %s\n", ok ? "OK" : "FAIL", check, ctl_esc(text));
 }
 
 /*
@@ -449,7 +449,12 @@ doctor_user_socket(struct doctor *d)
 		    " unblock need it: start mailabused", sock, answer);
 }
 
-/* Each notice template renders with the variables the daemon gives it. */
+/*
+ * Each notice template renders with the variables the daemon gives it:
+ * the override in notify.templates, or the built-in text where there is
+ * none.  A broken override fails: notices fall back to the built-in text
+ * until it is corrected.
+ */
 static void
 doctor_templates(struct doctor *d)
 {
@@ -470,7 +475,7 @@ doctor_templates(struct doctor *d)
 	struct notify_var all[9];
 	size_t n, got;
 	FILE *f;
-	int ok = 0;
+	int ok = 0, builtin = 0;
 
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		n = 0;
@@ -482,19 +487,28 @@ doctor_templates(struct doctor *d)
 		for (size_t i = 0; i < 4 && kinds[k].v[i].name != NULL; i++)
 			all[n++] = kinds[k].v[i];
 		snprintf(path, sizeof path, "%s/%s.txt", d->c->cfg.notify_templates, kinds[k].kind);
-		if ((f = fopen(path, "r")) == NULL) {
-			doctor_report(d, "notice templates", 0, "%s: %s: install it (make install"
-			    " copies conf/notices)", path, strerror(errno));
+		if ((f = fopen(path, "r")) == NULL && errno != ENOENT) {
+			doctor_report(d, "notice templates", 0, "%s: %s: make it readable, or"
+			    " remove it to use the built-in text", path, strerror(errno));
 			return;
 		}
 		if ((tmpl = malloc(65537)) == NULL) {
-			fclose(f);
+			if (f != NULL)
+				fclose(f);
 			doctor_report(d, "notice templates", 0, "out of memory");
 			return;
 		}
-		got = fread(tmpl, 1, 65536, f);
-		fclose(f);
-		tmpl[got] = '\0';
+		if (f == NULL) {
+			/* no override: the built-in text */
+			snprintf(tmpl, 65537, "%s", notify_builtin_get(kinds[k].kind) != NULL ?
+			    notify_builtin_get(kinds[k].kind) : "");
+			snprintf(path, sizeof path, "built-in %s", kinds[k].kind);
+			builtin++;
+		} else {
+			got = fread(tmpl, 1, 65536, f);
+			fclose(f);
+			tmpl[got] = '\0';
+		}
 		body = notify_render(tmpl, all, n, err, sizeof err);
 		free(tmpl);
 		if (body == NULL) {
@@ -511,8 +525,12 @@ doctor_templates(struct doctor *d)
 		free(body);
 		ok++;
 	}
-	doctor_report(d, "notice templates", 1, "%d render from %s", ok,
-	    d->c->cfg.notify_templates);
+	if (builtin == 0)
+		doctor_report(d, "notice templates", 1, "%d render from %s", ok,
+		    d->c->cfg.notify_templates);
+	else
+		doctor_report(d, "notice templates", 1, "%d render, %d from %s, %d built in", ok,
+		    ok - builtin, d->c->cfg.notify_templates, builtin);
 }
 
 /* cPanel's files that sync reads, under cpanel.root. */

@@ -143,7 +143,7 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 	if ((r = store_account_get(c->st, name, &a)) != 1) {
 		store_rollback(c->st);
 		if (r == 0) {
-			fprintf(stderr, "mailabusectl: %s: no such account\n", name);
+			fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(name));
 			return EX_NOINPUT;
 		}
 		return ctl_db_error(c, "limits");
@@ -319,7 +319,7 @@ cmd_top(struct ctl *c, int argc, char **argv)
 	json_array_foreach(tc.arr, i, v) {
 		b = json_object_get(v, "busiest_source");
 		printf("%-16s %7lld %9lld %7lld%% %7lld %5lld %7lld %9lld%%  %s %s (%lld external)\n",
-		    json_string_value(json_object_get(v, "account")),
+		    ctl_esc(json_string_value(json_object_get(v, "account"))),
 		    (long long)json_integer_value(json_object_get(v, "messages")),
 		    (long long)json_integer_value(json_object_get(v, "rcpts_external")),
 		    (long long)json_integer_value(json_object_get(v, "bounce_percent")),
@@ -327,8 +327,8 @@ cmd_top(struct ctl *c, int argc, char **argv)
 		    (long long)json_integer_value(json_object_get(v, "held")),
 		    (long long)json_integer_value(json_object_get(v, "limited")),
 		    (long long)json_integer_value(json_object_get(v, "percent_of_limit")),
-		    b != NULL ? json_string_value(json_object_get(b, "kind")) : "-",
-		    b != NULL ? json_string_value(json_object_get(b, "source")) : "-",
+		    b != NULL ? ctl_esc(json_string_value(json_object_get(b, "kind"))) : "-",
+		    b != NULL ? ctl_esc(json_string_value(json_object_get(b, "source"))) : "-",
 		    b != NULL ? (long long)json_integer_value(json_object_get(b,
 		    "rcpts_external")) : 0LL);
 	}

@@ -88,10 +88,13 @@ ctl_suspend_apply(struct ctl *c, struct suspension *sp, struct suspension *cur)
 	    store_audit_insert(c->st, c->now, c->actor, "suspend", sp->account, sp->target,
 	    sp->reason) == -1)
 		return ctl_db_error(c, "suspend");
+	/* the suspension stands whatever happens to its notice: say so, audit it */
 	if (lifecycle_notice_suspended(c->st, &c->cfg, sp, c->now, err, sizeof err) == -1) {
-		store_rollback(c->st);
-		fprintf(stderr, "mailabusectl: cannot queue the owner's notice: %s\n", err);
-		return EX_CONFIG;
+		fprintf(stderr, "mailabusectl: warning: the owner of %s is not told, the notice"
+		    " cannot be queued: %s\n", sp->account, ctl_esc(err));
+		if (store_audit_insert(c->st, c->now, c->actor, "notice-failed", sp->account,
+		    sp->target, err) == -1)
+			return ctl_db_error(c, "suspend");
 	}
 	return 0;
 }
@@ -123,7 +126,7 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 		store_rollback(c->st);
 		lifecycle_time(cur.created_at, ts, sizeof ts);
 		fprintf(stderr, "mailabusectl: %s is already suspended since %s: %s\n",
-		    sp.target, ts, cur.reason);
+		    ctl_esc(sp.target), ts, ctl_esc(cur.reason));
 		return CTL_REFUSED;
 	}
 	if (r != 0)
@@ -136,7 +139,7 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 		    "target", sp.target, "account", sp.account, "reason", sp.reason,
 		    "source", sp.source));
 	else
-		printf("suspended %s %s: %s\n", sp.kind, sp.target, reason);
+		printf("suspended %s %s: %s\n", sp.kind, ctl_esc(sp.target), ctl_esc(reason));
 	ctl_notices_send(c, sp.account);
 	return r;
 }
@@ -164,7 +167,7 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 		return ctl_db_error(c, "unsuspend");
 	if (r == 0) {
 		store_rollback(c->st);
-		fprintf(stderr, "mailabusectl: %s is not suspended\n", norm);
+		fprintf(stderr, "mailabusectl: %s is not suspended\n", ctl_esc(norm));
 		return CTL_REFUSED;
 	}
 	/* An admin lift counts as the account's unblock, unless made in error. */
@@ -179,7 +182,7 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 		    "unsuspended", 1, "suspension", (json_int_t)cur.id, "kind", cur.kind,
 		    "target", norm, "account", account, "reason", reason,
 		    "counts_as_unblock", !(no_count || is_mailbox)));
-	printf("unsuspended %s %s: %s%s\n", cur.kind, norm, reason,
+	printf("unsuspended %s %s: %s%s\n", cur.kind, ctl_esc(norm), ctl_esc(reason),
 	    no_count || is_mailbox ? "" : " (counts as the account's unblock)");
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "cpanel.h"
 #include "ctl.h"
 #include "identity.h"
+#include "str.h"
 
 struct sync_account {
 	char name[ACCOUNT_NAME_MAX];
@@ -47,7 +48,7 @@ sync_path(struct ctl *c, const char *rel, char *buf, size_t len)
 static void
 sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *what)
 {
-	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", file, line, what);
+	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", ctl_esc(file), line, ctl_esc(what));
 	ss->warnings++;
 }
 
@@ -209,11 +210,19 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 			continue;
 		}
 		if (strcmp(key, "CONTACTEMAIL") == 0) {
-			/* cPanel may list several, comma-separated: keep the first. */
-			value[strcspn(value, ", ")] = '\0';
-			if (*value != '\0' && (strchr(value, '@') == NULL || strlen(value) >= clen))
-				sync_warn(ss, path, lineno, "CONTACTEMAIL is not an address");
-			else
+			/*
+			 * One plain address or none: anything else (a list, a
+			 * name with <>, control characters) could add headers to
+			 * a notice or make sendmail refuse it for ever.
+			 */
+			contact[0] = '\0';
+			if (*value != '\0' && (!str_address_valid(value, 1) || strlen(value) >= clen)) {
+				char what[256];
+
+				snprintf(what, sizeof what, "CONTACTEMAIL \"%.100s\" is not one plain"
+				    " address; notices go to notify.fallback", value);
+				sync_warn(ss, path, lineno, what);
+			} else
 				snprintf(contact, clen, "%s", value);
 		} else if (strcmp(key, "DNS") == 0) {
 			if (identity_domain_normalise(value, main_domain, mlen) == -1) {
@@ -224,6 +233,103 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 	}
 	free(line);
 	fclose(f);
+}
+
+/* The domains accounts with a suspension in force would lose, account by account. */
+struct sync_losses {
+	char account[ACCOUNT_NAME_MAX];
+	long long lost, total;
+	int staying;
+	long long refuse;		/* staying accounts that lose most of their domains */
+	char refused[ACCOUNT_NAME_MAX];
+	long long refused_lost, refused_total;
+};
+
+/* Close one account's tally: losing most of its domains is refused. */
+static void
+sync_losses_flush(struct sync_losses *sl)
+{
+	if (sl->account[0] != '\0' && sl->staying && sl->lost * 2 > sl->total) {
+		if (sl->refuse++ == 0) {
+			snprintf(sl->refused, sizeof sl->refused, "%s", sl->account);
+			sl->refused_lost = sl->lost;
+			sl->refused_total = sl->total;
+		}
+	}
+	sl->account[0] = '\0';
+	sl->lost = 0;
+}
+
+/* Say each domain a suspended account loses, always: its mail may pass from then on. */
+static int
+sync_loss_cb(void *arg, const char *account, const char *domain, long long total, int staying)
+{
+	struct sync_losses *sl = arg;
+
+	if (strcmp(sl->account, account) != 0) {
+		sync_losses_flush(sl);
+		snprintf(sl->account, sizeof sl->account, "%s", account);
+		sl->total = total;
+		sl->staying = staying;
+	}
+	sl->lost++;
+	fprintf(stderr, "mailabusectl: sync: warning: suspended account %s loses domain %s%s\n",
+	    ctl_esc(account), ctl_esc(domain), staying ? "" : " (the account is gone from cPanel)");
+	return 0;
+}
+
+/*
+ * Truncated or half-written cPanel files must not lift suspensions:
+ * marking most accounts removed, removing most domains, dropping most
+ * owners, or taking most of the domains of an account with a suspension
+ * in force needs --force.  0, or an exit status after saying why.
+ */
+static int
+sync_guard(struct sync_state *ss, int force)
+{
+	struct ctl *c = ss->c;
+	struct sync_losses sl;
+	struct sync_guard g;
+	long long present, removed, staged;
+	const char *root = c->cfg.cpanel_root;
+
+	memset(&sl, 0, sizeof sl);
+	if (store_sync_counts(c->st, &present, &removed, &staged) == -1 ||
+	    store_sync_guard(c->st, &g) == -1 ||
+	    store_sync_suspended_losses(c->st, sync_loss_cb, &sl) == -1)
+		return ctl_db_error(c, "sync");
+	sync_losses_flush(&sl);
+	if (force)
+		return 0;
+	if (present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
+		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
+		    " (are the cPanel files under %s complete?); use --force if they are\n",
+		    removed, present, root);
+		return EX_DATAERR;
+	}
+	if (g.domains > 0 && (g.domains_staged == 0 ||
+	    (g.domains_removed > 10 && g.domains_removed * 2 > g.domains))) {
+		fprintf(stderr, "mailabusectl: sync: refusing to remove %lld of %lld domains"
+		    " (is etc/userdomains under %s complete?); use --force if it is\n",
+		    g.domains_removed, g.domains, root);
+		return EX_DATAERR;
+	}
+	/* cPanel lists every account's owner: an account without one is no removal */
+	if (g.owners_lost > 0 && g.owners_lost * 2 > g.owned) {
+		fprintf(stderr, "mailabusectl: sync: refusing to drop the owner of %lld of %lld"
+		    " accounts (is etc/trueuserowners under %s complete?); use --force if it is\n",
+		    g.owners_lost, g.owned, root);
+		return EX_DATAERR;
+	}
+	if (sl.refuse > 0) {
+		fprintf(stderr, "mailabusectl: sync: refusing to take %lld of the %lld domains of"
+		    " suspended account %s%s: the mail of its mailboxes there would pass"
+		    " (is etc/userdomains under %s complete?); use --force if it is\n",
+		    sl.refused_lost, sl.refused_total, ctl_esc(sl.refused),
+		    sl.refuse > 1 ? " and of other suspended accounts" : "", root);
+		return EX_DATAERR;
+	}
+	return 0;
 }
 
 static const char *const sync_labels[] = {
@@ -270,25 +376,27 @@ sync_change_print(enum sync_change what, const char *name, const char *old_value
 {
 	switch (what) {
 	case SYNC_ACCOUNT_ADDED:
-		printf("%s %s (owner %s)\n", sync_labels[what], name, new_value);
+		printf("%s %s (owner %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
 		break;
 	case SYNC_ACCOUNT_REMOVED:
-		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], name);
+		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], ctl_esc(name));
 		break;
 	case SYNC_ACCOUNT_CHANGED:
-		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
+		printf("%s %s: %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value),
+		    ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_CHANGED:
-		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
+		printf("%s %s: %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value),
+		    ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_ADDED:
-		printf("%s %s -> %s\n", sync_labels[what], name, new_value);
+		printf("%s %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
 		break;
 	case SYNC_DOMAIN_REMOVED:
-		printf("%s %s (was %s)\n", sync_labels[what], name, old_value);
+		printf("%s %s (was %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value));
 		break;
 	default:
-		printf("%s %s\n", sync_labels[what], name);
+		printf("%s %s\n", sync_labels[what], ctl_esc(name));
 		break;
 	}
 }
@@ -343,7 +451,6 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	long long present, removed, staged;
 	int ch, force = 0;
 
 	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
@@ -385,21 +492,8 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 			goto out;
 		}
 	}
-	/*
-	 * Truncated or half-written cPanel files must not unsuspend everybody
-	 * by marking them removed: a large removal needs --force.
-	 */
-	if (store_sync_counts(c->st, &present, &removed, &staged) == -1) {
-		r = ctl_db_error(c, "sync");
+	if ((r = sync_guard(&ss, force)) != 0)
 		goto out;
-	}
-	if (!force && present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
-		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
-		    " (are the cPanel files under %s complete?); use --force if they are\n",
-		    removed, present, c->cfg.cpanel_root);
-		r = EX_DATAERR;
-		goto out;
-	}
 	if (store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
 		r = ctl_db_error(c, "sync");
 		goto out;

@@ -4,6 +4,7 @@
  * every change on its next query.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <ctype.h>
@@ -24,7 +25,9 @@
 #include "identity.h"
 #include "log.h"
 #include "notify.h"
+#include "priv.h"
 #include "proto.h"
+#include "str.h"
 
 #ifndef MAILABUSE_CONF
 #define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
@@ -129,9 +132,16 @@ int
 ctl_store(struct ctl *c)
 {
 	char err[1024];
+	int r;
 
 	if (c->st != NULL)
 		return 0;
+	/* root creates the database for the daemon's user: private, and the daemon's */
+	if (priv_is_root() && ((r = priv_user_init(c->cfg.user, err, sizeof err)) != 0 ||
+	    (r = priv_db_prepare(c->cfg.database_path, err, sizeof err)) != 0)) {
+		fprintf(stderr, "mailabusectl: cannot open database: %s\n", err);
+		return r == EX_NOUSER ? r : EX_UNAVAILABLE;
+	}
 	if ((c->st = store_open(c->cfg.database_path, c->cfg.database_busy_timeout * 1000,
 	    err, sizeof err)) == NULL) {
 		fprintf(stderr, "mailabusectl: cannot open database: %s\n", err);
@@ -140,6 +150,24 @@ ctl_store(struct ctl *c)
 	return 0;
 }
 
+
+#define CTL_ESC_RING 16
+#define CTL_ESC_LEN 8192
+
+/*
+ * A value from outside, escaped for the terminal (str_escape): every
+ * text printer passes such values through here.  The result stays valid
+ * for the next CTL_ESC_RING - 1 calls, enough for one printf.
+ */
+const char *
+ctl_esc(const char *s)
+{
+	static char ring[CTL_ESC_RING][CTL_ESC_LEN];
+	static unsigned next;
+	char *b = ring[next++ % CTL_ESC_RING];
+
+	return str_escape(s, b, CTL_ESC_LEN);
+}
 
 /* Print a JSON document on stdout and release it. */
 int
@@ -176,7 +204,7 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 	int r;
 
 	if (strlen(target) >= normlen) {
-		fprintf(stderr, "mailabusectl: %s: target too long\n", target);
+		fprintf(stderr, "mailabusectl: %s: target too long\n", ctl_esc(target));
 		return EX_USAGE;
 	}
 	for (size_t i = 0; i == 0 || target[i - 1] != '\0'; i++)
@@ -188,14 +216,16 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 		*is_mailbox = 1;
 		/* The normal form the daemon matches: local part and domain lower case. */
 		if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1) {
-			fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
+			fprintf(stderr, "mailabusectl: %s: not a mailbox address\n",
+			    ctl_esc(target));
 			return EX_USAGE;
 		}
 		for (size_t i = 0; i < ll; i++) {
 			unsigned char ch = (unsigned char)target[i];
 
 			if (ch <= ' ' || ch >= 0x7f || ch == '@' || ch == '"' || ch == '\\') {
-				fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
+				fprintf(stderr, "mailabusectl: %s: not a mailbox address\n",
+				    ctl_esc(target));
 				return EX_USAGE;
 			}
 		}
@@ -204,14 +234,14 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 			return ctl_db_error(c, "domain lookup");
 		if (r == 0) {
 			fprintf(stderr, "mailabusectl: %s: no account owns domain %s"
-			    " (run 'mailabusectl sync'?)\n", target, dom);
+			    " (run 'mailabusectl sync'?)\n", ctl_esc(target), dom);
 			return EX_NOINPUT;
 		}
 		return 0;
 	}
 	*is_mailbox = 0;
 	if (!identity_account_name_valid(norm)) {
-		fprintf(stderr, "mailabusectl: %s: not a valid account name\n", target);
+		fprintf(stderr, "mailabusectl: %s: not a valid account name\n", ctl_esc(target));
 		return EX_USAGE;
 	}
 	{
@@ -221,7 +251,7 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 			return ctl_db_error(c, "account lookup");
 		if (r == 0) {
 			fprintf(stderr, "mailabusectl: %s: no such account"
-			    " (run 'mailabusectl sync'?)\n", target);
+			    " (run 'mailabusectl sync'?)\n", ctl_esc(target));
 			return EX_NOINPUT;
 		}
 	}
@@ -268,13 +298,18 @@ ctl_is_root(void)
 void
 ctl_notices_send(struct ctl *c, const char *account)
 {
-	int sent, failed;
+	int sent, failed, given_up;
 
-	if (notify_send_due(c->st, &c->cfg, account, c->now, &sent, &failed) == -1)
+	if (notify_send_due(c->st, &c->cfg, account, c->now, &sent, &failed, &given_up) == -1)
 		fprintf(stderr, "mailabusectl: notices stay queued: %s\n", store_error(c->st));
-	else if (failed > 0)
-		fprintf(stderr, "mailabusectl: %d notice%s not sent yet; 'mailabusectl expire'"
-		    " retries\n", failed, failed == 1 ? "" : "s");
+	else {
+		if (failed > 0)
+			fprintf(stderr, "mailabusectl: %d notice%s not sent yet; 'mailabusectl"
+			    " expire' retries\n", failed, failed == 1 ? "" : "s");
+		if (given_up > 0)
+			fprintf(stderr, "mailabusectl: %d notice%s given up after failing for"
+			    " notify.give_up\n", given_up, given_up == 1 ? "" : "s");
+	}
 }
 
 /*
@@ -382,7 +417,7 @@ ctl_user_request(struct ctl *c, const char *verb, const char *account,
 		free(reply);
 		return r;
 	}
-	fprintf(stderr, "mailabusectl: %s\n", sp != NULL ? ctl_plain_words(sp) : reply);
+	fprintf(stderr, "mailabusectl: %s\n", ctl_esc(sp != NULL ? ctl_plain_words(sp) : reply));
 	r = strcmp(reply, "DEFER") == 0 ? EX_TEMPFAIL :
 	    sp != NULL && strncmp(sp, "5.7.1", 5) == 0 ? EX_NOPERM :
 	    sp != NULL && strncmp(sp, "5.1.1", 5) == 0 ? EX_NOINPUT : EX_PROTOCOL;
@@ -423,6 +458,7 @@ main(int argc, char **argv)
 	int ch, r;
 
 	memset(&c, 0, sizeof c);
+	umask(077);		/* the database is private to the daemon's user */
 	log_init("mailabusectl", 1, LOG_LEVEL_WARN);
 	/* -c FILE, else $MAILABUSE_CONF, else the compiled-in path */
 	if (conf == NULL || *conf == '\0')
@@ -485,7 +521,7 @@ main(int argc, char **argv)
 			r = EX_IOERR;
 		return r;
 	}
-	fprintf(stderr, "mailabusectl: unknown command '%s'\n", argv[0]);
+	fprintf(stderr, "mailabusectl: unknown command '%s'\n", ctl_esc(argv[0]));
 	ctl_usage(stderr);
 	return EX_USAGE;
 }

@@ -268,7 +268,7 @@ dberr:
 }
 
 struct lc_status {
-	json_t *domains, *mailboxes, *complaints;
+	json_t *domains, *mailboxes, *complaints, *notices;
 	int suspensions;
 	long long now;
 };
@@ -309,6 +309,18 @@ lc_complaint_cb(void *arg, const struct complaint *c)
 	return 0;
 }
 
+static int
+lc_notice_failed_cb(void *arg, const struct notice *n)
+{
+	struct lc_status *ls = arg;
+
+	json_array_append_new(ls->notices, json_pack("{s:I, s:s, s:s, s:o, s:o, s:i, s:s}",
+	    "id", (json_int_t)n->id, "kind", n->kind, "rcpt", n->rcpt,
+	    "queued", lc_json_time(n->created_at), "failed_at", lc_json_time(n->failed_at),
+	    "attempts", n->attempts, "error", n->error));
+	return 0;
+}
+
 /*
  * Everything status shows, as JSON.  *rc: 0, EX-style codes are the
  * caller's business: LC_NOT_FOUND or LC_ERROR.
@@ -317,7 +329,7 @@ json_t *
 lifecycle_status(struct store *st, const struct config *cfg, const char *account,
     long long now, int *rc)
 {
-	struct lc_status ls = { NULL, NULL, NULL, 0, now };
+	struct lc_status ls = { NULL, NULL, NULL, NULL, 0, now };
 	struct unblock_decision d;
 	struct suspension active;
 	struct account a;
@@ -332,7 +344,9 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 	ls.domains = json_array();
 	ls.mailboxes = json_array();
 	ls.complaints = json_array();
+	ls.notices = json_array();
 	if (store_account_domains(st, a.name, lc_domain_cb, &ls) == -1 ||
+	    store_outbox_failed_list(st, a.name, lc_notice_failed_cb, &ls) == -1 ||
 	    store_suspension_list(st, a.name, lc_suspension_cb, &ls) == -1 ||
 	    store_complaint_list(st, a.name, lc_complaint_cb, &ls) == -1 ||
 	    store_last_unblock(st, a.name, &last_unblock) == -1 ||
@@ -340,6 +354,7 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 		json_decref(ls.domains);
 		json_decref(ls.mailboxes);
 		json_decref(ls.complaints);
+		json_decref(ls.notices);
 		*rc = LC_ERROR;
 		return NULL;
 	}
@@ -364,6 +379,8 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 	json_object_set_new(j, "domains", ls.domains);
 	json_object_set_new(j, "mailboxes_suspended", ls.mailboxes);
 	json_object_set_new(j, "suspensions_total", json_integer(ls.suspensions));
+	/* notices given up after notify.give_up: the owner was not told */
+	json_object_set_new(j, "notices_failed", ls.notices);
 	*rc = LC_OK;
 	return j;
 }

@@ -100,6 +100,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.policy_socket_read_timeout, 5);
 	assert_int_equal(cfg.policy_socket_max_connections, 512);
 	assert_string_equal(cfg.pid_file, "/run/mailabuse/mailabused.pid");
+	assert_string_equal(cfg.user, "mailabuse");
 	assert_string_equal(cfg.log_level, "info");
 	assert_string_equal(cfg.cpanel_root, "/");
 	assert_int_equal(cfg.policy_allow_local_delivery, 1);
@@ -110,6 +111,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.detect_limit[DET_MAILBOX_NEW_HOSTS], 10);
 	assert_int_equal(cfg.detect_limit[DET_BOUNCE], 50);
 	assert_int_equal(cfg.detect_bounce_min, 50);
+	assert_int_equal(cfg.notify_give_up, 7 * 86400);
 	config_free(&cfg);
 
 	/* the detectors, as the daemon sees them */
@@ -270,6 +272,18 @@ test_rejected_with_line(void **state)
 		{ "policy_socket: { mode = \"\"; };\n", NAME ":1:", "not an octal mode" },
 		{ "policy_socket: { mode = \"0660x\"; };\n", NAME ":1:", "not an octal mode" },
 		{ "policy_socket: { mode = \"-1\"; };\n", NAME ":1:", "not an octal mode" },
+		/* the policy socket is Exim's alone: no bit for other users */
+		{ "policy_socket:\n{\n  mode = \"0666\";\n};\n", NAME ":3:", "gives other users access" },
+		{ "policy_socket: { mode = \"0662\"; };\n", NAME ":1:", "gives other users access" },
+		{ "policy_socket: { mode = \"0661\"; };\n", NAME ":1:", "gives other users access" },
+		{ "policy_socket: { mode = \"0777\"; };\n", NAME ":1:", "gives other users access" },
+		{ "policy_socket: { mode = \"4\"; };\n", NAME ":1:", "gives other users access" },
+
+		/* user */
+		{ "\nuser = \"\";\n", NAME ":2:", "user: \"\" is not a user name" },
+		{ "user = \"a b\";\n", NAME ":1:", "is not a user name" },
+		{ "user = \"-x\";\n", NAME ":1:", "is not a user name" },
+		{ "user = 1000;\n", NAME ":1:", "user must be a string" },
 
 		/* log level */
 		{ "\n\n\nlog_level = \"warn\";\n", NAME ":4:", "not one of the allowed values" },
@@ -342,7 +356,8 @@ test_mode_accepted(void **state)
 	static const struct mode_case cases[] = {
 		{ "0660", 0660 },
 		{ "0600", 0600 },
-		{ "0777", 0777 },
+		{ "0770", 0770 },
+		{ "0640", 0640 },
 		{ "660", 0660 },
 		{ "0", 0 },
 		{ "00660", 0660 },
@@ -474,6 +489,23 @@ test_semantics(void **state)
 	load_bad(text, err, sizeof err);
 	assert_contains(err, NAME ":3: policy_socket.group: no such group");
 	assert_contains(err, NO_GROUP);
+
+	/* notify.from and notify.fallback go into headers as they are */
+	load_ok("notify: { from = \"abuse@server.test\"; fallback = \"postmaster\"; };", &cfg);
+	config_free(&cfg);
+	load_bad("notify:\n{\n  fallback = \"a@x.test, b@x.test\";\n};", err, sizeof err);
+	assert_contains(err, NAME ":3: notify.fallback must be one plain address");
+	load_bad("notify: { from = \"root\\nBcc: victim@x.test\"; };", err, sizeof err);
+	assert_contains(err, NAME ":1: notify.from must be one plain address");
+	load_bad("notify: { fallback = \"Abuse <abuse@x.test>\"; };", err, sizeof err);
+	assert_contains(err, "notify.fallback must be one plain address");
+
+	/* notify.give_up: from 1m */
+	load_ok("notify: { give_up = \"60s\"; };", &cfg);
+	assert_int_equal(cfg.notify_give_up, 60);
+	config_free(&cfg);
+	load_bad("notify: { give_up = \"59s\"; };", err, sizeof err);
+	assert_contains(err, NAME ":1: notify.give_up");
 }
 
 /* A file: its name and line in every error, the name kept on success. */
