@@ -193,7 +193,7 @@ one_layout() {
         wait_until 15 sh -c "[ \$(grep -c '^From ' '$L/mail/mabrcpt') -gt $c ]"
     check "$layout: ... the queue is empty" wait_until 10 sh -c '[ "$(exim -bpc)" = 0 ]'
     expect_match "$layout: the release is audited" 'frozen-released' \
-        "$(sqlite3 "$T/mailabuse.db" "SELECT action FROM audit" 2>/dev/null)"
+        "$(sqlite3 "$DB" "SELECT action FROM audit" 2>/dev/null)"
 
     # a detector's HOLD is listed, never released
     check "$layout: hold mabdeb's second message an hour" ctl limits mabdeb account_messages=1/hold
