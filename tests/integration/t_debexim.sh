@@ -124,6 +124,8 @@ one_layout() {
     expect_eq "$layout: acl_not_smtp is the fragment's" "acl_not_smtp = acl_check_not_smtp" \
         "$(exim -bP acl_not_smtp)"
     expect_eq "$layout: Debian's freeze_tell stays" "freeze_tell = postmaster" "$(exim -bP freeze_tell)"
+    expect_match "$layout: mailabuse's router comes before Debian's remote routers" \
+        '^mailabuse_suspended .*dnslookup' "$(exim -bP router_list 2>&1 | tr '\n' ' ')"
     expect_match "$layout: the events reach the remote transport" 'event_action = .*readsocket' \
         "$(exim -bP transport remote_smtp 2>&1 | grep event_action)"
     expect_eq "$layout: doctor finds the fragments, the socket and the events in it" \
