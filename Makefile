@@ -130,7 +130,7 @@ install: $(BINS)
 	install -m 0755 $(BUILD)/mailabusectl $(DESTDIR)$(BINDIR)
 	install -m 0644 man/mailabused.8 man/mailabusectl.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/mailabused.conf.5 $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 contrib/exim/*.acl contrib/exim/*.conf $(DESTDIR)$(DATADIR)/exim
+	for f in contrib/exim/*; do [ ! -f $$f ] || install -m 0644 $$f $(DESTDIR)$(DATADIR)/exim; done
 	install -m 0644 README.md PROTOCOL.md $(DESTDIR)$(DOCDIR)
 	sed -e 's|/usr/sbin/mailabused|$(SBINDIR)/mailabused|' \
 	    -e 's|/etc/mailabuse/|$(SYSCONFDIR)/mailabuse/|' \
@@ -169,8 +169,7 @@ uninstall:
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/mailabused.service \
 	    $(DESTDIR)$(TMPFILESDIR)/mailabuse.conf $(DESTDIR)$(SYSUSERSDIR)/mailabuse.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/cron.d/mailabuse
-	for f in contrib/exim/*.acl contrib/exim/*.conf; do \
-	    rm -f $(DESTDIR)$(DATADIR)/exim/$${f##*/}; done
+	for f in contrib/exim/*; do rm -f $(DESTDIR)$(DATADIR)/exim/$${f##*/}; done
 	rmdir $(DESTDIR)$(DATADIR)/exim $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 2>/dev/null || true
