@@ -91,6 +91,12 @@ check "the shipped configuration: the daemon starts as mailabuse" unit_start /et
 expect_eq "... its policy socket is Exim's" "660 mailabuse:Debian-exim" "$(stat -c '%a %U:%G' "$SOCK")"
 expect_eq "... its database is private" "mailabuse 0" \
     "$(stat -c %U /var/lib/mailabuse/mailabuse.db) $(find /var/lib/mailabuse -perm /o+rwx | wc -l)"
+# doctor: what the package set up passes; only the Exim wiring and cPanel
+# are left to the administrator on this host.
+/usr/bin/mailabusectl doctor --json >"$T/doctor.json" 2>&1
+expect_eq "doctor: the package's configuration, user, database, sockets, templates, cron pass" \
+    "configuration,cron,daemon user,database,notice templates,policy socket,user socket" \
+    "$(jq -r '[.checks[] | select(.ok) | .check] | unique | join(",")' "$T/doctor.json" 2>&1)"
 daemon_stop
 expect_eq "... and stops cleanly" 0 "$DAEMON_STATUS"
 
