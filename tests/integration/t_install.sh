@@ -109,8 +109,8 @@ snap >"$T/before"
 had_conf=; [ -e /etc/mailabuse ] && had_conf=1
 had_state=; [ -e /var/lib/mailabuse ] && had_state=1
 check "make install (PREFIX=/usr/local, as root)" mk install PREFIX=/usr/local
-expect_eq "the user mailabuse exists, with no login shell" "mailabuse:/var/lib/mailabuse:/usr/sbin/nologin" \
-    "$(getent passwd mailabuse | awk -F: '{ print $1 ":" $6 ":" $7 }')"
+expect_eq "the system user mailabuse, no login shell" "mailabuse:/usr/sbin/nologin" \
+    "$(getent passwd mailabuse | awk -F: '{ print $1 ":" $7 }')"
 expect_eq "/var/lib/mailabuse: 0700, owned by mailabuse" "700 mailabuse:mailabuse" \
     "$(stat -c '%a %U:%G' /var/lib/mailabuse)"
 expect_eq "an ordinary user's login shell finds mailabusectl" /usr/local/bin/mailabusectl \
