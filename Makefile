@@ -218,14 +218,16 @@ clean:
 DIST = Makefile LICENSE README.md PROTOCOL.md BENCHMARKS.md conf contrib include man src
 
 # build-deb/mailabuse_$(VERSION)_<arch>.deb, from a copy of the tree with
-# contrib/debian as debian/ (dpkg-buildpackage, debhelper).
+# contrib/debian as debian/ (dpkg-buildpackage, debhelper).  The package
+# is built with Debian's flags alone: nothing of this make's (WERROR=1,
+# SANITIZE=1) reaches it.
 deb:
 	rm -rf build-deb
 	mkdir -p build-deb/mailabuse-$(VERSION)
 	cp -R $(DIST) build-deb/mailabuse-$(VERSION)/
 	cp -R contrib/debian build-deb/mailabuse-$(VERSION)/debian
-	cd build-deb/mailabuse-$(VERSION) && DEB_BUILD_OPTIONS="nocheck noautodbgsym $(DEB_BUILD_OPTIONS)" \
-	    dpkg-buildpackage -b -us -uc
+	unset WERROR SANITIZE OPT; cd build-deb/mailabuse-$(VERSION) && MAKEFLAGS= MAKELEVEL= \
+	    DEB_BUILD_OPTIONS="nocheck noautodbgsym $(DEB_BUILD_OPTIONS)" dpkg-buildpackage -b -us -uc
 	ls build-deb/mailabuse_$(VERSION)_*.deb
 
 # build-rpm/RPMS/<arch>/mailabuse-$(VERSION)-1.<arch>.rpm with rpmbuild;
@@ -236,7 +238,7 @@ rpm:
 	mkdir -p build-rpm/SOURCES build-rpm/mailabuse-$(VERSION)
 	cp -R $(DIST) build-rpm/mailabuse-$(VERSION)/
 	tar -C build-rpm -czf build-rpm/SOURCES/mailabuse-$(VERSION).tar.gz mailabuse-$(VERSION)
-	rpmbuild -bb --nodeps --define "_topdir $(CURDIR)/build-rpm" \
+	unset WERROR SANITIZE OPT; MAKEFLAGS= MAKELEVEL= rpmbuild -bb --nodeps --define "_topdir $(CURDIR)/build-rpm" \
 	    $(if $(filter %{_unitdir},$(shell rpm --eval '%{_unitdir}')), \
 	    --define "_unitdir /usr/lib/systemd/system" \
 	    --define "_tmpfilesdir /usr/lib/tmpfiles.d" \
