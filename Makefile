@@ -53,7 +53,7 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str
 COMMON = $(PURE) log config clock store notify notices lifecycle priv
-DAEMON = mailabused server conn check selfservice recorder
+DAEMON = mailabused server conn check selfservice recorder sockdiag
 CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_doctor
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
@@ -252,9 +252,13 @@ rpm:
 $(BUILD)/mabclient: tests/integration/mabclient.c $(call obj,proto)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-BENCH_TOOLS = $(addprefix $(BUILD)/,mabbench mabload mabfloor mabgen)
+BENCH_TOOLS = $(addprefix $(BUILD)/,mabbench mabload mabfloor mabgen mabsockdiag)
 
 $(BUILD)/mab%: tests/bench/mab%.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# the loopback owner lookup alone (sockdiag.c)
+$(BUILD)/mabsockdiag: tests/bench/mabsockdiag.c $(call obj,sockdiag) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # Benchmarks, not tests: figures for BENCHMARKS.md (under 5 minutes).
