@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -150,6 +151,16 @@ static const char *const store_migrations[] = {
 	/* 5: accounts keyed by cPanel's UUID (var/cpanel/users/<user>), "" unknown */
 	"ALTER TABLE accounts ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX accounts_uuid ON accounts (uuid) WHERE uuid <> '';",
+
+	/*
+	 * 6: cPanel's own outgoing email state (etc/outgoing_mail_suspended_users,
+	 * etc/outgoing_mail_hold_users), as sync last read it: shown, never enforced
+	 */
+	"CREATE TABLE cpanel_outgoing ("
+	"  account TEXT PRIMARY KEY,"
+	"  state TEXT NOT NULL CHECK (state IN ('suspended', 'held')),"
+	"  since INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
@@ -176,6 +187,7 @@ enum stmt_id {
 	S_SUSP_FLAGS, S_LAST_AUDIT, S_SYNC_COUNTS, S_SYNC_GUARD, S_SYNC_SUSP_LOSSES,
 	S_HOST_UPSERT, S_HOST_FIRST, S_MSG_OUTCOME, S_LIMITS_GET, S_LIMIT_SET, S_LIMIT_DELETE,
 	S_HIST_SOURCES, S_HIST_DOMAINS, S_HIST_HOSTS, S_TOP, S_RECENT, S_PURGE_HOSTS,
+	S_OUT_STAGE, S_OUT_CHANGES, S_OUT_DELETE, S_OUT_UPSERT, S_OUT_GET,
 	S_COUNT
 };
 
@@ -400,6 +412,22 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "  (SELECT domain FROM temp.sync_domains n WHERE n.account = d.account)"
 	    " AND EXISTS (SELECT 1 FROM suspensions s WHERE s.account = d.account"
 	    "  AND s.lifted_at IS NULL) ORDER BY d.account, d.domain",
+	/* suspended wins over held: cPanel refuses the mail before it could be queued */
+	[S_OUT_STAGE] = "INSERT INTO temp.sync_outgoing (account, state) VALUES (?1, ?2)"
+	    " ON CONFLICT (account) DO UPDATE SET state = 'suspended'"
+	    " WHERE excluded.state = 'suspended'",
+	[S_OUT_CHANGES] = "SELECT n.account, coalesce(o.state, ''), n.state"
+	    " FROM temp.sync_outgoing n LEFT JOIN cpanel_outgoing o ON o.account = n.account"
+	    " WHERE o.state IS NULL OR o.state <> n.state"
+	    " UNION ALL SELECT account, state, '' FROM cpanel_outgoing"
+	    " WHERE account NOT IN (SELECT account FROM temp.sync_outgoing) ORDER BY 1",
+	[S_OUT_DELETE] = "DELETE FROM cpanel_outgoing"
+	    " WHERE account NOT IN (SELECT account FROM temp.sync_outgoing)",
+	[S_OUT_UPSERT] = "INSERT INTO cpanel_outgoing (account, state, since)"
+	    " SELECT account, state, ?1 FROM temp.sync_outgoing WHERE true"
+	    " ON CONFLICT (account) DO UPDATE SET state = excluded.state, since = excluded.since"
+	    " WHERE state <> excluded.state",
+	[S_OUT_GET] = "SELECT state, since FROM cpanel_outgoing WHERE account = ?1",
 	[S_SYNC_KIND_MAIN] = "UPDATE temp.sync_domains SET kind = 'main' WHERE domain IN"
 	    " (SELECT main_domain FROM temp.sync_accounts a WHERE a.name = sync_domains.account)",
 	[S_SYNC_KIND_SUB] = "UPDATE temp.sync_domains SET kind = 'sub' WHERE kind <> 'main'"
@@ -413,6 +441,8 @@ struct store {
 	sqlite3_stmt *stmt[S_COUNT];
 	char err[512];
 	int busy;			/* the last failure was a lock held by another */
+	struct timespec deadline;	/* store_time_limit: statements stop here */
+	int timed_out;			/* the deadline interrupted a statement */
 };
 
 /* Remember the database's last error for store_error(). */
@@ -548,8 +578,19 @@ fail:
 struct store *
 store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen)
 {
+	static int configured;
 	struct store *st;
 
+	/*
+	 * Before SQLite's first use (the first open is made before any
+	 * thread starts): no memory statistics, whose global mutex every
+	 * allocation would take, so that a connection on a thread of lower
+	 * priority (the user socket's) never makes the policy loop wait.
+	 */
+	if (!configured) {
+		configured = 1;
+		(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	}
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -1924,6 +1965,82 @@ store_sync_suspended_losses(struct store *st, store_loss_cb cb, void *arg)
 	    sqlite3_column_int(s, 3)));
 }
 
+/* Create (or empty) the table sync stages cPanel's outgoing email state in. */
+int
+store_outgoing_stage_begin(struct store *st)
+{
+	if (sqlite3_exec(st->db,
+	    "CREATE TEMP TABLE IF NOT EXISTS sync_outgoing (account TEXT PRIMARY KEY,"
+	    " state TEXT NOT NULL);"
+	    "DELETE FROM temp.sync_outgoing;", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "sync staging");
+	return 0;
+}
+
+/* An account cPanel lists as "suspended" or "held"; suspended wins. */
+int
+store_outgoing_stage(struct store *st, const char *account, const char *state)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUT_STAGE);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	bind_text(s, 2, state);
+	return store_exec_stmt(st, s, "sync staging");
+}
+
+/*
+ * Report each account whose cPanel outgoing state changed through cb
+ * (old and new: "suspended", "held" or ""), then store the staged
+ * state, with since = now for the changed ones.  Inside a transaction.
+ */
+int
+store_outgoing_apply(struct store *st, long long now, store_outgoing_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUT_CHANGES);
+	int r = 0, rc = SQLITE_DONE;
+
+	if (s == NULL)
+		return -1;
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		r = cb(arg, (const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    (const char *)sqlite3_column_text(s, 2));
+	if (r == 0 && rc != SQLITE_DONE) {
+		store_done(s);
+		return store_fail(st, "sync compare");
+	}
+	store_done(s);
+	if (r != 0)
+		return -1;
+	if ((s = store_stmt(st, S_OUT_DELETE)) == NULL ||
+	    store_exec_stmt(st, s, "sync apply") == -1 ||
+	    (s = store_stmt(st, S_OUT_UPSERT)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	return store_exec_stmt(st, s, "sync apply");
+}
+
+/* cPanel's outgoing state of an account as sync last saw it; 1, 0 (none) or -1. */
+int
+store_outgoing_get(struct store *st, const char *account, char *state, size_t len,
+    long long *since)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUT_GET);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	if ((r = store_step_one(st, s, "cpanel outgoing")) != 1)
+		return r;
+	col_text(s, 0, state, len);
+	*since = sqlite3_column_int64(s, 1);
+	store_done(s);
+	return 1;
+}
+
 /* Whether the last failure was another connection holding the lock. */
 int
 store_busy(struct store *st)
@@ -1963,4 +2080,50 @@ store_read_end(struct store *st)
 
 	if (s != NULL && store_exec_stmt(st, s, "end of read") == -1)
 		store_rollback(st);
+}
+
+/* Progress handler: interrupt the statement once the deadline has passed. */
+static int
+store_deadline_cb(void *arg)
+{
+	struct store *st = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < st->deadline.tv_sec || (now.tv_sec == st->deadline.tv_sec &&
+	    now.tv_nsec < st->deadline.tv_nsec))
+		return 0;
+	st->timed_out = 1;
+	return 1;
+}
+
+/*
+ * Bound the time of the statements to come: those still running ms
+ * milliseconds from now fail, and store_timed_out says so until the next
+ * bound is set; 0 lifts the bound.
+ */
+void
+store_time_limit(struct store *st, long long ms)
+{
+	if (ms <= 0) {
+		/* store_timed_out still tells about the bound just lifted */
+		sqlite3_progress_handler(st->db, 0, NULL, NULL);
+		return;
+	}
+	st->timed_out = 0;
+	clock_gettime(CLOCK_MONOTONIC, &st->deadline);
+	st->deadline.tv_sec += (time_t)(ms / 1000);
+	st->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (st->deadline.tv_nsec >= 1000000000L) {
+		st->deadline.tv_sec++;
+		st->deadline.tv_nsec -= 1000000000L;
+	}
+	sqlite3_progress_handler(st->db, 10000, store_deadline_cb, st);
+}
+
+/* Whether the last store_time_limit bound interrupted a statement. */
+int
+store_timed_out(struct store *st)
+{
+	return st->timed_out;
 }

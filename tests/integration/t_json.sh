@@ -70,6 +70,8 @@ jq_eq "an account without a contact address has contact null" '[.state, .contact
     '["active",null]'
 jq_eq "and a not-suspended one since, reason, source null" '[.since, .reason, .source]' \
     '[null,null,null]'
+jq_eq "cPanel's own outgoing state null when cPanel lists none" \
+    '[.cpanel_outgoing, .cpanel_outgoing_since]' '[null,null]'
 j "status --json of a suspended account" status bob --json
 jq_eq "suspended, with its reason" '[.state, .reason, .owner]' '["suspended","spam run","reseller1"]'
 j "list --json" list --json
