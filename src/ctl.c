@@ -62,6 +62,7 @@ static const struct {
 	{ "import", cmd_import, 0, "import FILE [--as USER] [--force] [--with-history] [--json]" },
 	{ "doctor", cmd_doctor, 0, "doctor [--exim-user USER] [--exim PATH] [--exim-config FILE]"
 	    " [--cron-file FILE] [--json]" },
+	{ "frozen", cmd_frozen, 0, "frozen [--release] [--json] [--exim PATH] [--exim-config FILE]" },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 

@@ -140,6 +140,11 @@ jq_eq "export: the account, the file, no history" '[.account, .file, .with_histo
 j "import --json" import "$T/bob-export.json" --json
 jq_eq "import of the same record: nothing changed" '[.account, .changed, .rows, .replaced]' \
     '["bob",false,0,false]'
+exim_conf_make "$SOCK" "$T/exim" >/dev/null || fail "exim test configuration"
+j "frozen --json" frozen --json --exim-config "$EXIM_CONF"
+jq_eq "frozen: an empty queue, an empty list" .messages '[]'
+j "frozen --release --json" frozen --release --json --exim-config "$EXIM_CONF"
+jq_eq "frozen --release: nothing to release" '[.messages, .released]' '[[],0]'
 
 # An error never prints half a document on standard output.
 expect_status "suspend --json of an unknown account" 66 ctl suspend nosuch --reason x --json
