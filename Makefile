@@ -209,7 +209,8 @@ uninstall:
 	    $(DESTDIR)$(TMPFILESDIR)/mailabuse.conf $(DESTDIR)$(SYSUSERSDIR)/mailabuse.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/cron.d/mailabuse
 	for f in contrib/exim/*; do rm -f $(DESTDIR)$(DATADIR)/exim/$${f##*/}; done
-	rmdir $(DESTDIR)$(DATADIR)/exim $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) \
+	rm -f $(DESTDIR)$(DATADIR)/cpanel/mailabuse-hook
+	rmdir $(DESTDIR)$(DATADIR)/exim $(DESTDIR)$(DATADIR)/cpanel $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) \
 	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 2>/dev/null || true
 	rmdir $(DESTDIR)$(PREFIX)/lib/systemd 2>/dev/null || true

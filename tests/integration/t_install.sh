@@ -31,7 +31,8 @@ usr/local/share/doc/mailabuse/README.md
 usr/local/share/man/man5/mailabused.conf.5
 usr/local/share/man/man8/mailabusectl.8
 usr/local/share/man/man8/mailabused.8
-$(cd "$TOP/contrib/exim" && find . -maxdepth 1 -type f | sed 's|^\./|usr/local/share/mailabuse/exim/|')"
+$(cd "$TOP/contrib/exim" && find . -maxdepth 1 -type f | sed 's|^\./|usr/local/share/mailabuse/exim/|')
+usr/local/share/mailabuse/cpanel/mailabuse-hook"
 expect_eq "DESTDIR install: exactly these files" "$(sort <<<"$want")" \
     "$(cd "$D" && find . -type f | sed 's|^\./||' | sort)"
 unit=$D/usr/local/lib/systemd/system/mailabused.service
