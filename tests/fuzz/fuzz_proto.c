@@ -6,6 +6,7 @@
  *   make fuzz FUZZ_SECONDS=60
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
