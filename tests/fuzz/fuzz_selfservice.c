@@ -24,31 +24,71 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
-#include "server.h"
 #include "store.h"
+/* selfservice_request moved from server.h to usersock.h with its own thread */
+#if __has_include("usersock.h")
+#include "usersock.h"
+#define FUZZ_USERSOCK 1
+#else
+#include "server.h"
+#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct server fuzz_srv;
+static struct store *fuzz_st;
 static struct config fuzz_cfg;
 static char fuzz_dir[] = "/tmp/mailabuse-fuzz.XXXXXX";
 static char fuzz_owner[ACCOUNT_NAME_MAX];	/* an account that is also a local user */
 static unsigned long fuzz_owner_uid;
-static int fuzz_notices;
 static int fuzz_verbose;		/* FUZZ_VERBOSE set: print each reply */
+
+#ifdef FUZZ_USERSOCK
+/* One request from this peer; *notify says whose notices are due. */
+static enum verdict
+fuzz_request(int known, unsigned long uid, const struct proto_request *req, char **text,
+    char *notify, size_t len)
+{
+	struct selfservice_peer peer = { 1, known, uid };
+
+	return selfservice_request(fuzz_st, &fuzz_cfg, &peer, req, text, notify, len);
+}
+#else
+static char fuzz_notify_account[ACCOUNT_NAME_MAX];
 
 /*
  * The daemon forks "mailabused -N" here to send notices; the harness has
- * no daemon to run, and only counts the calls.
+ * no daemon to run, and only notes whose notices are due.
  */
 void
 server_notify_spawn(struct server *srv, const char *account)
 {
 	(void)srv;
-	(void)account;
-	fuzz_notices++;
+	snprintf(fuzz_notify_account, sizeof fuzz_notify_account, "%s", account);
 }
+
+/* One request from this peer; *notify says whose notices are due. */
+static enum verdict
+fuzz_request(int known, unsigned long uid, const struct proto_request *req, char **text,
+    char *notify, size_t len)
+{
+	static struct server srv;
+	struct conn c;
+	enum verdict v;
+
+	srv.st = fuzz_st;
+	srv.cfg = &fuzz_cfg;
+	memset(&c, 0, sizeof c);
+	c.srv = &srv;
+	c.user = 1;
+	c.peer_known = known;
+	c.peer_uid = uid;
+	fuzz_notify_account[0] = '\0';
+	v = selfservice_request(&srv, &c, req, text);
+	snprintf(notify, len, "%s", fuzz_notify_account);
+	return v;
+}
+#endif
 
 /* Remove one entry of the throwaway directory. */
 static int
@@ -64,7 +104,7 @@ fuzz_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static void
 fuzz_cleanup(void)
 {
-	store_close(fuzz_srv.st);
+	store_close(fuzz_st);
 	config_free(&fuzz_cfg);
 	(void)nftw(fuzz_dir, fuzz_rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 }
@@ -181,14 +221,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_selfservice: %s\n", err);
 		exit(1);
 	}
-	if ((fuzz_srv.st = store_open(db, 1000, err, sizeof err)) == NULL) {
+	if ((fuzz_st = store_open(db, 1000, err, sizeof err)) == NULL) {
 		fprintf(stderr, "fuzz_selfservice: %s\n", err);
 		exit(1);
 	}
-	fuzz_srv.cfg = &fuzz_cfg;
 	fuzz_verbose = getenv("FUZZ_VERBOSE") != NULL;
 	atexit(fuzz_cleanup);
-	fuzz_seed(fuzz_srv.st, clock_now());
+	fuzz_seed(fuzz_st, clock_now());
 	return 0;
 }
 
@@ -197,19 +236,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned long no_name_uid = 3999999999UL;
 	struct proto_request req;
-	struct conn c;
-	char *line, *text = NULL, err[128], *reply;
+	char *line, *text = NULL, err[128], *reply, notify[ACCOUNT_NAME_MAX];
+	unsigned long uid;
 	enum verdict v;
 	size_t len;
-	int n;
+	int n, known;
 
 	if (size < 1 || size > 4096)
 		return 0;
-	memset(&c, 0, sizeof c);
-	c.srv = &fuzz_srv;
-	c.user = 1;
-	c.peer_known = data[0] % 4 != 3;
-	c.peer_uid = data[0] % 4 == 0 ? 0 : data[0] % 4 == 1 ? fuzz_owner_uid : no_name_uid;
+	known = data[0] % 4 != 3;
+	uid = data[0] % 4 == 0 ? 0 : data[0] % 4 == 1 ? fuzz_owner_uid : no_name_uid;
 	len = size - 1;
 	/* conn.c: a trailing CR goes, a NUL byte is refused before parsing */
 	if (len > 0 && data[len] == '\r')
@@ -225,19 +261,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(line);
 		return 0;	/* answered by conn.c, never reaches the user socket */
 	}
-	v = selfservice_request(&fuzz_srv, &c, &req, &text);
+	v = fuzz_request(known, uid, &req, &text, notify, sizeof notify);
 	if (text == NULL)
 		abort();
 	switch (v) {
 	case VERDICT_OK:
 	case VERDICT_REFUSED:
 		/* only root names another account; an owner acts for its own */
-		if (c.peer_uid != 0 && (!c.peer_known || (req.account[0] != '\0' &&
+		if (uid != 0 && (!known || (req.account[0] != '\0' &&
 		    strcasecmp(req.account, fuzz_owner) != 0)))
+			abort();
+		/* notices are due only for the account acted for */
+		if (notify[0] != '\0' && uid != 0 && strcmp(notify, fuzz_owner) != 0)
 			abort();
 		break;
 	case VERDICT_ERROR:
 	case VERDICT_DEFER:
+		if (notify[0] != '\0')
+			abort();
 		break;
 	default:
 		abort();
@@ -252,8 +293,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((unsigned char)reply[i] < 0x20 || (unsigned char)reply[i] >= 0x7f)
 			abort();
 	if (fuzz_verbose)
-		fprintf(stderr, "uid %lu%s: %s", c.peer_uid, c.peer_known ? "" : " (unknown)",
-		    reply);
+		fprintf(stderr, "uid %lu%s: %s", uid, known ? "" : " (unknown)", reply);
 	free(reply);
 	free(text);
 	free(line);
