@@ -169,12 +169,15 @@ build-fuzz:
 build-fuzz/%.o: src/%.c $(wildcard include/*.h) | build-fuzz
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
+build-fuzz/%.o: $(BUILD)/%.c $(wildcard include/*.h) | build-fuzz
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
 build-fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c $(wildcard include/*.h) | build-fuzz
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
 build-fuzz/fuzz_proto: $(call fuzzobj,fuzz_proto proto)
-build-fuzz/fuzz_config: $(call fuzzobj,fuzz_config config duration log detect)
-build-fuzz/fuzz_cpanel: $(call fuzzobj,fuzz_cpanel cpanel identity)
+build-fuzz/fuzz_config: $(call fuzzobj,fuzz_config config log $(PURE))
+build-fuzz/fuzz_cpanel: $(call fuzzobj,fuzz_cpanel $(PURE))
 build-fuzz/fuzz_notify: $(call fuzzobj,fuzz_notify $(COMMON))
 build-fuzz/fuzz_selfservice: $(call fuzzobj,fuzz_selfservice selfservice $(COMMON))
 $(FUZZ_BINS):
