@@ -5,9 +5,12 @@
  * invariants the daemon relies on.
  *   make fuzz FUZZ_SECONDS=60
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libconfig.h>
 
 #include "config.h"
 #include "detect.h"
@@ -15,6 +18,54 @@
 #define FUZZ_NAME "fuzz.conf"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The integer settings, to compare with what libconfig itself read. */
+static const struct {
+	const char *path;
+	size_t off;
+} fuzz_ints[] = {
+	{ "policy_socket.max_line", offsetof(struct config, policy_socket_max_line) },
+	{ "policy_socket.max_connections", offsetof(struct config, policy_socket_max_connections) },
+	{ "user_socket.max_connections", offsetof(struct config, user_socket_max_connections) },
+	{ "policy.system_uid_max", offsetof(struct config, policy_system_uid_max) },
+	{ "history.queue_max", offsetof(struct config, history_queue_max) },
+	{ "detect.account_messages_per_hour", offsetof(struct config, detect_limit[0]) },
+	{ "detect.account_rcpts_per_hour", offsetof(struct config, detect_limit[1]) },
+	{ "detect.mailbox_messages_per_hour", offsetof(struct config, detect_limit[2]) },
+	{ "detect.mailbox_rcpts_per_hour", offsetof(struct config, detect_limit[3]) },
+	{ "detect.mailbox_new_hosts_per_hour", offsetof(struct config, detect_limit[4]) },
+	{ "detect.script_rcpts_per_hour", offsetof(struct config, detect_limit[5]) },
+	{ "detect.bounce_percent", offsetof(struct config, detect_limit[6]) },
+	{ "detect.bounce_min", offsetof(struct config, detect_bounce_min) },
+};
+
+/*
+ * config.c reads integers again from the source because libconfig 1.5
+ * wraps them to 32 bits: what it took must be libconfig's number before
+ * the wrap, never another setting's.
+ */
+static void
+fuzz_ints_check(const char *text, const struct config *cfg)
+{
+	config_t lc;
+
+	config_init(&lc);
+	if (config_read_string(&lc, text) != CONFIG_TRUE)
+		abort();		/* config.c parsed it */
+	for (size_t i = 0; i < sizeof fuzz_ints / sizeof fuzz_ints[0]; i++) {
+		config_setting_t *s = config_lookup(&lc, fuzz_ints[i].path);
+		long long ours = *(const long long *)(const void *)((const char *)cfg +
+		    fuzz_ints[i].off);
+
+		if (s != NULL && config_setting_type(s) == CONFIG_TYPE_INT64 &&
+		    ours != config_setting_get_int64(s))
+			abort();
+		if (s != NULL && config_setting_type(s) == CONFIG_TYPE_INT &&
+		    (uint32_t)ours != (uint32_t)config_setting_get_int64(s))
+			abort();
+	}
+	config_destroy(&lc);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,6 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cfg.detect_action[i] == NULL || cfg.detect_limit[i] < 0)
 			abort();
 	config_detect_limits(&cfg, &lim);
+	fuzz_ints_check(text, &cfg);
 	/* a reload keeps the running values of the restart keys */
 	if (config_load_string("", FUZZ_NAME, &copy, err, sizeof err) == -1)
 		abort();
