@@ -20,6 +20,7 @@ struct config {
 	long long policy_socket_max_connections;
 
 	char *pid_file;
+	char *user;				/* the daemon runs as this user */
 	char *log_level;
 
 	char *cpanel_root;
@@ -39,6 +40,7 @@ struct config {
 	char *notify_fallback;
 	char *notify_templates;
 	long long notify_timeout;		/* seconds */
+	long long notify_give_up;		/* seconds: a failing notice is given up after */
 
 	long long retention_messages;		/* seconds */
 	long long retention_records;		/* seconds */

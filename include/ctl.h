@@ -2,6 +2,7 @@
 #ifndef MAILABUSE_CTL_H
 #define MAILABUSE_CTL_H
 
+#include <getopt.h>
 #include <jansson.h>
 
 #include "config.h"
@@ -16,11 +17,15 @@ struct ctl {
 	int json;
 	long long now;
 	char actor[ACTOR_MAX];
+	const char *conf_path;		/* the configuration file in use */
+	const char *conf_error;		/* doctor only: why it did not load, or NULL */
 };
 
 /* ctl.c */
 int ctl_store(struct ctl *c);
+int ctl_getopt(int argc, char **argv, const struct option *opts);
 int ctl_json_print(json_t *j);
+const char *ctl_esc(const char *s);
 int ctl_db_error(struct ctl *c, const char *what);
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen,
@@ -53,5 +58,7 @@ int cmd_history(struct ctl *c, int argc, char **argv);
 /* cmd_limits.c */
 int cmd_top(struct ctl *c, int argc, char **argv);
 int cmd_limits(struct ctl *c, int argc, char **argv);
+/* cmd_doctor.c */
+int cmd_doctor(struct ctl *c, int argc, char **argv);
 
 #endif

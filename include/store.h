@@ -58,6 +58,9 @@ struct notice {
 	char rcpt[ADDRESS_MAX];
 	char *message;			/* allocated */
 	int attempts;
+	long long created_at;
+	long long failed_at;		/* given up at; 0 while pending or sent */
+	char error[512];		/* the last failure */
 };
 
 struct audit_entry {
@@ -132,6 +135,16 @@ typedef int (*store_suspension_cb)(void *arg, const struct suspension *s);
 typedef int (*store_audit_cb)(void *arg, const struct audit_entry *e);
 typedef int (*store_message_cb)(void *arg, const struct message_record *m);
 typedef int (*store_complaint_cb)(void *arg, const struct complaint *c);
+typedef int (*store_notice_cb)(void *arg, const struct notice *n);
+/* A domain an account with a suspension would lose; staying: it is still in cPanel. */
+typedef int (*store_loss_cb)(void *arg, const char *account, const char *domain,
+    long long account_domains, int staying);
+
+/* What sync's truncation guard weighs. */
+struct sync_guard {
+	long long domains, domains_removed, domains_staged;
+	long long owned, owners_lost;	/* accounts with an owner, and losing it */
+};
 typedef int (*store_source_cb)(void *arg, const struct source_stats *x);
 typedef int (*store_recent_cb)(void *arg, const struct recent_message *r);
 
@@ -214,12 +227,17 @@ int store_outbox_claim(struct store *st, long long id, long long now, long long 
     struct notice *nt);
 int store_outbox_sent(struct store *st, long long id, long long at);
 int store_outbox_failed(struct store *st, long long id, const char *error, long long retry_at);
+int store_outbox_give_up(struct store *st, long long id, const char *error, long long at);
+int store_outbox_failed_list(struct store *st, const char *account, store_notice_cb cb,
+    void *arg);
 int store_suspension_flags(struct store *st, const char *account, const char *mailbox,
     int *account_suspended, int *mailbox_suspended, long long *last_change);
 int store_last_audit(struct store *st, const char *account, const char *action1,
     const char *action2, long long *at);
 int store_sync_counts(struct store *st, long long *present, long long *removed,
     long long *staged);
+int store_sync_guard(struct store *st, struct sync_guard *g);
+int store_sync_suspended_losses(struct store *st, store_loss_cb cb, void *arg);
 int store_busy(struct store *st);
 int store_set_synchronous(struct store *st, int full);
 int store_purge(struct store *st, long long messages_before, long long records_before,

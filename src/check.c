@@ -455,21 +455,16 @@ check_decide(struct server *srv, unsigned long long connid,
 		}
 	}
 	policy_verdict(&id, &facts, cfg->policy_allow_local_delivery, &d);
-	if (d.verdict == VERDICT_REFUSE || log_debug_enabled()) {
-		char auth[128], sender[128], rcpt[256], ip[64];
-
-		proto_sanitize(req->auth, auth, sizeof auth);
-		proto_sanitize(req->sender, sender, sizeof sender);
-		proto_sanitize(req->rcpt, rcpt, sizeof rcpt);
-		proto_sanitize(req->ip, ip, sizeof ip);
+	/* the values as they came, bounded: log.c escapes what is not printable */
+	if (d.verdict == VERDICT_REFUSE || log_debug_enabled())
 		(d.verdict == VERDICT_REFUSE ? log_info : log_debug)(
-		    "conn %llu: %s ctx=%s sender=<%s> account=%s mailbox=%s identified-by=%s"
-		    " auth=%s uid=%s ip=%s rcpt=<%s> reason=%s", connid,
-		    d.verdict == VERDICT_REFUSE ? "refused" : "passed", req->ctx, sender,
-		    id.account[0] ? id.account : "-", id.mailbox[0] ? id.mailbox : "-",
-		    id.how, auth[0] ? auth : "-", req->uid[0] ? req->uid : "-",
-		    ip[0] ? ip : "-", rcpt, d.reason);
-	}
+		    "conn %llu: %s ctx=%.16s sender=<%.127s> account=%s mailbox=%.127s"
+		    " identified-by=%s auth=%.127s uid=%.16s ip=%.63s rcpt=<%.255s> reason=%s",
+		    connid, d.verdict == VERDICT_REFUSE ? "refused" : "passed", req->ctx,
+		    req->sender, id.account[0] ? id.account : "-",
+		    id.mailbox[0] ? id.mailbox : "-", id.how, req->auth[0] ? req->auth : "-",
+		    req->uid[0] ? req->uid : "-", req->ip[0] ? req->ip : "-", req->rcpt,
+		    d.reason);
 	v = d.verdict;
 	snprintf(text, len, "%s", d.text);
 	if (id.kind != IDENTITY_ACCOUNT && id.kind != IDENTITY_MAILBOX) {

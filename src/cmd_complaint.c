@@ -23,16 +23,17 @@ complaint_add(struct ctl *c, int argc, char **argv)
 		{ "source", required_argument, NULL, 's' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "suspend", no_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *ref = NULL, *source = "report", *name;
 	long long window = c->cfg.policy_complaint_window;
-	int ch, r, suspend = c->cfg.policy_suspend_on_complaint, is_mailbox;
+	int ch, r = 0, suspend = c->cfg.policy_suspend_on_complaint, is_mailbox;
 	struct complaint cp;
 	struct suspension sp, cur;
 	char derr[256], account[ACCOUNT_NAME_MAX], norm[ADDRESS_MAX], end[32], detail[1400];
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'r':
 			ref = optarg;
@@ -48,6 +49,9 @@ complaint_add(struct ctl *c, int argc, char **argv)
 			break;
 		case 'S':
 			suspend = 1;
+			break;
+		case 'j':
+			c->json = 1;
 			break;
 		default:
 			return EX_USAGE;
@@ -104,10 +108,22 @@ complaint_add(struct ctl *c, int argc, char **argv)
 	}
 	if (store_commit(c->st) == -1)
 		return ctl_db_error(c, "complaint add");
+	if (c->json) {
+		/* "suspension": the suspension this made, or the one in force, or null */
+		json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:o}",
+		    "complaint", (json_int_t)cp.id, "account", account, "source", source,
+		    "ref", ref, "window_end", end, "suspended", suspend,
+		    "already_suspended", r == CTL_REFUSED,
+		    "suspension", suspend ? json_integer(sp.id) : r == CTL_REFUSED ?
+		    json_integer(cur.id) : json_null());
+
+		ctl_notices_send(c, account);
+		return ctl_json_print(j);
+	}
 	printf("complaint #%lld recorded for %s (%s: %s); window until %s\n", cp.id, account,
-	    source, ref, end);
+	    source, ctl_esc(ref), end);
 	if (suspend)
-		printf("suspended account %s: %s\n", account, sp.reason);
+		printf("suspended account %s: %s\n", account, ctl_esc(sp.reason));
 	else if (r == CTL_REFUSED)
 		printf("account %s was already suspended\n", account);
 	ctl_notices_send(c, account);
@@ -131,13 +147,15 @@ complaint_list_cb(void *arg, const struct complaint *cp)
 	lifecycle_time(end, we, sizeof we);
 	if (lc->c->json)
 		json_array_append_new(lc->arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b,"
-		    " s:s, s:s}", "id", (json_int_t)cp->id, "source", cp->source, "ref", cp->ref,
+		    " s:o, s:o}", "id", (json_int_t)cp->id, "source", cp->source, "ref", cp->ref,
 		    "received", at, "by", cp->created_by, "window_end", we,
-		    "window_open", end > lc->c->now, "closed_by", cp->closed_by,
-		    "close_reason", cp->close_reason));
+		    "window_open", end > lc->c->now,
+		    "closed_by", cp->closed_at != 0 ? json_string(cp->closed_by) : json_null(),
+		    "close_reason", cp->closed_at != 0 ? json_string(cp->close_reason) :
+		    json_null()));
 	else
-		printf("#%-5lld %-10s %-20s %-20s %-6s %s\n", cp->id, cp->source, at, we,
-		    end > lc->c->now ? "open" : "ended", cp->ref);
+		printf("#%-5lld %-10s %-20s %-20s %-6s %s\n", cp->id, ctl_esc(cp->source), at, we,
+		    end > lc->c->now ? "open" : "ended", ctl_esc(cp->ref));
 	return 0;
 }
 
@@ -153,7 +171,7 @@ complaint_list(struct ctl *c, int argc, char **argv)
 	char lower[ACCOUNT_NAME_MAX];
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		if (ch != 'j')
 			return EX_USAGE;
 		c->json = 1;
@@ -166,7 +184,7 @@ complaint_list(struct ctl *c, int argc, char **argv)
 	    &a)) != 1) {
 		if (r == -1)
 			return ctl_db_error(c, "complaint list");
-		fprintf(stderr, "mailabusectl: %s: no such account\n", argv[optind]);
+		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(argv[optind]));
 		return EX_NOINPUT;
 	}
 	if (c->json)
@@ -187,6 +205,7 @@ complaint_close(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *reason = NULL;
@@ -195,10 +214,13 @@ complaint_close(struct ctl *c, int argc, char **argv)
 	long long id;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'r')
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'j')
+			c->json = 1;
+		else if (ch == 'r')
+			reason = optarg;
+		else
 			return EX_USAGE;
-		reason = optarg;
 	}
 	if (optind + 1 != argc || reason == NULL || *reason == '\0' ||
 	    strlen(reason) >= REASON_MAX)
@@ -227,20 +249,34 @@ complaint_close(struct ctl *c, int argc, char **argv)
 	    store_audit_insert(c->st, c->now, c->actor, "complaint-closed", cp.account,
 	    cp.account, detail) == -1 || store_commit(c->st) == -1)
 		return ctl_db_error(c, "complaint close");
-	printf("complaint #%lld of %s: window closed: %s\n", id, cp.account, reason);
+	if (c->json)
+		return ctl_json_print(json_pack("{s:I, s:s, s:b, s:s}", "complaint",
+		    (json_int_t)id, "account", cp.account, "closed", 1, "reason", reason));
+	printf("complaint #%lld of %s: window closed: %s\n", id, ctl_esc(cp.account),
+	    ctl_esc(reason));
 	return 0;
 }
 
 int
 cmd_complaint(struct ctl *c, int argc, char **argv)
 {
+	/* the subcommand's argv[0], as option errors name it */
+	static char add[] = "complaint add", list[] = "complaint list",
+	    close_[] = "complaint close";
+
 	if (argc < 2)
 		return ctl_usage_error("usage: complaint add|list|close ...");
-	if (strcmp(argv[1], "add") == 0)
+	if (strcmp(argv[1], "add") == 0) {
+		argv[1] = add;
 		return complaint_add(c, argc - 1, argv + 1);
-	if (strcmp(argv[1], "list") == 0)
+	}
+	if (strcmp(argv[1], "list") == 0) {
+		argv[1] = list;
 		return complaint_list(c, argc - 1, argv + 1);
-	if (strcmp(argv[1], "close") == 0)
+	}
+	if (strcmp(argv[1], "close") == 0) {
+		argv[1] = close_;
 		return complaint_close(c, argc - 1, argv + 1);
+	}
 	return ctl_usage_error("complaint: unknown subcommand '%s'", argv[1]);
 }

@@ -60,7 +60,8 @@ expire_eligible(struct ctl *c, const struct suspension *sp, int *queued)
 		return r == 1 ? 0 : -1;		/* 1: another run got there first */
 	if (notify_queue(c->st, &c->cfg, sp->account, "eligible", v, 1, c->now, err,
 	    sizeof err) == -1) {
-		fprintf(stderr, "mailabusectl: expire: notice for %s: %s\n", sp->account, err);
+		fprintf(stderr, "mailabusectl: expire: notice for %s: %s\n", sp->account,
+		    ctl_esc(err));
 		return 1;
 	}
 	if (store_audit_insert(c->st, c->now, c->actor, "eligible", sp->account, sp->account,
@@ -77,11 +78,12 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 {
 	struct pending p = { NULL, 0, 0 };
 	long long closed = 0, purged = 0;
-	int r, queued = 0, sent = 0, failed = 0;
+	int r, queued = 0, sent = 0, failed = 0, given_up = 0;
 
-	(void)argv;
-	if (argc != 1)
-		return ctl_usage_error("usage: expire");
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		c->json = 1;
+	else if (argc != 1)
+		return ctl_usage_error("usage: expire [--json]");
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	/* 1. complaint windows that have ended */
@@ -121,7 +123,7 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 	}
 	free(p.s);
 	/* 3. notices due, new and retried */
-	if (notify_send_due(c->st, &c->cfg, NULL, c->now, &sent, &failed) == -1)
+	if (notify_send_due(c->st, &c->cfg, NULL, c->now, &sent, &failed, &given_up) == -1)
 		return ctl_db_error(c, "expire");
 	/* 4. old records, never those the unblock rule needs */
 	if (store_begin(c->st) == -1 ||
@@ -129,9 +131,14 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 	    c->now - c->cfg.retention_records, &purged) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "expire");
+	if (c->json)
+		return ctl_json_print(json_pack("{s:I, s:i, s:i, s:i, s:i, s:I}",
+		    "complaint_windows_ended", (json_int_t)closed, "eligibility_notices_queued",
+		    queued, "notices_sent", sent, "notices_failed", failed,
+		    "notices_given_up", given_up, "records_purged", (json_int_t)purged));
 	printf("expire: %lld complaint window%s ended, %d eligibility notice%s queued,"
-	    " %d notice%s sent, %d failed, %lld old record%s purged\n",
+	    " %d notice%s sent, %d failed, %d given up, %lld old record%s purged\n",
 	    closed, closed == 1 ? "" : "s", queued, queued == 1 ? "" : "s",
-	    sent, sent == 1 ? "" : "s", failed, purged, purged == 1 ? "" : "s");
+	    sent, sent == 1 ? "" : "s", failed, given_up, purged, purged == 1 ? "" : "s");
 	return 0;
 }

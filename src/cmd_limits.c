@@ -120,11 +120,11 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 	struct hour_use use = { 0, 0 };
 	struct account a;
 	const char *name;
-	json_t *arr;
+	json_t *arr, *changes;
 	int ch, r, det, action, reset;
 	long long value;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		if (ch != 'j')
 			return EX_USAGE;
 		c->json = 1;
@@ -143,44 +143,48 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 	if ((r = store_account_get(c->st, name, &a)) != 1) {
 		store_rollback(c->st);
 		if (r == 0) {
-			fprintf(stderr, "mailabusectl: %s: no such account\n", name);
+			fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(name));
 			return EX_NOINPUT;
 		}
 		return ctl_db_error(c, "limits");
 	}
+	changes = json_array();
 	for (int i = optind; i < argc; i++) {
 		limits_spec(argv[i], &det, &value, &action, &reset);
 		if (limits_load(c, a.name, &lv) == -1)
-			return ctl_db_error(c, "limits");
+			goto dberr;
 		limit_text(&lv.lim.l[det], (enum detector)det, was, sizeof was);
 		if (reset) {
 			if (store_limit_delete(c->st, a.name, detect_name((enum detector)det)) == -1)
-				return ctl_db_error(c, "limits");
+				goto dberr;
 			snprintf(detail, sizeof detail, "%s back to the configuration's (was %s)",
 			    detect_name((enum detector)det), was);
+			now_text[0] = '\0';
 		} else {
 			struct detect_limit l = { value, action >= 0 ? (enum detect_action)action :
 			    lv.lim.l[det].action };
 
 			if (store_limit_set(c->st, a.name, detect_name((enum detector)det), l.value,
 			    detect_action_name(l.action), c->now, c->actor) == -1)
-				return ctl_db_error(c, "limits");
+				goto dberr;
 			limit_text(&l, (enum detector)det, now_text, sizeof now_text);
 			snprintf(detail, sizeof detail, "%s = %s (was %s)",
 			    detect_name((enum detector)det), now_text, was);
 		}
 		if (store_audit_insert(c->st, c->now, c->actor, "limits", a.name, a.name,
 		    detail) == -1)
-			return ctl_db_error(c, "limits");
+			goto dberr;
+		/* "now" is null for a reset: the configuration's value shows in "limits" */
+		json_array_append_new(changes, json_pack("{s:s, s:s, s:o}", "detector",
+		    detect_name((enum detector)det), "was", was,
+		    "now", reset ? json_null() : json_string(now_text)));
 		if (!c->json)
 			printf("%s: %s\n", a.name, detail);
 	}
-	if (store_commit(c->st) == -1)
-		return ctl_db_error(c, "limits");
-	if (limits_load(c, a.name, &lv) == -1 ||
+	if (store_commit(c->st) == -1 || limits_load(c, a.name, &lv) == -1 ||
 	    store_history_sources(c->st, a.name, c->now - DETECT_WINDOW, -1, 1000, hour_cb,
 	    &use) == -1)
-		return ctl_db_error(c, "limits");
+		goto dberr;
 	arr = json_array();
 	if (!c->json)
 		printf("%-18s %-16s %-8s %s\n", "DETECTOR", "LIMIT", "FROM", "LAST HOUR");
@@ -191,18 +195,15 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 		limit_text(&lv.lim.l[d], (enum detector)d, now_text, sizeof now_text);
 		lifecycle_time(lv.set_at[d], at, sizeof at);
 		if (c->json) {
-			json_t *o = json_pack("{s:s, s:I, s:s, s:s}", "detector",
-			    detect_name((enum detector)d), (json_int_t)lv.lim.l[d].value,
+			/* limit 0: the detector is off; last_hour, set_by, set_at null when none */
+			json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o}",
+			    "detector", detect_name((enum detector)d),
+			    "limit", (json_int_t)lv.lim.l[d].value,
 			    "action", detect_action_name(lv.lim.l[d].action),
-			    "from", lv.own[d] ? "account" : "configuration");
-
-			if (used >= 0)
-				json_object_set_new(o, "last_hour", json_integer(used));
-			if (lv.own[d]) {
-				json_object_set_new(o, "set_by", json_string(lv.set_by[d]));
-				json_object_set_new(o, "set_at", json_string(at));
-			}
-			json_array_append_new(arr, o);
+			    "from", lv.own[d] ? "account" : "configuration",
+			    "last_hour", used >= 0 ? json_integer(used) : json_null(),
+			    "set_by", lv.own[d] ? json_string(lv.set_by[d]) : json_null(),
+			    "set_at", lv.own[d] ? json_string(at) : json_null()));
 			continue;
 		}
 		printf("%-18s %-16s %-8s", detect_name((enum detector)d), now_text,
@@ -212,10 +213,15 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 		printf("\n");
 	}
 	if (c->json)
-		return ctl_json_print(json_pack("{s:s, s:I, s:o}", "account", a.name,
-		    "bounce_min", (json_int_t)lv.lim.bounce_min, "limits", arr));
+		return ctl_json_print(json_pack("{s:s, s:o, s:I, s:o}", "account", a.name,
+		    "changes", changes, "bounce_min", (json_int_t)lv.lim.bounce_min,
+		    "limits", arr));
 	json_decref(arr);
+	json_decref(changes);
 	return 0;
+dberr:
+	json_decref(changes);
+	return ctl_db_error(c, "limits");
 }
 
 struct top_ctx {
@@ -277,7 +283,7 @@ cmd_top(struct ctl *c, int argc, char **argv)
 	json_t *v, *b;
 	size_t i;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			c->json = 1;
@@ -313,7 +319,7 @@ cmd_top(struct ctl *c, int argc, char **argv)
 	json_array_foreach(tc.arr, i, v) {
 		b = json_object_get(v, "busiest_source");
 		printf("%-16s %7lld %9lld %7lld%% %7lld %5lld %7lld %9lld%%  %s %s (%lld external)\n",
-		    json_string_value(json_object_get(v, "account")),
+		    ctl_esc(json_string_value(json_object_get(v, "account"))),
 		    (long long)json_integer_value(json_object_get(v, "messages")),
 		    (long long)json_integer_value(json_object_get(v, "rcpts_external")),
 		    (long long)json_integer_value(json_object_get(v, "bounce_percent")),
@@ -321,8 +327,8 @@ cmd_top(struct ctl *c, int argc, char **argv)
 		    (long long)json_integer_value(json_object_get(v, "held")),
 		    (long long)json_integer_value(json_object_get(v, "limited")),
 		    (long long)json_integer_value(json_object_get(v, "percent_of_limit")),
-		    b != NULL ? json_string_value(json_object_get(b, "kind")) : "-",
-		    b != NULL ? json_string_value(json_object_get(b, "source")) : "-",
+		    b != NULL ? ctl_esc(json_string_value(json_object_get(b, "kind"))) : "-",
+		    b != NULL ? ctl_esc(json_string_value(json_object_get(b, "source"))) : "-",
 		    b != NULL ? (long long)json_integer_value(json_object_get(b,
 		    "rcpts_external")) : 0LL);
 	}

@@ -26,7 +26,7 @@ show_args(struct ctl *c, int argc, char **argv, int npos, const char **pos,
 	char *end;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			c->json = 1;
@@ -95,7 +95,7 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit,
 	else
 		*j = lifecycle_history(c->st, name, c->now - since, c->now, limit, -1, &rc);
 	if (rc == LC_NOT_FOUND) {
-		fprintf(stderr, "mailabusectl: %s: no such account\n", name);
+		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(name));
 		return EX_NOINPUT;
 	}
 	if (rc != LC_OK)
@@ -103,13 +103,20 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit,
 	return 0;
 }
 
-/* A string member, or "-". */
+/* A string member, escaped for the terminal, or "-". */
 static const char *
 js(json_t *o, const char *key)
 {
 	const char *v = json_string_value(json_object_get(o, key));
 
-	return v != NULL && *v != '\0' ? v : "-";
+	return v != NULL && *v != '\0' ? ctl_esc(v) : "-";
+}
+
+/* An integer member. */
+static long long
+ji(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
 }
 
 int
@@ -155,6 +162,10 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		    js(v, "since"), js(v, "reason"));
 	printf("suspensions:  %lld in all\n",
 	    (long long)json_integer_value(json_object_get(j, "suspensions_total")));
+	json_array_foreach(json_object_get(j, "notices_failed"), i, v)
+		printf("notice:       #%lld %s to %s FAILED: given up %s after %lld attempts"
+		    " since %s: %s\n", ji(v, "id"), js(v, "kind"), js(v, "rcpt"),
+		    js(v, "failed_at"), ji(v, "attempts"), js(v, "queued"), js(v, "error"));
 	json_decref(j);
 	return 0;
 }
@@ -171,12 +182,14 @@ list_cb(void *arg, const struct account *a, int suspended)
 	const char *state = suspended ? "suspended" : a->present ? "active" : "removed";
 
 	if (lc->c->json)
-		json_array_append_new(lc->arr, json_pack("{s:s, s:s, s:s, s:s}",
-		    "account", a->name, "owner", a->owner, "contact", a->contact,
+		json_array_append_new(lc->arr, json_pack("{s:s, s:o, s:o, s:s}",
+		    "account", a->name,
+		    "owner", a->owner[0] ? json_string(a->owner) : json_null(),
+		    "contact", a->contact[0] ? json_string(a->contact) : json_null(),
 		    "state", state));
 	else
-		printf("%-16s %-10s %-16s %s\n", a->name, state, a->owner[0] ? a->owner : "-",
-		    a->contact[0] ? a->contact : "-");
+		printf("%-16s %-10s %-16s %s\n", ctl_esc(a->name), state,
+		    a->owner[0] ? ctl_esc(a->owner) : "-", a->contact[0] ? ctl_esc(a->contact) : "-");
 	return 0;
 }
 
@@ -202,11 +215,6 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	return c->json ? ctl_json_print(lc.arr) : 0;
 }
 
-static long long
-ji(json_t *o, const char *key)
-{
-	return (long long)json_integer_value(json_object_get(o, key));
-}
 
 /* One source of `history`: its counters, top domains, client hosts. */
 static void
@@ -260,7 +268,7 @@ cmd_history(struct ctl *c, int argc, char **argv)
 	json_t *j, *v;
 	size_t i;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'j':
 			c->json = 1;
@@ -316,8 +324,8 @@ cmd_history(struct ctl *c, int argc, char **argv)
 		    js(v, "source_kind"), js(v, "source"));
 		if (strcmp(js(v, "ip"), "-") != 0)
 			printf(" from %s", js(v, "ip"));
-		printf(" <%s> to %s (%lld local, %lld external", json_string_value(json_object_get(v,
-		    "sender")), js(v, "rcpt"), ji(v, "rcpts_local"), ji(v, "rcpts_external"));
+		printf(" <%s> to %s (%lld local, %lld external", ctl_esc(json_string_value(
+		    json_object_get(v, "sender"))), js(v, "rcpt"), ji(v, "rcpts_local"), ji(v, "rcpts_external"));
 		if (ji(v, "delivered") + ji(v, "deferred") + ji(v, "bounced") > 0)
 			printf("; %lld delivered, %lld deferred, %lld bounced", ji(v, "delivered"),
 			    ji(v, "deferred"), ji(v, "bounced"));

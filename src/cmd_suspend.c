@@ -14,15 +14,16 @@
 #include "lifecycle.h"
 #include "notify.h"
 
-/* Parse "TARGET --reason TEXT [--source S] [--no-count]"; 0 or an exit status. */
+/* Parse "TARGET --reason TEXT [--source S] [--no-count] [--json]"; 0 or an exit status. */
 static int
-suspend_args(int argc, char **argv, int suspend, const char **target,
+suspend_args(struct ctl *c, int argc, char **argv, int suspend, const char **target,
     const char **reason, const char **source, int *no_count)
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
 		{ "source", required_argument, NULL, 's' },
 		{ "no-count", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -30,7 +31,7 @@ suspend_args(int argc, char **argv, int suspend, const char **target,
 	*reason = NULL;
 	*source = "admin";
 	*no_count = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 'r':
 			*reason = optarg;
@@ -39,6 +40,9 @@ suspend_args(int argc, char **argv, int suspend, const char **target,
 			if (!suspend)
 				return ctl_usage_error("%s: --source is not an option here", argv[0]);
 			*source = optarg;
+			break;
+		case 'j':
+			c->json = 1;
 			break;
 		case 'n':
 			if (suspend)
@@ -84,10 +88,13 @@ ctl_suspend_apply(struct ctl *c, struct suspension *sp, struct suspension *cur)
 	    store_audit_insert(c->st, c->now, c->actor, "suspend", sp->account, sp->target,
 	    sp->reason) == -1)
 		return ctl_db_error(c, "suspend");
+	/* the suspension stands whatever happens to its notice: say so, audit it */
 	if (lifecycle_notice_suspended(c->st, &c->cfg, sp, c->now, err, sizeof err) == -1) {
-		store_rollback(c->st);
-		fprintf(stderr, "mailabusectl: cannot queue the owner's notice: %s\n", err);
-		return EX_CONFIG;
+		fprintf(stderr, "mailabusectl: warning: the owner of %s is not told, the notice"
+		    " cannot be queued: %s\n", sp->account, ctl_esc(err));
+		if (store_audit_insert(c->st, c->now, c->actor, "notice-failed", sp->account,
+		    sp->target, err) == -1)
+			return ctl_db_error(c, "suspend");
 	}
 	return 0;
 }
@@ -100,7 +107,7 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 	char ts[32];
 	int r, is_mailbox, no_count;
 
-	if ((r = suspend_args(argc, argv, 1, &target, &reason, &source, &no_count)) != 0)
+	if ((r = suspend_args(c, argc, argv, 1, &target, &reason, &source, &no_count)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
@@ -119,16 +126,22 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 		store_rollback(c->st);
 		lifecycle_time(cur.created_at, ts, sizeof ts);
 		fprintf(stderr, "mailabusectl: %s is already suspended since %s: %s\n",
-		    sp.target, ts, cur.reason);
+		    ctl_esc(sp.target), ts, ctl_esc(cur.reason));
 		return CTL_REFUSED;
 	}
 	if (r != 0)
 		return r;
 	if (store_commit(c->st) == -1)
 		return ctl_db_error(c, "suspend");
-	printf("suspended %s %s: %s\n", sp.kind, sp.target, reason);
+	if (c->json)
+		r = ctl_json_print(json_pack("{s:b, s:I, s:s, s:s, s:s, s:s, s:s}",
+		    "suspended", 1, "suspension", (json_int_t)sp.id, "kind", sp.kind,
+		    "target", sp.target, "account", sp.account, "reason", sp.reason,
+		    "source", sp.source));
+	else
+		printf("suspended %s %s: %s\n", sp.kind, ctl_esc(sp.target), ctl_esc(reason));
 	ctl_notices_send(c, sp.account);
-	return 0;
+	return r;
 }
 
 int
@@ -139,7 +152,7 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 	char norm[ADDRESS_MAX], account[ACCOUNT_NAME_MAX];
 	int r, is_mailbox, no_count;
 
-	if ((r = suspend_args(argc, argv, 0, &target, &reason, &source, &no_count)) != 0)
+	if ((r = suspend_args(c, argc, argv, 0, &target, &reason, &source, &no_count)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
@@ -154,7 +167,7 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 		return ctl_db_error(c, "unsuspend");
 	if (r == 0) {
 		store_rollback(c->st);
-		fprintf(stderr, "mailabusectl: %s is not suspended\n", norm);
+		fprintf(stderr, "mailabusectl: %s is not suspended\n", ctl_esc(norm));
 		return CTL_REFUSED;
 	}
 	/* An admin lift counts as the account's unblock, unless made in error. */
@@ -164,7 +177,12 @@ cmd_unsuspend(struct ctl *c, int argc, char **argv)
 	    no_count ? "unsuspend-nocount" : "unsuspend", account, norm, reason) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "unsuspend");
-	printf("unsuspended %s %s: %s%s\n", cur.kind, norm, reason,
+	if (c->json)
+		return ctl_json_print(json_pack("{s:b, s:I, s:s, s:s, s:s, s:s, s:b}",
+		    "unsuspended", 1, "suspension", (json_int_t)cur.id, "kind", cur.kind,
+		    "target", norm, "account", account, "reason", reason,
+		    "counts_as_unblock", !(no_count || is_mailbox)));
+	printf("unsuspended %s %s: %s%s\n", cur.kind, ctl_esc(norm), ctl_esc(reason),
 	    no_count || is_mailbox ? "" : " (counts as the account's unblock)");
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "cpanel.h"
 #include "ctl.h"
 #include "identity.h"
+#include "str.h"
 
 struct sync_account {
 	char name[ACCOUNT_NAME_MAX];
@@ -28,6 +29,7 @@ struct sync_state {
 	int warnings;
 	int changes;
 	int failed;
+	json_t *json;		/* --json: the changes, printed once committed */
 };
 
 /* The path of a file under cpanel.root ("" if it does not fit). */
@@ -46,7 +48,7 @@ sync_path(struct ctl *c, const char *rel, char *buf, size_t len)
 static void
 sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *what)
 {
-	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", file, line, what);
+	fprintf(stderr, "mailabusectl: warning: %s:%u: %s\n", ctl_esc(file), line, ctl_esc(what));
 	ss->warnings++;
 }
 
@@ -208,11 +210,19 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 			continue;
 		}
 		if (strcmp(key, "CONTACTEMAIL") == 0) {
-			/* cPanel may list several, comma-separated: keep the first. */
-			value[strcspn(value, ", ")] = '\0';
-			if (*value != '\0' && (strchr(value, '@') == NULL || strlen(value) >= clen))
-				sync_warn(ss, path, lineno, "CONTACTEMAIL is not an address");
-			else
+			/*
+			 * One plain address or none: anything else (a list, a
+			 * name with <>, control characters) could add headers to
+			 * a notice or make sendmail refuse it for ever.
+			 */
+			contact[0] = '\0';
+			if (*value != '\0' && (!str_address_valid(value, 1) || strlen(value) >= clen)) {
+				char what[256];
+
+				snprintf(what, sizeof what, "CONTACTEMAIL \"%.100s\" is not one plain"
+				    " address; notices go to notify.fallback", value);
+				sync_warn(ss, path, lineno, what);
+			} else
 				snprintf(contact, clen, "%s", value);
 		} else if (strcmp(key, "DNS") == 0) {
 			if (identity_domain_normalise(value, main_domain, mlen) == -1) {
@@ -223,6 +233,103 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 	}
 	free(line);
 	fclose(f);
+}
+
+/* The domains accounts with a suspension in force would lose, account by account. */
+struct sync_losses {
+	char account[ACCOUNT_NAME_MAX];
+	long long lost, total;
+	int staying;
+	long long refuse;		/* staying accounts that lose most of their domains */
+	char refused[ACCOUNT_NAME_MAX];
+	long long refused_lost, refused_total;
+};
+
+/* Close one account's tally: losing most of its domains is refused. */
+static void
+sync_losses_flush(struct sync_losses *sl)
+{
+	if (sl->account[0] != '\0' && sl->staying && sl->lost * 2 > sl->total) {
+		if (sl->refuse++ == 0) {
+			snprintf(sl->refused, sizeof sl->refused, "%s", sl->account);
+			sl->refused_lost = sl->lost;
+			sl->refused_total = sl->total;
+		}
+	}
+	sl->account[0] = '\0';
+	sl->lost = 0;
+}
+
+/* Say each domain a suspended account loses, always: its mail may pass from then on. */
+static int
+sync_loss_cb(void *arg, const char *account, const char *domain, long long total, int staying)
+{
+	struct sync_losses *sl = arg;
+
+	if (strcmp(sl->account, account) != 0) {
+		sync_losses_flush(sl);
+		snprintf(sl->account, sizeof sl->account, "%s", account);
+		sl->total = total;
+		sl->staying = staying;
+	}
+	sl->lost++;
+	fprintf(stderr, "mailabusectl: sync: warning: suspended account %s loses domain %s%s\n",
+	    ctl_esc(account), ctl_esc(domain), staying ? "" : " (the account is gone from cPanel)");
+	return 0;
+}
+
+/*
+ * Truncated or half-written cPanel files must not lift suspensions:
+ * marking most accounts removed, removing most domains, dropping most
+ * owners, or taking most of the domains of an account with a suspension
+ * in force needs --force.  0, or an exit status after saying why.
+ */
+static int
+sync_guard(struct sync_state *ss, int force)
+{
+	struct ctl *c = ss->c;
+	struct sync_losses sl;
+	struct sync_guard g;
+	long long present, removed, staged;
+	const char *root = c->cfg.cpanel_root;
+
+	memset(&sl, 0, sizeof sl);
+	if (store_sync_counts(c->st, &present, &removed, &staged) == -1 ||
+	    store_sync_guard(c->st, &g) == -1 ||
+	    store_sync_suspended_losses(c->st, sync_loss_cb, &sl) == -1)
+		return ctl_db_error(c, "sync");
+	sync_losses_flush(&sl);
+	if (force)
+		return 0;
+	if (present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
+		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
+		    " (are the cPanel files under %s complete?); use --force if they are\n",
+		    removed, present, root);
+		return EX_DATAERR;
+	}
+	if (g.domains > 0 && (g.domains_staged == 0 ||
+	    (g.domains_removed > 10 && g.domains_removed * 2 > g.domains))) {
+		fprintf(stderr, "mailabusectl: sync: refusing to remove %lld of %lld domains"
+		    " (is etc/userdomains under %s complete?); use --force if it is\n",
+		    g.domains_removed, g.domains, root);
+		return EX_DATAERR;
+	}
+	/* cPanel lists every account's owner: an account without one is no removal */
+	if (g.owners_lost > 0 && g.owners_lost * 2 > g.owned) {
+		fprintf(stderr, "mailabusectl: sync: refusing to drop the owner of %lld of %lld"
+		    " accounts (is etc/trueuserowners under %s complete?); use --force if it is\n",
+		    g.owners_lost, g.owned, root);
+		return EX_DATAERR;
+	}
+	if (sl.refuse > 0) {
+		fprintf(stderr, "mailabusectl: sync: refusing to take %lld of the %lld domains of"
+		    " suspended account %s%s: the mail of its mailboxes there would pass"
+		    " (is etc/userdomains under %s complete?); use --force if it is\n",
+		    sl.refused_lost, sl.refused_total, ctl_esc(sl.refused),
+		    sl.refuse > 1 ? " and of other suspended accounts" : "", root);
+		return EX_DATAERR;
+	}
+	return 0;
 }
 
 static const char *const sync_labels[] = {
@@ -236,7 +343,65 @@ static const char *const sync_labels[] = {
 	[SYNC_LOCAL_REMOVED] = "- localdomain",
 };
 
-/* Print one change and audit the account-level ones. */
+static const char *const sync_names[] = {
+	[SYNC_ACCOUNT_ADDED] = "account-added",
+	[SYNC_ACCOUNT_CHANGED] = "account-changed",
+	[SYNC_ACCOUNT_REMOVED] = "account-removed",
+	[SYNC_DOMAIN_ADDED] = "domain-added",
+	[SYNC_DOMAIN_CHANGED] = "domain-changed",
+	[SYNC_DOMAIN_REMOVED] = "domain-removed",
+	[SYNC_LOCAL_ADDED] = "localdomain-added",
+	[SYNC_LOCAL_REMOVED] = "localdomain-removed",
+};
+
+/* A change as JSON: "old" and "new" are null where the change has none. */
+static json_t *
+sync_change_json(enum sync_change what, const char *name, const char *old_value,
+    const char *new_value)
+{
+	int has_old = what == SYNC_ACCOUNT_CHANGED || what == SYNC_DOMAIN_CHANGED ||
+	    what == SYNC_DOMAIN_REMOVED;
+	int has_new = what == SYNC_ACCOUNT_ADDED || what == SYNC_ACCOUNT_CHANGED ||
+	    what == SYNC_DOMAIN_ADDED || what == SYNC_DOMAIN_CHANGED;
+
+	return json_pack("{s:s, s:s, s:o, s:o}", "change", sync_names[what], "name", name,
+	    "old", has_old && old_value != NULL ? json_string(old_value) : json_null(),
+	    "new", has_new && new_value != NULL ? json_string(new_value) : json_null());
+}
+
+/* One change, as text. */
+static void
+sync_change_print(enum sync_change what, const char *name, const char *old_value,
+    const char *new_value)
+{
+	switch (what) {
+	case SYNC_ACCOUNT_ADDED:
+		printf("%s %s (owner %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
+		break;
+	case SYNC_ACCOUNT_REMOVED:
+		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], ctl_esc(name));
+		break;
+	case SYNC_ACCOUNT_CHANGED:
+		printf("%s %s: %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value),
+		    ctl_esc(new_value));
+		break;
+	case SYNC_DOMAIN_CHANGED:
+		printf("%s %s: %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value),
+		    ctl_esc(new_value));
+		break;
+	case SYNC_DOMAIN_ADDED:
+		printf("%s %s -> %s\n", sync_labels[what], ctl_esc(name), ctl_esc(new_value));
+		break;
+	case SYNC_DOMAIN_REMOVED:
+		printf("%s %s (was %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value));
+		break;
+	default:
+		printf("%s %s\n", sync_labels[what], ctl_esc(name));
+		break;
+	}
+}
+
+/* Print one change (or keep it for --json) and audit the account-level ones. */
 static int
 sync_change_cb(void *arg, enum sync_change what, const char *name,
     const char *old_value, const char *new_value)
@@ -246,33 +411,25 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 	char detail[1024];
 
 	ss->changes++;
+	if (ss->json != NULL)
+		json_array_append_new(ss->json, sync_change_json(what, name, old_value,
+		    new_value));
+	else
+		sync_change_print(what, name, old_value, new_value);
 	switch (what) {
 	case SYNC_ACCOUNT_ADDED:
-		printf("%s %s (owner %s)\n", sync_labels[what], name, new_value);
 		action = "account-added";
 		snprintf(detail, sizeof detail, "owner %s", new_value);
 		break;
 	case SYNC_ACCOUNT_REMOVED:
-		printf("%s %s (gone from cPanel; history kept)\n", sync_labels[what], name);
 		action = "account-removed";
 		snprintf(detail, sizeof detail, "gone from cPanel");
 		break;
 	case SYNC_ACCOUNT_CHANGED:
 		action = "account-changed";
 		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
-		printf("%s %s: %s\n", sync_labels[what], name, detail);
-		break;
-	case SYNC_DOMAIN_CHANGED:
-		printf("%s %s: %s -> %s\n", sync_labels[what], name, old_value, new_value);
-		break;
-	case SYNC_DOMAIN_ADDED:
-		printf("%s %s -> %s\n", sync_labels[what], name, new_value);
-		break;
-	case SYNC_DOMAIN_REMOVED:
-		printf("%s %s (was %s)\n", sync_labels[what], name, old_value);
 		break;
 	default:
-		printf("%s %s\n", sync_labels[what], name);
 		break;
 	}
 	if (action != NULL && store_audit_insert(ss->c->st, ss->c->now, ss->c->actor,
@@ -291,18 +448,23 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	long long present, removed, staged;
 	int ch, force = 0;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'f')
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'f')
+			force = 1;
+		else if (ch == 'j')
+			c->json = 1;
+		else
 			return EX_USAGE;
-		force = 1;
 	}
 	if (optind != argc)
-		return ctl_usage_error("usage: sync [--force]");
+		return ctl_usage_error("usage: sync [--force] [--json]");
+	if (c->json && (ss.json = json_array()) == NULL)
+		return ctl_json_print(NULL);
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)
@@ -330,21 +492,8 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 			goto out;
 		}
 	}
-	/*
-	 * Truncated or half-written cPanel files must not unsuspend everybody
-	 * by marking them removed: a large removal needs --force.
-	 */
-	if (store_sync_counts(c->st, &present, &removed, &staged) == -1) {
-		r = ctl_db_error(c, "sync");
+	if ((r = sync_guard(&ss, force)) != 0)
 		goto out;
-	}
-	if (!force && present > 0 && (staged == 0 || (removed > 10 && removed * 2 > present))) {
-		fprintf(stderr, "mailabusectl: sync: refusing to mark %lld of %lld accounts removed"
-		    " (are the cPanel files under %s complete?); use --force if they are\n",
-		    removed, present, c->cfg.cpanel_root);
-		r = EX_DATAERR;
-		goto out;
-	}
 	if (store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
 		r = ctl_db_error(c, "sync");
 		goto out;
@@ -358,7 +507,10 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
-	if (ss.changes == 0)
+	if (ss.json != NULL) {
+		ctl_json_print(json_pack("{s:i, s:i, s:O}", "count", ss.changes,
+		    "warnings", ss.warnings, "changes", ss.json));
+	} else if (ss.changes == 0)
 		printf("sync: no changes\n");
 	else
 		printf("sync: %d change%s\n", ss.changes, ss.changes == 1 ? "" : "s");
@@ -369,6 +521,7 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 out:
 	if (r != 0)
 		store_rollback(c->st);
+	json_decref(ss.json);
 	free(ss.acc);
 	return r;
 }

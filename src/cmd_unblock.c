@@ -26,7 +26,7 @@ cmd_unblock(struct ctl *c, int argc, char **argv)
 	json_t *j = NULL;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
 		if (ch != 'j')
 			return EX_USAGE;
 		c->json = 1;
@@ -44,7 +44,7 @@ cmd_unblock(struct ctl *c, int argc, char **argv)
 			return r;
 		r = lifecycle_unblock(c->st, &c->cfg, name, c->actor, c->now, &j, err, sizeof err);
 		if (r == LC_NOT_FOUND) {
-			fprintf(stderr, "mailabusectl: %s: no such account\n", name);
+			fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(name));
 			return EX_NOINPUT;
 		}
 		if (r == LC_ERROR) {
@@ -62,10 +62,10 @@ cmd_unblock(struct ctl *c, int argc, char **argv)
 	}
 	if (r == 0)
 		printf("unblock granted: outgoing mail of %s flows again\n",
-		    json_string_value(json_object_get(j, "account")));
+		    ctl_esc(json_string_value(json_object_get(j, "account"))));
 	else
 		printf("unblock refused: %s\n",
-		    json_string_value(json_object_get(j, "explanation")));
+		    ctl_esc(json_string_value(json_object_get(j, "explanation"))));
 	json_decref(j);
 	return r;
 }

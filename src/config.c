@@ -18,6 +18,7 @@
 #include "config.h"
 #include "detect.h"
 #include "duration.h"
+#include "str.h"
 
 enum cfg_type { CFG_STRING, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_MODE, CFG_ENUM };
 
@@ -46,6 +47,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy_socket.read_timeout", CFG_DURATION, OFF(policy_socket_read_timeout), "5s", 1, 3600, NULL },
 	{ "policy_socket.max_connections", CFG_INT, OFF(policy_socket_max_connections), "512", 1, 1000000, NULL },
 	{ "pid_file", CFG_STRING, OFF(pid_file), "/run/mailabuse/mailabused.pid", 0, 0, NULL },
+	{ "user", CFG_STRING, OFF(user), "mailabuse", 0, 0, NULL },
 	{ "log_level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels },
 	{ "cpanel.root", CFG_STRING, OFF(cpanel_root), "/", 0, 0, NULL },
 	{ "policy.allow_local_delivery", CFG_BOOL, OFF(policy_allow_local_delivery), "true", 0, 0, NULL },
@@ -61,6 +63,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "notify.fallback", CFG_STRING, OFF(notify_fallback), "root", 0, 0, NULL },
 	{ "notify.templates", CFG_STRING, OFF(notify_templates), "/etc/mailabuse/notices", 0, 0, NULL },
 	{ "notify.timeout", CFG_DURATION, OFF(notify_timeout), "60s", 1, 3600, NULL },
+	{ "notify.give_up", CFG_DURATION, OFF(notify_give_up), "7d", 60, 3650 * 86400LL, NULL },
 	{ "retention.messages", CFG_DURATION, OFF(retention_messages), "90d", 86400, 3650 * 86400LL, NULL },
 	{ "retention.records", CFG_DURATION, OFF(retention_records), "730d", 86400, 36500 * 86400LL, NULL },
 	{ "history.queue_max", CFG_INT, OFF(history_queue_max), "8192", 16, 1048576, NULL },
@@ -460,6 +463,16 @@ cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *er
 	if (cfg->notify_sendmail[0] != '/') {
 		cfg_key_where(lc, name, "notify.sendmail", where, sizeof where);
 		snprintf(err, errlen, "%s: notify.sendmail must start with an absolute path", where);
+		return -1;
+	}
+	/* they go into notices' From: and To: as they are */
+	if (!str_address_valid(cfg->notify_from, 0) || !str_address_valid(cfg->notify_fallback, 0)) {
+		const char *key = !str_address_valid(cfg->notify_from, 0) ? "notify.from" :
+		    "notify.fallback";
+
+		cfg_key_where(lc, name, key, where, sizeof where);
+		snprintf(err, errlen, "%s: %s must be one plain address (user@domain, or a"
+		    " local user name)", where, key);
 		return -1;
 	}
 	if (cfg->retention_records < cfg->policy_unblock_cooldown) {

@@ -25,9 +25,13 @@
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
+#include "str.h"
 
 #ifndef MAILABUSE_CONF
 #define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
+#endif
+#ifndef MAILABUSE_VERSION
+#define MAILABUSE_VERSION "0"
 #endif
 
 static const struct {
@@ -36,13 +40,13 @@ static const struct {
 	int owner;		/* account owners may run it (through the user socket) */
 	const char *usage;
 } ctl_commands[] = {
-	{ "sync", cmd_sync, 0, "sync [--force]" },
-	{ "suspend", cmd_suspend, 0, "suspend TARGET --reason TEXT [--source SOURCE]" },
-	{ "unsuspend", cmd_unsuspend, 0, "unsuspend TARGET --reason TEXT [--no-count]" },
+	{ "sync", cmd_sync, 0, "sync [--force] [--json]" },
+	{ "suspend", cmd_suspend, 0, "suspend TARGET --reason TEXT [--source SOURCE] [--json]" },
+	{ "unsuspend", cmd_unsuspend, 0, "unsuspend TARGET --reason TEXT [--no-count] [--json]" },
 	{ "complaint", cmd_complaint, 0, "complaint add ACCOUNT --ref TEXT [--source SOURCE]"
-	    " [--window DURATION] [--suspend]\n"
+	    " [--window DURATION] [--suspend] [--json]\n"
 	    "       mailabusectl [-c FILE] complaint list ACCOUNT [--json]\n"
-	    "       mailabusectl [-c FILE] complaint close ID --reason TEXT" },
+	    "       mailabusectl [-c FILE] complaint close ID --reason TEXT [--json]" },
 	{ "unblock", cmd_unblock, 1, "unblock [ACCOUNT] [--json]" },
 	{ "status", cmd_status, 1, "status [ACCOUNT] [--json]" },
 	{ "list", cmd_list, 0, "list [--state active|suspended|removed] [--json]" },
@@ -51,7 +55,9 @@ static const struct {
 	{ "top", cmd_top, 0, "top [--since DURATION] [--limit N] [--json]" },
 	{ "limits", cmd_limits, 0, "limits ACCOUNT [DETECTOR=LIMIT[/ACTION]|DETECTOR=off"
 	    "|DETECTOR=default ...] [--json]" },
-	{ "expire", cmd_expire, 0, "expire" },
+	{ "expire", cmd_expire, 0, "expire [--json]" },
+	{ "doctor", cmd_doctor, 0, "doctor [--exim-user USER] [--exim PATH] [--exim-config FILE]"
+	    " [--cron-file FILE] [--json]" },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 
@@ -61,6 +67,36 @@ ctl_usage(FILE *f)
 	fprintf(f, "usage: mailabusectl [-c FILE] COMMAND [ARGS]\n");
 	for (size_t i = 0; i < CTL_NCOMMANDS; i++)
 		fprintf(f, "       mailabusectl [-c FILE] %s\n", ctl_commands[i].usage);
+	fprintf(f, "       mailabusectl --help | --version\n"
+	    "The configuration is -c FILE, else $MAILABUSE_CONF, else %s.\n", MAILABUSE_CONF);
+}
+
+/*
+ * getopt_long for a command's options, with errors that name the program
+ * and the command ("mailabusectl: limits: unknown option --x") instead of
+ * getopt's own, which would name argv[0], the command.  Returns the
+ * option, -1 at the end, or '?' after a message.
+ */
+int
+ctl_getopt(int argc, char **argv, const struct option *opts)
+{
+	int ch, saved = opterr;
+
+	opterr = 0;
+	ch = getopt_long(argc, argv, ":", opts, NULL);
+	opterr = saved;
+	if (ch == '?' || ch == ':') {
+		const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+
+		if (optopt != 0 && ch == '?')
+			fprintf(stderr, "mailabusectl: %s: unknown option -%c\n", argv[0], optopt);
+		else if (ch == '?')
+			fprintf(stderr, "mailabusectl: %s: unknown option %s\n", argv[0], arg);
+		else
+			fprintf(stderr, "mailabusectl: %s: option %s needs a value\n", argv[0], arg);
+		return '?';
+	}
+	return ch;
 }
 
 /* Report a usage error on stderr; returns EX_USAGE. */
@@ -105,6 +141,24 @@ ctl_store(struct ctl *c)
 }
 
 
+#define CTL_ESC_RING 16
+#define CTL_ESC_LEN 8192
+
+/*
+ * A value from outside, escaped for the terminal (str_escape): every
+ * text printer passes such values through here.  The result stays valid
+ * for the next CTL_ESC_RING - 1 calls, enough for one printf.
+ */
+const char *
+ctl_esc(const char *s)
+{
+	static char ring[CTL_ESC_RING][CTL_ESC_LEN];
+	static unsigned next;
+	char *b = ring[next++ % CTL_ESC_RING];
+
+	return str_escape(s, b, CTL_ESC_LEN);
+}
+
 /* Print a JSON document on stdout and release it. */
 int
 ctl_json_print(json_t *j)
@@ -140,7 +194,7 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 	int r;
 
 	if (strlen(target) >= normlen) {
-		fprintf(stderr, "mailabusectl: %s: target too long\n", target);
+		fprintf(stderr, "mailabusectl: %s: target too long\n", ctl_esc(target));
 		return EX_USAGE;
 	}
 	for (size_t i = 0; i == 0 || target[i - 1] != '\0'; i++)
@@ -152,14 +206,16 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 		*is_mailbox = 1;
 		/* The normal form the daemon matches: local part and domain lower case. */
 		if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1) {
-			fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
+			fprintf(stderr, "mailabusectl: %s: not a mailbox address\n",
+			    ctl_esc(target));
 			return EX_USAGE;
 		}
 		for (size_t i = 0; i < ll; i++) {
 			unsigned char ch = (unsigned char)target[i];
 
 			if (ch <= ' ' || ch >= 0x7f || ch == '@' || ch == '"' || ch == '\\') {
-				fprintf(stderr, "mailabusectl: %s: not a mailbox address\n", target);
+				fprintf(stderr, "mailabusectl: %s: not a mailbox address\n",
+				    ctl_esc(target));
 				return EX_USAGE;
 			}
 		}
@@ -168,14 +224,14 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 			return ctl_db_error(c, "domain lookup");
 		if (r == 0) {
 			fprintf(stderr, "mailabusectl: %s: no account owns domain %s"
-			    " (run 'mailabusectl sync'?)\n", target, dom);
+			    " (run 'mailabusectl sync'?)\n", ctl_esc(target), dom);
 			return EX_NOINPUT;
 		}
 		return 0;
 	}
 	*is_mailbox = 0;
 	if (!identity_account_name_valid(norm)) {
-		fprintf(stderr, "mailabusectl: %s: not a valid account name\n", target);
+		fprintf(stderr, "mailabusectl: %s: not a valid account name\n", ctl_esc(target));
 		return EX_USAGE;
 	}
 	{
@@ -185,7 +241,7 @@ ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen
 			return ctl_db_error(c, "account lookup");
 		if (r == 0) {
 			fprintf(stderr, "mailabusectl: %s: no such account"
-			    " (run 'mailabusectl sync'?)\n", target);
+			    " (run 'mailabusectl sync'?)\n", ctl_esc(target));
 			return EX_NOINPUT;
 		}
 	}
@@ -232,13 +288,43 @@ ctl_is_root(void)
 void
 ctl_notices_send(struct ctl *c, const char *account)
 {
-	int sent, failed;
+	int sent, failed, given_up;
 
-	if (notify_send_due(c->st, &c->cfg, account, c->now, &sent, &failed) == -1)
+	if (notify_send_due(c->st, &c->cfg, account, c->now, &sent, &failed, &given_up) == -1)
 		fprintf(stderr, "mailabusectl: notices stay queued: %s\n", store_error(c->st));
-	else if (failed > 0)
-		fprintf(stderr, "mailabusectl: %d notice%s not sent yet; 'mailabusectl expire'"
-		    " retries\n", failed, failed == 1 ? "" : "s");
+	else {
+		if (failed > 0)
+			fprintf(stderr, "mailabusectl: %d notice%s not sent yet; 'mailabusectl"
+			    " expire' retries\n", failed, failed == 1 ? "" : "s");
+		if (given_up > 0)
+			fprintf(stderr, "mailabusectl: %d notice%s given up after failing for"
+			    " notify.give_up\n", given_up, given_up == 1 ? "" : "s");
+	}
+}
+
+/*
+ * The daemon's user-socket errors start with an enhanced status code
+ * ("5.7.1 permission denied ..."): meant for programs, not for the
+ * owner reading the message.  The text after it.
+ */
+static const char *
+ctl_plain_words(const char *text)
+{
+	const char *p = text;
+
+	if (*p < '2' || *p > '5' || p[1] != '.')
+		return text;
+	p += 2;
+	for (int part = 0; part < 2; part++) {
+		const char *q = p;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == q || p - q > 3 || *p != (part == 0 ? '.' : ' '))
+			return text;
+		p++;
+	}
+	return p;
 }
 
 /*
@@ -321,7 +407,7 @@ ctl_user_request(struct ctl *c, const char *verb, const char *account,
 		free(reply);
 		return r;
 	}
-	fprintf(stderr, "mailabusectl: %s\n", sp != NULL ? sp : reply);
+	fprintf(stderr, "mailabusectl: %s\n", ctl_esc(sp != NULL ? ctl_plain_words(sp) : reply));
 	r = strcmp(reply, "DEFER") == 0 ? EX_TEMPFAIL :
 	    sp != NULL && strncmp(sp, "5.7.1", 5) == 0 ? EX_NOPERM :
 	    sp != NULL && strncmp(sp, "5.1.1", 5) == 0 ? EX_NOINPUT : EX_PROTOCOL;
@@ -350,14 +436,24 @@ ctl_actor_init(struct ctl *c)
 int
 main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct ctl c;
-	const char *conf = MAILABUSE_CONF;
+	const char *conf = getenv("MAILABUSE_CONF");
 	char err[1024];
 	int ch, r;
 
 	memset(&c, 0, sizeof c);
 	log_init("mailabusectl", 1, LOG_LEVEL_WARN);
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+	/* -c FILE, else $MAILABUSE_CONF, else the compiled-in path */
+	if (conf == NULL || *conf == '\0')
+		conf = MAILABUSE_CONF;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
@@ -365,7 +461,18 @@ main(int argc, char **argv)
 		case 'h':
 			ctl_usage(stdout);
 			return 0;
+		case 'V':
+			printf("mailabusectl %s\n", MAILABUSE_VERSION);
+			return 0;
+		case ':':
+			fprintf(stderr, "mailabusectl: option %s needs a value\n", argv[optind - 1]);
+			ctl_usage(stderr);
+			return EX_USAGE;
 		default:
+			if (optopt != 0)
+				fprintf(stderr, "mailabusectl: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "mailabusectl: unknown option %s\n", argv[optind - 1]);
 			ctl_usage(stderr);
 			return EX_USAGE;
 		}
@@ -384,9 +491,14 @@ main(int argc, char **argv)
 			    " owners can use status, history and unblock\n", argv[0]);
 			return EX_NOPERM;
 		}
+		c.conf_path = conf;
 		if (config_load_file(conf, &c.cfg, err, sizeof err) == -1) {
-			fprintf(stderr, "mailabusectl: %s\n", err);
-			return EX_CONFIG;
+			/* doctor says so among its other checks */
+			if (ctl_commands[i].fn != cmd_doctor) {
+				fprintf(stderr, "mailabusectl: %s\n", err);
+				return EX_CONFIG;
+			}
+			c.conf_error = err;
 		}
 		c.now = clock_now();
 		ctl_actor_init(&c);
@@ -398,7 +510,7 @@ main(int argc, char **argv)
 			r = EX_IOERR;
 		return r;
 	}
-	fprintf(stderr, "mailabusectl: unknown command '%s'\n", argv[0]);
+	fprintf(stderr, "mailabusectl: unknown command '%s'\n", ctl_esc(argv[0]));
 	ctl_usage(stderr);
 	return EX_USAGE;
 }

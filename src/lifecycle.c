@@ -38,6 +38,13 @@ lc_json_time(long long t)
 	return json_string(buf);
 }
 
+/* A text value; null when there is none (the JSON convention for absent values). */
+static json_t *
+lc_json_str(const char *s)
+{
+	return s != NULL && *s != '\0' ? json_string(s) : json_null();
+}
+
 struct lc_windows {
 	long long ends[LIFECYCLE_WINDOWS_MAX];
 	size_t n;
@@ -261,7 +268,7 @@ dberr:
 }
 
 struct lc_status {
-	json_t *domains, *mailboxes, *complaints;
+	json_t *domains, *mailboxes, *complaints, *notices;
 	int suspensions;
 	long long now;
 };
@@ -302,6 +309,18 @@ lc_complaint_cb(void *arg, const struct complaint *c)
 	return 0;
 }
 
+static int
+lc_notice_failed_cb(void *arg, const struct notice *n)
+{
+	struct lc_status *ls = arg;
+
+	json_array_append_new(ls->notices, json_pack("{s:I, s:s, s:s, s:o, s:o, s:i, s:s}",
+	    "id", (json_int_t)n->id, "kind", n->kind, "rcpt", n->rcpt,
+	    "queued", lc_json_time(n->created_at), "failed_at", lc_json_time(n->failed_at),
+	    "attempts", n->attempts, "error", n->error));
+	return 0;
+}
+
 /*
  * Everything status shows, as JSON.  *rc: 0, EX-style codes are the
  * caller's business: LC_NOT_FOUND or LC_ERROR.
@@ -310,7 +329,7 @@ json_t *
 lifecycle_status(struct store *st, const struct config *cfg, const char *account,
     long long now, int *rc)
 {
-	struct lc_status ls = { NULL, NULL, NULL, 0, now };
+	struct lc_status ls = { NULL, NULL, NULL, NULL, 0, now };
 	struct unblock_decision d;
 	struct suspension active;
 	struct account a;
@@ -325,7 +344,9 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 	ls.domains = json_array();
 	ls.mailboxes = json_array();
 	ls.complaints = json_array();
+	ls.notices = json_array();
 	if (store_account_domains(st, a.name, lc_domain_cb, &ls) == -1 ||
+	    store_outbox_failed_list(st, a.name, lc_notice_failed_cb, &ls) == -1 ||
 	    store_suspension_list(st, a.name, lc_suspension_cb, &ls) == -1 ||
 	    store_complaint_list(st, a.name, lc_complaint_cb, &ls) == -1 ||
 	    store_last_unblock(st, a.name, &last_unblock) == -1 ||
@@ -333,11 +354,13 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 		json_decref(ls.domains);
 		json_decref(ls.mailboxes);
 		json_decref(ls.complaints);
+		json_decref(ls.notices);
 		*rc = LC_ERROR;
 		return NULL;
 	}
-	j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "account", a.name,
-	    "owner", a.owner, "contact", a.contact, "main_domain", a.main_domain,
+	j = json_pack("{s:s, s:o, s:o, s:o, s:b, s:s}", "account", a.name,
+	    "owner", lc_json_str(a.owner), "contact", lc_json_str(a.contact),
+	    "main_domain", lc_json_str(a.main_domain),
 	    "in_cpanel", a.present,
 	    "state", active.id ? "suspended" : a.present ? "active" : "removed");
 	json_object_set_new(j, "since", lc_json_time(active.created_at));
@@ -356,6 +379,8 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 	json_object_set_new(j, "domains", ls.domains);
 	json_object_set_new(j, "mailboxes_suspended", ls.mailboxes);
 	json_object_set_new(j, "suspensions_total", json_integer(ls.suspensions));
+	/* notices given up after notify.give_up: the owner was not told */
+	json_object_set_new(j, "notices_failed", ls.notices);
 	*rc = LC_OK;
 	return j;
 }
@@ -363,29 +388,31 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 static int
 lc_audit_cb(void *arg, const struct audit_entry *e)
 {
-	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:s, s:s}", "at",
-	    lc_json_time(e->at), "actor", e->actor, "action", e->action, "target", e->target,
-	    "detail", e->detail));
+	json_array_append_new(arg, json_pack("{s:o, s:s, s:s, s:o, s:o}", "at",
+	    lc_json_time(e->at), "actor", e->actor, "action", e->action,
+	    "target", lc_json_str(e->target), "detail", lc_json_str(e->detail)));
 	return 0;
 }
 
 static int
 lc_message_cb(void *arg, const struct message_record *m)
 {
-	json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:s}",
-	    "at", lc_json_time(m->at), "ctx", m->ctx, "mailbox", m->mailbox,
-	    "uid", m->uid >= 0 ? json_integer(m->uid) : json_null(), "script", m->script,
-	    "ip", m->ip, "sender", m->sender, "rcpt", m->rcpt, "verdict", m->verdict);
+	/* sender "" is the null sender (a bounce): a value, not an absent one */
+	json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:s}",
+	    "at", lc_json_time(m->at), "ctx", m->ctx, "mailbox", lc_json_str(m->mailbox),
+	    "uid", m->uid >= 0 ? json_integer(m->uid) : json_null(),
+	    "script", lc_json_str(m->script), "ip", lc_json_str(m->ip), "sender", m->sender,
+	    "rcpt", lc_json_str(m->rcpt), "verdict", m->verdict);
 
-	json_object_set_new(o, "msgid", json_string(m->msgid));
-	json_object_set_new(o, "source_kind", json_string(m->source_kind));
-	json_object_set_new(o, "source", json_string(m->source));
+	json_object_set_new(o, "msgid", lc_json_str(m->msgid));
+	json_object_set_new(o, "source_kind", lc_json_str(m->source_kind));
+	json_object_set_new(o, "source", lc_json_str(m->source));
 	json_object_set_new(o, "rcpts_local", json_integer(m->n_local));
 	json_object_set_new(o, "rcpts_external", json_integer(m->n_external));
 	json_object_set_new(o, "delivered", json_integer(m->delivered));
 	json_object_set_new(o, "deferred", json_integer(m->deferred));
 	json_object_set_new(o, "bounced", json_integer(m->bounced));
-	json_object_set_new(o, "reason", json_string(m->reason));
+	json_object_set_new(o, "reason", lc_json_str(m->reason));
 	json_array_append_new(arg, o);
 	return 0;
 }
@@ -488,8 +515,8 @@ lc_hosts_cb(void *arg, const char *kind, const char *source, const char *ip,
 	lc_source_key(kind, source, key, sizeof key);
 	if ((o = json_object_get(ls->by_key, key)) == NULL)
 		return 0;
-	json_array_append_new(json_object_get(o, "hosts"), json_pack("{s:s, s:I, s:o, s:b}",
-	    "ip", ip != NULL ? ip : "", "messages", (json_int_t)messages,
+	json_array_append_new(json_object_get(o, "hosts"), json_pack("{s:o, s:I, s:o, s:b}",
+	    "ip", lc_json_str(ip), "messages", (json_int_t)messages,
 	    "first_seen", lc_json_time(first_seen), "new", first_seen >= ls->since));
 	return 0;
 }

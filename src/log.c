@@ -1,6 +1,9 @@
 /*
  * Logging: stderr when running in the foreground, syslog(LOG_MAIL)
- * otherwise.  libevent's own messages are routed here too.
+ * otherwise.  libevent's own messages are routed here too.  Every
+ * message is escaped (str_escape) after formatting, so that a value from
+ * outside can neither forge a second line nor reach a terminal as an
+ * escape sequence.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "str.h"
 
 static int log_foreground = 1;
 static enum log_level log_max = LOG_LEVEL_INFO;
@@ -25,7 +29,7 @@ static const int log_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 static void
 log_vemit(enum log_level level, int with_errno, int saved_errno, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char msg[2048], safe[sizeof msg * STR_ESCAPE_MAX];
 
 	if (level > log_max)
 		return;
@@ -34,13 +38,14 @@ log_vemit(enum log_level level, int with_errno, int saved_errno, const char *fmt
 		size_t len = strlen(msg);
 		snprintf(msg + len, sizeof msg - len, ": %s", strerror(saved_errno));
 	}
+	str_escape(msg, safe, sizeof safe);
 	if (log_foreground) {
 		fprintf(stderr, "%s: %s%s%s\n", log_ident,
 		    level <= LOG_LEVEL_WARN ? log_names[level] : "",
-		    level <= LOG_LEVEL_WARN ? ": " : "", msg);
+		    level <= LOG_LEVEL_WARN ? ": " : "", safe);
 		fflush(stderr);
 	} else
-		syslog(log_prio[level], "%s", msg);
+		syslog(log_prio[level], "%s", safe);
 }
 
 /* Route libevent's diagnostics into our log. */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +34,12 @@
 #define DAEMON_BUSY_TIMEOUT_MS 100
 
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: mailabused [-fnv] [-c FILE]\n"
-	    "       mailabused [-c FILE] -N ACCOUNT\n");
-	exit(EX_USAGE);
+	fprintf(f, "usage: mailabused [-fnv] [-c FILE]\n"
+	    "       mailabused [-c FILE] -N ACCOUNT\n"
+	    "       mailabused --help | --version\n");
+	exit(f == stdout ? 0 : EX_USAGE);
 }
 
 /* Write the pid file, if configured. */
@@ -67,13 +69,14 @@ notify_only(struct config *cfg, const char *account)
 {
 	struct store *st;
 	char err[1024];
-	int sent, failed, r = 0;
+	int sent, failed, given_up, r = 0;
 
 	if ((st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000, err,
 	    sizeof err)) == NULL) {
 		log_warnx("notices of %s stay queued: %s", account, err);
 		r = EX_UNAVAILABLE;
-	} else if (notify_send_due(st, cfg, account, clock_now(), &sent, &failed) == -1) {
+	} else if (notify_send_due(st, cfg, account, clock_now(), &sent, &failed,
+	    &given_up) == -1) {
 		log_warnx("notices of %s stay queued: %s", account, store_error(st));
 		r = EX_UNAVAILABLE;
 	}
@@ -94,8 +97,32 @@ main(int argc, char **argv)
 	int ch, foreground = 0, check_only = 0, verbose = 0;
 	const char *notify_account = NULL;
 
-	while ((ch = getopt(argc, argv, "c:fnvN:")) != -1) {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+
+	opterr = 0;	/* our messages name the program, not argv[0] */
+	while ((ch = getopt_long(argc, argv, ":c:fnvN:hV", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage(stdout);
+			break;
+		case 'V':
+			printf("mailabused %s\n", MAILABUSE_VERSION);
+			return 0;
+		case ':':
+			fprintf(stderr, "mailabused: option %s needs a value\n", argv[optind - 1]);
+			usage(stderr);
+			break;
+		case '?':
+			if (optopt != 0)
+				fprintf(stderr, "mailabused: unknown option -%c\n", optopt);
+			else
+				fprintf(stderr, "mailabused: unknown option %s\n", argv[optind - 1]);
+			usage(stderr);
+			break;
 		case 'c':
 			conf = optarg;
 			break;
@@ -112,11 +139,11 @@ main(int argc, char **argv)
 			notify_account = optarg;
 			break;
 		default:
-			usage();
+			usage(stderr);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr);
 	/* SIGHUP re-reads this path after the daemon has moved to "/". */
 	if (realpath(conf, abspath) != NULL)
 		conf = abspath;

@@ -1,9 +1,11 @@
 /*
  * Notices to account owners.  A notice is rendered from a plain-text
- * template in notify.templates and queued in the outbox in the same
- * transaction as the change it tells about, so it is never lost; it is
- * then handed to notify.sendmail, and retried with back-off until that
- * command succeeds.
+ * template (the built-in one, or its override in notify.templates; a
+ * missing or broken override falls back to the built-in text with a
+ * warning, so that a notice never stops a suspension) and queued in the
+ * outbox in the same transaction as the change it tells about, so it
+ * is never lost; it is then handed to notify.sendmail, and retried with
+ * back-off until that command succeeds or notify.give_up has passed.
  */
 #include <sys/types.h>
 #include <sys/syscall.h>
@@ -24,6 +26,7 @@
 #include "duration.h"
 #include "log.h"
 #include "notify.h"
+#include "str.h"
 
 #define NOTIFY_TEMPLATE_MAX 65536
 #define NOTIFY_ARGV_MAX 32
@@ -95,6 +98,16 @@ notify_render(const char *tmpl, const struct notify_var *vars, size_t nvars,
 	return out;
 }
 
+/* The built-in template of a kind of notice, or NULL. */
+const char *
+notify_builtin_get(const char *kind)
+{
+	for (const struct notify_builtin *b = notify_builtins; b->kind != NULL; b++)
+		if (strcmp(b->kind, kind) == 0)
+			return b->text;
+	return NULL;
+}
+
 /* Read a whole (small) file. */
 static char *
 notify_file_read(const char *path, char *err, size_t errlen)
@@ -104,7 +117,7 @@ notify_file_read(const char *path, char *err, size_t errlen)
 	size_t n;
 
 	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	if ((buf = malloc(NOTIFY_TEMPLATE_MAX + 1)) == NULL) {
@@ -115,7 +128,7 @@ notify_file_read(const char *path, char *err, size_t errlen)
 	n = fread(buf, 1, NOTIFY_TEMPLATE_MAX + 1, f);
 	fclose(f);
 	if (n > NOTIFY_TEMPLATE_MAX) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path, NOTIFY_TEMPLATE_MAX);
+		snprintf(err, errlen, "larger than %d bytes", NOTIFY_TEMPLATE_MAX);
 		free(buf);
 		return NULL;
 	}
@@ -150,7 +163,12 @@ notify_queue(struct store *st, const struct config *cfg, const char *account,
 		snprintf(err, errlen, "%s", r == 0 ? "no such account" : store_error(st));
 		return -1;
 	}
-	rcpt = a.contact[0] != '\0' ? a.contact : cfg->notify_fallback;
+	/* one plain address, else notify.fallback: nothing from outside reaches To: */
+	rcpt = a.contact[0] != '\0' && str_address_valid(a.contact, 1) ? a.contact :
+	    cfg->notify_fallback;
+	if (a.contact[0] != '\0' && rcpt != a.contact)
+		log_warnx("notice %s for %s: contact \"%s\" is not one plain address;"
+		    " sent to notify.fallback", kind, account, a.contact);
 	if (gethostname(host, sizeof host) == -1)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
@@ -165,17 +183,25 @@ notify_queue(struct store *st, const struct config *cfg, const char *account,
 	memcpy(all + n, vars, nvars * sizeof *vars);
 	n += nvars;
 
+	/* the override, if it is there and renders; else the built-in text */
+	body = NULL;
 	snprintf(path, sizeof path, "%s/%s.txt", cfg->notify_templates, kind);
-	if ((tmpl = notify_file_read(path, err, errlen)) == NULL)
-		return -1;
-	body = notify_render(tmpl, all, n, err, errlen);
-	free(tmpl);
+	if ((tmpl = notify_file_read(path, err, errlen)) != NULL) {
+		body = notify_render(tmpl, all, n, err, errlen);
+		free(tmpl);
+	}
 	if (body == NULL) {
-		char e2[256];
+		const char *builtin = notify_builtin_get(kind);
+		char e2[512];
 
 		snprintf(e2, sizeof e2, "%s", err);
-		snprintf(err, errlen, "%s: %s", path, e2);
-		return -1;
+		if (builtin == NULL) {
+			snprintf(err, errlen, "no template for notice \"%s\": %s", kind, e2);
+			return -1;
+		}
+		log_warnx("notice template %s: %s; the built-in text is used instead", path, e2);
+		if ((body = notify_render(builtin, all, n, err, errlen)) == NULL)
+			return -1;
 	}
 	if (asprintf(&msg, "From: %s\nTo: %s\nDate: %s\nAuto-Submitted: auto-generated\n"
 	    "X-Mailabuse-Notice: %s\nMIME-Version: 1.0\n"
@@ -381,17 +407,49 @@ notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
 }
 
 /*
+ * A notice that has failed since notify.give_up ago: marked failed, never
+ * retried, logged and audited.  0, or -1 on a store error.
+ */
+static int
+notify_give_up(struct store *st, const struct notice *nt, const char *err, long long now)
+{
+	char since[32], detail[2048];
+	time_t t = (time_t)nt->created_at;
+	struct tm tm;
+	int r;
+
+	gmtime_r(&t, &tm);
+	strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(detail, sizeof detail, "notice #%lld (%s) to %s given up after %d attempt%s"
+	    " since %s (notify.give_up): %s", nt->id, nt->kind, nt->rcpt, nt->attempts,
+	    nt->attempts == 1 ? "" : "s", since, err);
+	if (store_begin(st) == -1)
+		return -1;
+	if ((r = store_outbox_give_up(st, nt->id, err, now)) == -1 ||
+	    (r == 1 && store_audit_insert(st, now, "mailabuse (notify)", "notice-failed",
+	    nt->account, nt->account, detail) == -1) || store_commit(st) == -1) {
+		store_rollback(st);
+		return -1;
+	}
+	if (r == 1)
+		log_warnx("%s: %s", nt->account, detail);
+	return 0;
+}
+
+/*
  * Send the notices that are due (of one account, or all): claim each,
- * run notify.sendmail, record the outcome.  Safe to run concurrently.
+ * run notify.sendmail, record the outcome; one still failing
+ * notify.give_up after it was queued is given up.  Safe to run
+ * concurrently.
  */
 int
 notify_send_due(struct store *st, const struct config *cfg, const char *account,
-    long long now, int *sent, int *failed)
+    long long now, int *sent, int *failed, int *given_up)
 {
 	long long ids[1000];
 	size_t n;
 
-	*sent = *failed = 0;
+	*sent = *failed = *given_up = 0;
 	/* In batches; a claimed notice is not due again, so each batch is new. */
 again:
 	if (store_outbox_due(st, now, account, ids, sizeof ids / sizeof ids[0], &n) == -1)
@@ -418,6 +476,12 @@ again:
 			continue;
 		}
 		free(nt.message);
+		if (now >= nt.created_at + cfg->notify_give_up) {
+			if (notify_give_up(st, &nt, err, now) == -1)
+				return -1;
+			(*given_up)++;
+			continue;
+		}
 		retry = NOTIFY_RETRY_MIN;
 		for (int k = 1; k < nt.attempts && retry < NOTIFY_RETRY_MAX; k++)
 			retry *= 2;

@@ -140,6 +140,12 @@ static const char *const store_migrations[] = {
 	"  set_by TEXT NOT NULL,"
 	"  PRIMARY KEY (account, detector)"
 	") WITHOUT ROWID;",
+
+	/* 4: a notice that kept failing for notify.give_up is marked failed, never retried */
+	"ALTER TABLE outbox ADD COLUMN failed_at INTEGER;"
+	"DROP INDEX outbox_due;"
+	"CREATE INDEX outbox_due ON outbox (due_at) WHERE sent_at IS NULL AND failed_at IS NULL;"
+	"CREATE INDEX outbox_failed ON outbox (account, failed_at) WHERE failed_at IS NOT NULL;",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
@@ -161,9 +167,9 @@ enum stmt_id {
 	S_LAST_UNBLOCK, S_COMPLAINT_INSERT, S_COMPLAINT_LIST, S_COMPLAINT_GET,
 	S_COMPLAINT_CLOSE, S_EXPIRE_AUDIT, S_EXPIRE_CLOSE, S_SUSP_PENDING_ELIGIBLE,
 	S_SUSP_SET_NOTIFIED, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_CLAIM, S_OUTBOX_GET,
-	S_OUTBOX_SENT, S_OUTBOX_FAILED, S_PURGE_MESSAGES, S_PURGE_AUDIT, S_PURGE_OUTBOX,
+	S_OUTBOX_SENT, S_OUTBOX_FAILED, S_OUTBOX_GIVE_UP, S_OUTBOX_FAILED_LIST, S_PURGE_MESSAGES, S_PURGE_AUDIT, S_PURGE_OUTBOX,
 	S_PURGE_COMPLAINTS, S_PURGE_SUSPENSIONS,
-	S_SUSP_FLAGS, S_LAST_AUDIT, S_SYNC_COUNTS,
+	S_SUSP_FLAGS, S_LAST_AUDIT, S_SYNC_COUNTS, S_SYNC_GUARD, S_SYNC_SUSP_LOSSES,
 	S_HOST_UPSERT, S_HOST_FIRST, S_MSG_OUTCOME, S_LIMITS_GET, S_LIMIT_SET, S_LIMIT_DELETE,
 	S_HIST_SOURCES, S_HIST_DOMAINS, S_HIST_HOSTS, S_TOP, S_RECENT, S_PURGE_HOSTS,
 	S_COUNT
@@ -335,18 +341,24 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " WHERE id = ?1 AND eligible_notified_at IS NULL",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (account, kind, rcpt, message, created_at,"
 	    " due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-	[S_OUTBOX_DUE] = "SELECT id FROM outbox WHERE sent_at IS NULL AND due_at <= ?1"
-	    " AND (?2 IS NULL OR account = ?2) ORDER BY due_at, id LIMIT 1000",
+	[S_OUTBOX_DUE] = "SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+	    " AND due_at <= ?1 AND (?2 IS NULL OR account = ?2) ORDER BY due_at, id LIMIT 1000",
 	[S_OUTBOX_CLAIM] = "UPDATE outbox SET due_at = ?3, attempts = attempts + 1"
-	    " WHERE id = ?1 AND sent_at IS NULL AND due_at <= ?2",
-	[S_OUTBOX_GET] = "SELECT id, account, kind, rcpt, message, attempts FROM outbox"
+	    " WHERE id = ?1 AND sent_at IS NULL AND failed_at IS NULL AND due_at <= ?2",
+	[S_OUTBOX_GET] = "SELECT id, account, kind, rcpt, message, attempts, created_at FROM outbox"
 	    " WHERE id = ?1",
 	[S_OUTBOX_SENT] = "UPDATE outbox SET sent_at = ?2, last_error = NULL WHERE id = ?1",
 	[S_OUTBOX_FAILED] = "UPDATE outbox SET last_error = ?2, due_at = ?3"
 	    " WHERE id = ?1 AND sent_at IS NULL",
+	[S_OUTBOX_GIVE_UP] = "UPDATE outbox SET last_error = ?2, failed_at = ?3"
+	    " WHERE id = ?1 AND sent_at IS NULL AND failed_at IS NULL",
+	[S_OUTBOX_FAILED_LIST] = "SELECT id, account, kind, rcpt, attempts, created_at, failed_at,"
+	    " coalesce(last_error, '') FROM outbox WHERE account = ?1 AND failed_at IS NOT NULL"
+	    " ORDER BY failed_at, id",
 	[S_PURGE_MESSAGES] = "DELETE FROM messages WHERE at < ?1",
 	[S_PURGE_AUDIT] = "DELETE FROM audit WHERE at < ?1",
-	[S_PURGE_OUTBOX] = "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
+	[S_PURGE_OUTBOX] = "DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?1)"
+	    " OR (failed_at IS NOT NULL AND failed_at < ?1)",
 	[S_PURGE_COMPLAINTS] = "DELETE FROM complaints WHERE closed_at IS NOT NULL"
 	    " AND closed_at < ?1 AND window_end < ?1",
 	/* never the last counted unblock of an account: the unblock rule needs it */
@@ -366,6 +378,21 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " (SELECT count(*) FROM accounts WHERE present = 1"
 	    "  AND name NOT IN (SELECT name FROM temp.sync_accounts)),"
 	    " (SELECT count(*) FROM temp.sync_accounts)",
+	/* domains now, to vanish, staged; accounts with an owner, to lose it */
+	[S_SYNC_GUARD] = "SELECT (SELECT count(*) FROM domains),"
+	    " (SELECT count(*) FROM domains WHERE domain NOT IN (SELECT domain FROM temp.sync_domains)),"
+	    " (SELECT count(*) FROM temp.sync_domains),"
+	    " (SELECT count(*) FROM accounts WHERE present = 1 AND owner <> ''),"
+	    " (SELECT count(*) FROM accounts a JOIN temp.sync_accounts n ON n.name = a.name"
+	    "  WHERE a.present = 1 AND a.owner <> '' AND n.owner = '')",
+	/* each domain a suspended account (or one with a suspended mailbox) would lose */
+	[S_SYNC_SUSP_LOSSES] = "SELECT d.account, d.domain,"
+	    " (SELECT count(*) FROM domains x WHERE x.account = d.account),"
+	    " EXISTS (SELECT 1 FROM temp.sync_accounts n WHERE n.name = d.account)"
+	    " FROM domains d WHERE d.domain NOT IN"
+	    "  (SELECT domain FROM temp.sync_domains n WHERE n.account = d.account)"
+	    " AND EXISTS (SELECT 1 FROM suspensions s WHERE s.account = d.account"
+	    "  AND s.lifted_at IS NULL) ORDER BY d.account, d.domain",
 	[S_SYNC_KIND_MAIN] = "UPDATE temp.sync_domains SET kind = 'main' WHERE domain IN"
 	    " (SELECT main_domain FROM temp.sync_accounts a WHERE a.name = sync_domains.account)",
 	[S_SYNC_KIND_SUB] = "UPDATE temp.sync_domains SET kind = 'sub' WHERE kind <> 'main'"
@@ -1477,6 +1504,7 @@ store_outbox_claim(struct store *st, long long id, long long now, long long leas
 	col_text(g, 3, nt->rcpt, sizeof nt->rcpt);
 	nt->message = strdup((const char *)sqlite3_column_text(g, 4));
 	nt->attempts = sqlite3_column_int(g, 5);
+	nt->created_at = sqlite3_column_int64(g, 6);
 	store_done(g);
 	if (nt->message == NULL) {
 		snprintf(st->err, sizeof st->err, "out of memory");
@@ -1508,6 +1536,40 @@ store_outbox_failed(struct store *st, long long id, const char *error, long long
 	bind_text(s, 2, error);
 	sqlite3_bind_int64(s, 3, retry_at);
 	return store_exec_stmt(st, s, "outbox failed");
+}
+
+/* Give up on a notice: marked failed at `at`, never retried.  1 done, 0 not pending. */
+int
+store_outbox_give_up(struct store *st, long long id, const char *error, long long at)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUTBOX_GIVE_UP);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, error);
+	sqlite3_bind_int64(s, 3, at);
+	if (store_exec_stmt(st, s, "outbox give up") == -1)
+		return -1;
+	return sqlite3_changes(st->db) == 1;
+}
+
+/* The notices of an account that were given up (message left NULL). */
+int
+store_outbox_failed_list(struct store *st, const char *account, store_notice_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUTBOX_FAILED_LIST);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	STORE_WALK(st, s, "outbox failed list", struct notice nt,
+	    (memset(&nt, 0, sizeof nt), nt.id = sqlite3_column_int64(s, 0),
+	    col_text(s, 1, nt.account, sizeof nt.account),
+	    col_text(s, 2, nt.kind, sizeof nt.kind), col_text(s, 3, nt.rcpt, sizeof nt.rcpt),
+	    nt.attempts = sqlite3_column_int(s, 4), nt.created_at = sqlite3_column_int64(s, 5),
+	    nt.failed_at = sqlite3_column_int64(s, 6),
+	    col_text(s, 7, nt.error, sizeof nt.error)), cb(arg, &nt));
 }
 
 /* Delete what is older than the retention periods; *n counts the rows. */
@@ -1598,6 +1660,40 @@ store_sync_counts(struct store *st, long long *present, long long *removed, long
 		store_done(s);
 	}
 	return r == 1 ? 0 : -1;
+}
+
+/* What sync's truncation guard weighs, from the staged data against the store. */
+int
+store_sync_guard(struct store *st, struct sync_guard *g)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SYNC_GUARD);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	if ((r = store_step_one(st, s, "sync guard")) == 1) {
+		g->domains = sqlite3_column_int64(s, 0);
+		g->domains_removed = sqlite3_column_int64(s, 1);
+		g->domains_staged = sqlite3_column_int64(s, 2);
+		g->owned = sqlite3_column_int64(s, 3);
+		g->owners_lost = sqlite3_column_int64(s, 4);
+		store_done(s);
+	}
+	return r == 1 ? 0 : -1;
+}
+
+/* Each domain that an account with a suspension in force would lose. */
+int
+store_sync_suspended_losses(struct store *st, store_loss_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_SYNC_SUSP_LOSSES);
+
+	if (s == NULL)
+		return -1;
+	STORE_WALK(st, s, "sync suspended losses", (void)0, (void)0,
+	    cb(arg, (const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
+	    sqlite3_column_int(s, 3)));
 }
 
 /* Whether the last failure was another connection holding the lock. */

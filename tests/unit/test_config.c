@@ -110,6 +110,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.detect_limit[DET_MAILBOX_NEW_HOSTS], 10);
 	assert_int_equal(cfg.detect_limit[DET_BOUNCE], 50);
 	assert_int_equal(cfg.detect_bounce_min, 50);
+	assert_int_equal(cfg.notify_give_up, 7 * 86400);
 	config_free(&cfg);
 
 	/* the detectors, as the daemon sees them */
@@ -523,6 +524,23 @@ test_semantics(void **state)
 	load_bad(text, err, sizeof err);
 	assert_contains(err, NAME ":3: policy_socket.group: no such group");
 	assert_contains(err, NO_GROUP);
+
+	/* notify.from and notify.fallback go into headers as they are */
+	load_ok("notify: { from = \"abuse@server.test\"; fallback = \"postmaster\"; };", &cfg);
+	config_free(&cfg);
+	load_bad("notify:\n{\n  fallback = \"a@x.test, b@x.test\";\n};", err, sizeof err);
+	assert_contains(err, NAME ":3: notify.fallback must be one plain address");
+	load_bad("notify: { from = \"root\\nBcc: victim@x.test\"; };", err, sizeof err);
+	assert_contains(err, NAME ":1: notify.from must be one plain address");
+	load_bad("notify: { fallback = \"Abuse <abuse@x.test>\"; };", err, sizeof err);
+	assert_contains(err, "notify.fallback must be one plain address");
+
+	/* notify.give_up: from 1m */
+	load_ok("notify: { give_up = \"60s\"; };", &cfg);
+	assert_int_equal(cfg.notify_give_up, 60);
+	config_free(&cfg);
+	load_bad("notify: { give_up = \"59s\"; };", err, sizeof err);
+	assert_contains(err, NAME ":1: notify.give_up");
 }
 
 /* A file: its name and line in every error, the name kept on success. */
