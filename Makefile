@@ -180,7 +180,7 @@ FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omi
 # clang, unlike gcc, flags log.c's vsnprintf(fmt) under -Wformat=2
 FUZZ_CFLAGS = -std=c11 -pthread -g -O1 $(WARN) -Wno-format-nonliteral $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 	$(shell pkg-config --cflags $(PKGS))
-FUZZ_TARGETS = proto config cpanel notify selfservice
+FUZZ_TARGETS = proto config cpanel notify selfservice str
 FUZZ_BINS = $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
 fuzzobj = $(addprefix build-fuzz/,$(addsuffix .o,$(1)))
 FUZZ_ENV = LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
@@ -204,6 +204,7 @@ build-fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c $(wildcard include/*.h) | build-fuzz
 build-fuzz/fuzz_proto: $(call fuzzobj,fuzz_proto proto)
 build-fuzz/fuzz_config: $(call fuzzobj,fuzz_config config log $(PURE))
 build-fuzz/fuzz_cpanel: $(call fuzzobj,fuzz_cpanel $(PURE))
+build-fuzz/fuzz_str: $(call fuzzobj,fuzz_str $(PURE))
 build-fuzz/fuzz_notify: $(call fuzzobj,fuzz_notify $(COMMON))
 build-fuzz/fuzz_selfservice: $(call fuzzobj,fuzz_selfservice selfservice $(COMMON))
 $(FUZZ_BINS):

@@ -3,7 +3,7 @@
  * etc/userdomains, etc/trueuserowners, etc/localdomains or
  * var/cpanel/users/<user>, split into lines as sync reads them, must
  * parse or be refused line by line, and what parses must be a sane
- * record inside the line.
+ * record inside the line; a CONTACTEMAIL sync keeps is one plain address.
  *   make fuzz FUZZ_SECONDS=60
  */
 #include <ctype.h>
@@ -13,6 +13,7 @@
 
 #include "cpanel.h"
 #include "identity.h"
+#include "str.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -85,6 +86,11 @@ fuzz_line(const char *line, size_t len)
 			abort();
 		if (strcmp(key, "DNS") == 0)
 			(void)identity_domain_normalise(value, norm, sizeof norm);
+		/* sync keeps a CONTACTEMAIL only as one plain address: one line, one '@' */
+		if (strcmp(key, "CONTACTEMAIL") == 0 && str_address_valid(value, 1) &&
+		    (strpbrk(value, " \t\r\n,<>\"") != NULL || strchr(value, '@') == NULL ||
+		    strchr(value, '@') != strrchr(value, '@')))
+			abort();
 	} else if (r != 0 && r != -1)
 		abort();
 	free(buf);

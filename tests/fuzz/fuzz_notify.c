@@ -3,6 +3,7 @@
  * any variable values must render or fail cleanly, give exactly what a
  * plain reference substitution gives, and never let a value add a line
  * (a header) to the notice.
+ * The templates built into the programs must render with any values.
  * Input: the template, then NUL-separated values of the variables.
  *   make fuzz FUZZ_SECONDS=60
  */
@@ -132,6 +133,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(out);
 	free(ref);
+
+	/* every built-in template, with these values for all its variables */
+	for (const struct notify_builtin *b = notify_builtins; b->kind != NULL; b++) {
+		if ((out = notify_render(b->text, vars, FUZZ_NVARS, err, sizeof err)) == NULL)
+			abort();	/* a built-in uses only the variables the notices have */
+		if (fuzz_count(out, '\n') != fuzz_count(b->text, '\n') ||
+		    fuzz_count(out, '\r') != fuzz_count(b->text, '\r'))
+			abort();
+		free(out);
+	}
 	free(buf);
 	return 0;
 }
