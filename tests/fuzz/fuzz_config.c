@@ -67,6 +67,7 @@ fuzz_ints_check(const char *text, const struct config *cfg)
 	config_destroy(&lc);
 }
 
+/* One input: a configuration file's text. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

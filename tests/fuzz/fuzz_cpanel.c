@@ -96,6 +96,7 @@ fuzz_line(const char *line, size_t len)
 	free(buf);
 }
 
+/* One input: a cPanel file, every parser on each of its lines. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

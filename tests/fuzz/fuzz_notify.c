@@ -87,6 +87,7 @@ fuzz_count(const char *s, char c)
 	return n;
 }
 
+/* One input: a template and the values of its variables. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

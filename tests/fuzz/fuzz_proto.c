@@ -14,6 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* One input: a request line on the policy socket. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

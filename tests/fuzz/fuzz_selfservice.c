@@ -231,6 +231,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* One input: a peer and its request line on the user socket. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -91,6 +91,7 @@ fuzz_printable(const unsigned char *s)
 	}
 }
 
+/* One input: a value from outside, escaped and checked as an address. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
