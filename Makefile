@@ -40,7 +40,7 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str
-COMMON = $(PURE) log config clock store notify notices lifecycle
+COMMON = $(PURE) log config clock store notify notices lifecycle priv
 DAEMON = mailabused server conn check selfservice recorder
 CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_doctor
 
@@ -119,11 +119,20 @@ check:
 	    awk '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p, f }'
 
 # A local daemon on ./state with the shipped defaults, in the foreground.
+# As root it runs as the user "mailabuse" (created if missing, as .ci/deps
+# does), with its database in state/db and its sockets in state/run, which
+# it makes for that user; as anyone else, as that user itself.
+RUN_USER = $$(if [ "$$(id -u)" = 0 ]; then echo mailabuse; else id -un; fi)
 run: $(BINS)
 	mkdir -p state
-	sed -e 's|"/var/lib/mailabuse/|"$(CURDIR)/state/|' \
-	    -e 's|"/run/mailabuse/|"$(CURDIR)/state/|' \
+	@if [ "$$(id -u)" = 0 ] && ! id mailabuse >/dev/null 2>&1; then \
+	    echo "useradd --system --no-create-home --shell /usr/sbin/nologin mailabuse"; \
+	    useradd --system --no-create-home --home-dir /nonexistent \
+	        --shell /usr/sbin/nologin mailabuse || id mailabuse >/dev/null; fi
+	sed -e 's|"/var/lib/mailabuse/|"$(CURDIR)/state/db/|' \
+	    -e 's|"/run/mailabuse/|"$(CURDIR)/state/run/|' \
 	    -e 's|"/etc/mailabuse/notices"|"$(CURDIR)/conf/notices"|' \
+	    -e 's|^user = "mailabuse";|user = "'"$(RUN_USER)"'";|' \
 	    conf/mailabused.conf > state/mailabused.conf
 	$(BUILD)/mailabused -n -c state/mailabused.conf
 	@echo "mailabusectl for this daemon, in another terminal (as root):"

@@ -4,6 +4,7 @@
  * every change on its next query.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <ctype.h>
@@ -24,6 +25,7 @@
 #include "identity.h"
 #include "log.h"
 #include "notify.h"
+#include "priv.h"
 #include "proto.h"
 #include "str.h"
 
@@ -129,9 +131,16 @@ int
 ctl_store(struct ctl *c)
 {
 	char err[1024];
+	int r;
 
 	if (c->st != NULL)
 		return 0;
+	/* root creates the database for the daemon's user: private, and the daemon's */
+	if (priv_is_root() && ((r = priv_user_init(c->cfg.user, err, sizeof err)) != 0 ||
+	    (r = priv_db_prepare(c->cfg.database_path, err, sizeof err)) != 0)) {
+		fprintf(stderr, "mailabusectl: cannot open database: %s\n", err);
+		return r == EX_NOUSER ? r : EX_UNAVAILABLE;
+	}
 	if ((c->st = store_open(c->cfg.database_path, c->cfg.database_busy_timeout * 1000,
 	    err, sizeof err)) == NULL) {
 		fprintf(stderr, "mailabusectl: cannot open database: %s\n", err);
@@ -448,6 +457,7 @@ main(int argc, char **argv)
 	int ch, r;
 
 	memset(&c, 0, sizeof c);
+	umask(077);		/* the database is private to the daemon's user */
 	log_init("mailabusectl", 1, LOG_LEVEL_WARN);
 	/* -c FILE, else $MAILABUSE_CONF, else the compiled-in path */
 	if (conf == NULL || *conf == '\0')

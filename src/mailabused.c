@@ -19,6 +19,7 @@
 #include "detect.h"
 #include "notify.h"
 #include "log.h"
+#include "priv.h"
 #include "recorder.h"
 #include "server.h"
 #include "store.h"
@@ -42,21 +43,49 @@ usage(FILE *f)
 	exit(f == stdout ? 0 : EX_USAGE);
 }
 
-/* Write the pid file, if configured. */
+/* Free the listeners and remove their sockets: a start that failed late. */
 static void
-pidfile_write(const char *path)
+listen_undo(struct server *srv)
 {
-	char buf[32];
-	int fd, n;
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+		unlink(srv->cfg->policy_socket_path);
+	}
+	if (srv->user_listener != NULL) {
+		evconnlistener_free(srv->user_listener);
+		srv->user_listener = NULL;
+		unlink(srv->cfg->user_socket_path);
+	}
+}
 
-	if (path[0] == '\0')
-		return;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1)
-		fatal("%s", path);
-	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n)
-		fatal("%s", path);
-	close(fd);
+/*
+ * The privileged part of the start, short and before the first request:
+ * the pid file (locked: a second daemon stops here), the database
+ * directory and files for the user, the sockets with their mode and
+ * group; then the drop to the user.  0, or an exit status with err.
+ */
+static int
+privileged_start(struct server *srv, int *pidfd, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	int r;
+
+	if ((r = priv_pidfile_open(cfg->pid_file, pidfd, err, errlen)) != 0)
+		return r;
+	if ((r = priv_db_prepare(cfg->database_path, err, errlen)) != 0)
+		return r;
+	if ((srv->base = event_base_new()) == NULL) {
+		snprintf(err, errlen, "cannot create the event base");
+		return EX_OSERR;
+	}
+	if (server_listen(srv, err, errlen) == -1)
+		return EX_UNAVAILABLE;
+	if ((r = priv_drop(err, errlen)) != 0) {
+		listen_undo(srv);
+		return r;
+	}
+	return 0;
 }
 
 /*
@@ -94,9 +123,11 @@ main(int argc, char **argv)
 	const char *conf = MAILABUSE_CONF;
 	char err[1024], abspath[PATH_MAX];
 	enum log_level lvl = LOG_LEVEL_INFO;
-	int ch, foreground = 0, check_only = 0, verbose = 0;
+	int ch, foreground = 0, check_only = 0, verbose = 0, pidfd = -1, r;
 	const char *notify_account = NULL;
 
+	/* Nothing we create is for other users: the database least of all. */
+	umask(077);
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -156,6 +187,12 @@ main(int argc, char **argv)
 		free(cfg);
 		return EX_CONFIG;
 	}
+	if ((r = priv_user_init(cfg->user, err, sizeof err)) != 0) {
+		fprintf(stderr, "mailabused: %s: %s\n", conf, err);
+		config_free(cfg);
+		free(cfg);
+		return r;
+	}
 	if (check_only) {
 		if (verbose)
 			config_print(cfg);
@@ -166,32 +203,45 @@ main(int argc, char **argv)
 	}
 	(void)log_level_parse(cfg->log_level, &lvl);
 	log_init("mailabused", 1, lvl);
+	/* Not root: already the user (systemd User=), or refused right here. */
+	if ((!priv_is_root() || notify_account != NULL) &&
+	    (r = priv_drop(err, sizeof err)) != 0) {
+		fprintf(stderr, "mailabused: %s\n", err);
+		config_free(cfg);
+		free(cfg);
+		return r;
+	}
 	if (notify_account != NULL)
 		return notify_only(cfg, notify_account);
 
 	memset(&srv, 0, sizeof srv);
 	srv.cfg = cfg;
 	srv.conf_path = conf;
-	/* Open once in the parent so that errors reach the terminal. */
-	if ((srv.st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000,
-	    err, sizeof err)) == NULL) {
-		fprintf(stderr, "mailabused: cannot open database: %s\n", err);
+	if ((r = privileged_start(&srv, &pidfd, err, sizeof err)) != 0) {
+		fprintf(stderr, "mailabused: %s\n", err);
+		priv_pidfile_remove(pidfd, cfg->pid_file);
+		if (srv.base != NULL)
+			event_base_free(srv.base);
 		config_free(cfg);
 		free(cfg);
-		return EX_UNAVAILABLE;
+		return r;
+	}
+	/* From here on we are the user.  Open once so that errors reach the terminal. */
+	if ((srv.st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000,
+	    err, sizeof err)) == NULL) {
+		fprintf(stderr, "mailabused: cannot open database as user %s (uid %lu; its"
+		    " directory and files must belong to %s): %s\n", priv_user_name(),
+		    (unsigned long)priv_uid(), priv_user_name(), err);
+		listen_undo(&srv);
+		priv_pidfile_remove(pidfd, cfg->pid_file);
+		event_base_free(srv.base);
+		config_free(cfg);
+		free(cfg);
+		return EX_CANTCREAT;
 	}
 	store_close(srv.st);
 	srv.st = NULL;
 
-	if ((srv.base = event_base_new()) == NULL)
-		fatalx("cannot create the event base");
-	if (server_listen(&srv, err, sizeof err) == -1) {
-		fprintf(stderr, "mailabused: %s\n", err);
-		event_base_free(srv.base);
-		config_free(cfg);
-		free(cfg);
-		return EX_UNAVAILABLE;
-	}
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -199,6 +249,8 @@ main(int argc, char **argv)
 		if (event_reinit(srv.base) == -1)
 			fatalx("event_reinit");
 	}
+	if (priv_pidfile_write(pidfd, err, sizeof err) != 0)
+		fatalx("%s: %s", cfg->pid_file, err);
 	if ((srv.st = store_open(cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
 	    sizeof err)) == NULL)
 		fatalx("cannot open database: %s", err);
@@ -213,15 +265,13 @@ main(int argc, char **argv)
 	if ((srv.rec = recorder_start(conf, srv.done_pipe[1], err, sizeof err)) == NULL)
 		fatalx("cannot start the writer: %s", err);
 	server_init_events(&srv);
-	pidfile_write(cfg->pid_file);
-	log_info("mailabused %s listening on %s, database %s", MAILABUSE_VERSION,
-	    cfg->policy_socket_path, cfg->database_path);
+	log_info("mailabused %s listening on %s, database %s, as user %s", MAILABUSE_VERSION,
+	    cfg->policy_socket_path, cfg->database_path, priv_user_name());
 
 	event_base_dispatch(srv.base);
 
 	server_shutdown(&srv);
-	if (srv.cfg->pid_file[0] != '\0')
-		unlink(srv.cfg->pid_file);
+	priv_pidfile_remove(pidfd, srv.cfg->pid_file);
 	store_close(srv.st);
 	event_base_free(srv.base);
 	log_info("stopped");

@@ -24,45 +24,24 @@
 #include "detect.h"
 #include "log.h"
 #include "notify.h"
+#include "priv.h"
 #include "recorder.h"
 #include "server.h"
 
 static const char too_many[] = "DEFER 4.3.2 too many connections\n";
 
 /*
- * Make sure the socket's directory exists and is safe: a directory,
- * owned by us or root, not writable by others unless sticky.
+ * Make sure the socket's directory exists and is safe: created for the
+ * user if missing, else owned by root or the user and writable by no one
+ * else (priv.c).
  */
 static int
 server_socket_dir_check(const char *path, char *err, size_t errlen)
 {
-	char copy[PATH_MAX], *dir;
-	struct stat sb;
+	char copy[PATH_MAX];
 
 	snprintf(copy, sizeof copy, "%s", path);
-	dir = dirname(copy);
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (stat(dir, &sb) == -1) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a directory", dir);
-		return -1;
-	}
-	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
-		snprintf(err, errlen, "%s: owned by uid %lu, neither root nor us", dir,
-		    (unsigned long)sb.st_uid);
-		return -1;
-	}
-	if ((sb.st_mode & S_IWOTH) && !(sb.st_mode & S_ISVTX)) {
-		snprintf(err, errlen, "%s: writable by everyone and not sticky", dir);
-		return -1;
-	}
-	return 0;
+	return priv_rundir_make(dirname(copy), err, errlen) == 0 ? 0 : -1;
 }
 
 /*
@@ -210,6 +189,11 @@ server_listen_one(struct server *srv, const char *path, mode_t mode, const char 
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return NULL;
 	}
+	/*
+	 * Owner-only at bind; the group and then the mode are set on the
+	 * name without following a link: the socket is never more open
+	 * than configured, not even for a moment.
+	 */
 	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		umask(old);
@@ -218,18 +202,19 @@ server_listen_one(struct server *srv, const char *path, mode_t mode, const char 
 		return NULL;
 	}
 	umask(old);
-	if (chmod(sun.sun_path, mode) == -1) {
-		snprintf(err, errlen, "chmod %s: %s", sun.sun_path, strerror(errno));
-		goto fail;
-	}
 	if (group[0] != '\0') {
 		struct group *gr = getgrnam(group);
 
-		if (gr == NULL || chown(sun.sun_path, (uid_t)-1, gr->gr_gid) == -1) {
+		if (gr == NULL || fchownat(AT_FDCWD, sun.sun_path, (uid_t)-1, gr->gr_gid,
+		    AT_SYMLINK_NOFOLLOW) == -1) {
 			snprintf(err, errlen, "chown %s to group %s: %s", sun.sun_path, group,
 			    gr == NULL ? "no such group" : strerror(errno));
 			goto fail;
 		}
+	}
+	if (fchmodat(AT_FDCWD, sun.sun_path, mode, AT_SYMLINK_NOFOLLOW) == -1) {
+		snprintf(err, errlen, "chmod %s: %s", sun.sun_path, strerror(errno));
+		goto fail;
 	}
 	l = evconnlistener_new(srv->base, cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 	    1024, fd);
@@ -445,9 +430,10 @@ server_reload(struct server *srv)
 	    strcmp(next->policy_socket_mode, old->policy_socket_mode) != 0 ||
 	    strcmp(next->policy_socket_group, old->policy_socket_group) != 0 ||
 	    strcmp(next->pid_file, old->pid_file) != 0 ||
+	    strcmp(next->user, old->user) != 0 ||
 	    strcmp(next->user_socket_path, old->user_socket_path) != 0)
 		log_warnx("reload: database.path, policy_socket.path, .mode, .group,"
-		    " user_socket.path and pid_file take effect at the next restart");
+		    " user_socket.path, pid_file and user take effect at the next restart");
 	/* What needs a restart keeps its running value, so that stop cleans up right. */
 	config_keep_restart_keys(next, old);
 	if (log_level_parse(next->log_level, &lvl) == 0)

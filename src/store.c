@@ -553,6 +553,11 @@ store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen
 		    st->db != NULL ? sqlite3_errmsg(st->db) : "cannot open");
 		goto fail;
 	}
+	/* SQLite opens a file it cannot write read-only: never run like that */
+	if (sqlite3_db_readonly(st->db, "main") == 1) {
+		snprintf(err, errlen, "%s: cannot write it", path);
+		goto fail;
+	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"

@@ -21,6 +21,9 @@ BENCH_LONG=${BENCH_LONG:-}
 LONG_QUERIES=${LONG_QUERIES:-10000000}
 cd "$(dirname "$0")/../.."
 B=$(mktemp -d /tmp/mailabuse-bench.XXXXXX)
+# the daemon runs as its user ("mailabuse", .ci/deps): it must reach $B;
+# its database directory $B/state is made by mailabusectl, for it
+chmod 0711 "$B"
 R=$B/results		# one figure a line: repetition, name, key, value
 D= F= L=
 cleanup() {
@@ -101,7 +104,7 @@ for f in userdomains trueuserowners localdomains; do
 	cp "$B/cpanel/etc/$f" "$B/cpanel/etc/$f.orig"
 done
 cat >"$B/mailabused.conf" <<X
-database: { path = "$B/db"; };
+database: { path = "$B/state/db"; };
 policy_socket: { path = "$B/policy.sock"; max_connections = 512; };
 user_socket: { path = "$B/user.sock"; };
 pid_file = "";
@@ -162,14 +165,14 @@ mutate_cpanel() {
 
 for r in $(seq 1 "$REPS"); do
 	echo "== repetition $r of $REPS"
-	rm -f "$B/db" "$B/db-wal" "$B/db-shm"
+	rm -f "$B/state/db" "$B/state/db-wal" "$B/state/db-shm"
 	for f in userdomains trueuserowners localdomains; do
 		cp "$B/cpanel/etc/$f.orig" "$B/cpanel/etc/$f"
 	done
 	t0=$(now); ctl sync >/dev/null; s1=$(since "$t0")
 	t0=$(now); ctl sync >/dev/null; s2=$(since "$t0")
 	rec "$r" sync "first_s=$s1" "nochange_s=$s2"
-	suspend_sql | sqlite3 "$B/db"
+	suspend_sql | sqlite3 "$B/state/db"
 	rec "$r" startup $("$BUILD/mabload" -S "$B/policy.sock" -- \
 	    "$BUILD/mailabused" -f -c "$B/mailabused.conf" 2>>"$B/daemon.log")
 	"$BUILD/mabfloor" "$B/floor.sock" & F=$!
@@ -208,7 +211,7 @@ for r in $(seq 1 "$REPS"); do
 	t0=$(now); ctl sync >/dev/null; s3=$(since "$t0")
 	n=$(busy_count)
 	rec "$r" writers_sync $(bg_stop) "sync_s=$s3" "busy_sleeps=$n"
-	expire_sql | sqlite3 "$B/db"
+	expire_sql | sqlite3 "$B/state/db"
 	bg_load; busy_watch
 	t0=$(now); ctl expire >/dev/null; s4=$(since "$t0")
 	n=$(busy_count)
@@ -241,7 +244,7 @@ if [ -n "$BENCH_LONG" ]; then
 	t0=$(now)
 	rec L long $(load -c 16 -n "$LONG_QUERIES" -p "$D" -f "$B/requests" "$B/policy.sock") \
 	    "rss_before_kib=$r0" "rss_after_kib=$(rss "$D")" \
-	    "wal_mib=$(du -m "$B/db-wal" 2>/dev/null | cut -f1)" "db_mib=$(du -m "$B/db" | cut -f1)"
+	    "wal_mib=$(du -m "$B/state/db-wal" 2>/dev/null | cut -f1)" "db_mib=$(du -m "$B/state/db" | cut -f1)"
 	echo "  ($(since "$t0") s)"
 	stop_daemon
 fi

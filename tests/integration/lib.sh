@@ -89,12 +89,23 @@ X
     printf 'DNS=carol.net\n' >"$r/var/cpanel/users/carol"
 }
 
+# The daemon's own unprivileged user (the configuration key "user"), made
+# by .ci/deps; created here too if missing, tolerating a concurrent run.
+MAB_USER=${MAB_USER:-mailabuse}
+mab_user_make() {
+    id "$MAB_USER" >/dev/null 2>&1 && return 0
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        "$MAB_USER" 2>/dev/null
+    id "$MAB_USER" >/dev/null 2>&1
+}
+
 # conf_write [EXTRA POLICY LINES]: the daemon's configuration in $T
 conf_write() {
     local group=
     if [ "$(id -u)" = 0 ] && getent group Debian-exim >/dev/null; then group=Debian-exim; fi
     cat >"$T/mailabused.conf" <<X
-database: { path = "$T/mailabuse.db"; };
+user = "$MAB_USER";
+database: { path = "$DB"; };
 policy_socket:
 {
   path = "$T/run/policy.sock";
@@ -124,11 +135,16 @@ X
 t_init() {
     T=$(mktemp -d /tmp/mailabuse-it.XXXXXX)
     chmod 0711 "$T"
-    mkdir -p "$T/run"
-    chmod 0711 "$T/run"
+    mab_user_make || { echo "# cannot create the user $MAB_USER"; exit 1; }
+    # the runtime directory and the notices' mailbox are the daemon user's,
+    # as systemd's RuntimeDirectory= with User= makes them; the database
+    # directory $T/db is made by mailabused or mailabusectl themselves
+    mkdir -p "$T/run" "$T/mail"
+    chown "$MAB_USER:" "$T/run" "$T/mail"
+    chmod 0755 "$T/run"
     SOCK=$T/run/policy.sock
     USOCK=$T/run/user.sock
-    mkdir -p "$T/mail"
+    DB=$T/db/mailabuse.db
     trap t_cleanup EXIT
     fixture_write
     conf_write
@@ -144,6 +160,18 @@ ping_ok() { [ "$(q PING 2>/dev/null)" = "OK mailabused 0.1.0" ]; }
 # daemon_start [ARGS]: run mailabused in the foreground, wait until it answers
 daemon_start() {
     "$BUILD/mailabused" -f -c "$T/mailabused.conf" "$@" >>"$T/daemon.log" 2>&1 &
+    DAEMON_PID=$!
+    if ! wait_until 10 ping_ok; then
+        echo "# mailabused did not come up; its log:"; sed 's/^/#   /' "$T/daemon.log"
+        return 1
+    fi
+}
+
+# daemon_start_as USER [ARGS]: the same, started as USER (as systemd's User= does)
+daemon_start_as() {
+    local u=$1; shift
+    setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups \
+        "$BUILD/mailabused" -f -c "$T/mailabused.conf" "$@" >>"$T/daemon.log" 2>&1 &
     DAEMON_PID=$!
     if ! wait_until 10 ping_ok; then
         echo "# mailabused did not come up; its log:"; sed 's/^/#   /' "$T/daemon.log"

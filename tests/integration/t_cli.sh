@@ -108,15 +108,15 @@ expect_eq "sudo is recorded" "root (sudo by alice)" \
     "$(SUDO_USER=alice ctl suspend dave --reason x >/dev/null; ctl history dave --json | jq -r '.changes[-1].actor')"
 
 # The database is unavailable: EX_UNAVAILABLE, and nothing crashes.
-sed "s|path = \"$T/mailabuse.db\"|path = \"$T/no/such/dir/db\"|" "$T/mailabused.conf" >"$T/nodb.conf"
+sed "s|path = \"$DB\"|path = \"$T/no/such/dir/db\"|" "$T/mailabused.conf" >"$T/nodb.conf"
 expect_status "an unreachable database: EX_UNAVAILABLE" 69 \
     "$BUILD/mailabusectl" -c "$T/nodb.conf" status bob
 expect_match "with the reason" 'cannot open database' "$(cat "$T/last.err")"
 
 # The store: WAL and a numbered schema.
-expect_eq "the database is in WAL mode" wal "$(sqlite3 "$T/mailabuse.db" 'PRAGMA journal_mode')"
-expect_eq "the schema version is recorded" 4 "$(sqlite3 "$T/mailabuse.db" 'PRAGMA user_version')"
-sqlite3 "$T/mailabuse.db" 'PRAGMA user_version = 99'
+expect_eq "the database is in WAL mode" wal "$(sqlite3 "$DB" 'PRAGMA journal_mode')"
+expect_eq "the schema version is recorded" 4 "$(sqlite3 "$DB" 'PRAGMA user_version')"
+sqlite3 "$DB" 'PRAGMA user_version = 99'
 expect_status "a newer schema is refused" 69 ctl list
 expect_match "saying so" 'schema version 99 is newer' "$(cat "$T/last.err")"
 

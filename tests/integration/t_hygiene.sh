@@ -41,7 +41,7 @@ expect_match "a CONTACTEMAIL with a CR is refused with file:line" \
     "warning: $users/carol:3: CONTACTEMAIL \"carol@contact.test\\\\rBcc: victim@evil.test\" is not one plain address" \
     "$(cat "$T/last.err")"
 expect_eq "neither is stored" "||dave@contact.test" \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT group_concat(contact, '|') FROM (SELECT contact FROM accounts WHERE name IN ('alice', 'carol', 'dave') ORDER BY name)")"
+    "$(sqlite3 "$DB" "SELECT group_concat(contact, '|') FROM (SELECT contact FROM accounts WHERE name IN ('alice', 'carol', 'dave') ORDER BY name)")"
 check "the daemon starts" daemon_start
 expect_status "suspend alice" 0 ctl suspend alice --reason "spam run"
 expect_eq "her notice went out" 1 "$(mails)"
@@ -99,7 +99,7 @@ expect_status "complaint list" 0 ctl complaint list dave
 if has_esc "$T/last.out"; then fail "complaint list prints no raw ESC"; else pass "complaint list prints no raw ESC"; fi
 
 # a contact address with ESC left in the database by an earlier version
-sqlite3 "$T/mailabuse.db" "UPDATE accounts SET contact = char(27) || '[5mdave@contact.test' WHERE name = 'dave'"
+sqlite3 "$DB" "UPDATE accounts SET contact = char(27) || '[5mdave@contact.test' WHERE name = 'dave'"
 expect_status "status of an account with an ESC in its contact" 0 ctl status dave
 expect_match "status shows the contact escaped" '^contact:      \\x1b\[5mdave@contact\.test$' "$(cat "$T/last.out")"
 expect_eq "status --json round-trips the raw contact" "$ESC[5mdave@contact.test" \
@@ -225,7 +225,7 @@ check "unsuspend alice" ctl unsuspend alice --reason done --no-count
 # --- a notice that keeps failing is given up after notify.give_up -------------
 check "unsuspend bob" ctl unsuspend bob --reason done --no-count
 expect_eq "nothing is queued" 0 \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM outbox WHERE sent_at IS NULL")"
+    "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE sent_at IS NULL")"
 sed -i "s|sendmail = .*|sendmail = \"/bin/false\";|" "$T/mailabused.conf"
 expect_status "a complaint suspends dave while the mail command fails" 0 \
     ctl_at "2027-01-01 12:00:00" complaint add dave --ref "fbl-1" --suspend
@@ -246,7 +246,7 @@ expect_eq "and it is audited" 1 \
 expect_status "expire a day later" 0 ctl_at "2027-01-09 12:00:00" expire
 expect_match "does not retry it" ', 0 notices sent, 0 failed, 0 given up' "$(cat "$T/last.out")"
 expect_eq "its attempts stay at 3" 3 \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT attempts FROM outbox WHERE failed_at IS NOT NULL")"
+    "$(sqlite3 "$DB" "SELECT attempts FROM outbox WHERE failed_at IS NOT NULL")"
 
 check "daemon stops" daemon_stop
 t_finish

@@ -151,7 +151,7 @@ expect_status "suspend while the mail command fails" 0 ctl_at "2027-07-01 00:00:
 expect_match "it says the notice stays queued" 'notice not sent yet' "$(cat "$T/last.err")"
 expect_eq "nothing was delivered" "$before" "$(mails)"
 expect_eq "the notice waits in the outbox" "1 1" \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) || ' ' || max(attempts) FROM outbox WHERE sent_at IS NULL")"
+    "$(sqlite3 "$DB" "SELECT count(*) || ' ' || max(attempts) FROM outbox WHERE sent_at IS NULL")"
 expect_status "expire while it still fails" 0 ctl_at "2027-07-01 01:00:00" expire
 expect_match "counts the failure" ', 0 notices sent, 1 failed' "$(cat "$T/last.out")"
 rm "$T/mail/FAIL"
@@ -161,7 +161,7 @@ ctl_at "2027-07-01 12:00:00" expire >"$T/e2.out" 2>&1
 wait $!
 expect_eq "two concurrent expire runs send it exactly once" "$((before + 1))" "$(mails)"
 expect_eq "and the outbox is empty" 0 \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM outbox WHERE sent_at IS NULL")"
+    "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE sent_at IS NULL")"
 expect_match "the retried notice is the suspension" 'because of: outage test' "$(mail_n "$(mails)")"
 
 # A mail command that closes its output and hangs, with a child of its
@@ -195,7 +195,7 @@ check "lift it, not counted" ctl_at "2027-01-01 01:00:00" unsuspend dave --reaso
 expect_status "expire two and a half years later" 0 ctl_at "2029-08-01 00:00:00" expire
 expect_eq "old lifted suspensions are purged but the last unblock of each account is kept" \
     "alice:2 bob:2 carol:1" \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT group_concat(account || ':' || n, ' ') FROM (SELECT account, count(*) n FROM suspensions GROUP BY account ORDER BY account)")"
+    "$(sqlite3 "$DB" "SELECT group_concat(account || ':' || n, ' ') FROM (SELECT account, count(*) n FROM suspensions GROUP BY account ORDER BY account)")"
 expect_eq "status still knows bob's last unblock" 2027-05-01T12:00:00Z \
     "$(ctl_at "2029-08-01 00:00:00" status bob --json | jq -r .last_unblock)"
 

@@ -56,9 +56,9 @@ check "suspend mabowner again" ctl suspend mabowner --reason "again"
 expect_status "another request within a minute is turned away (75)" 75 as_owner unblock
 expect_match "saying why" 'one unblock request a minute' "$(cat "$T/last.err")"
 expect_eq "and it is neither audited nor mailed" 1 \
-    "$(sqlite3 "$T/mailabuse.db" "SELECT count(*) FROM audit WHERE account = 'mabowner' AND action LIKE 'unblock-%'")"
+    "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE account = 'mabowner' AND action LIKE 'unblock-%'")"
 # a minute passes (the daemon runs on the real clock: age the last request instead)
-sqlite3 "$T/mailabuse.db" "UPDATE audit SET at = at - 120 WHERE account = 'mabowner' AND action LIKE 'unblock-%'"
+sqlite3 "$DB" "UPDATE audit SET at = at - 120 WHERE account = 'mabowner' AND action LIKE 'unblock-%'"
 expect_status "a second request within 90 days is refused (exit 1)" 1 as_owner unblock --json
 expect_eq "with the reason and the date" "false wait" \
     "$(jq -r '"\(.granted) \(.unblock)"' "$T/last.out")"

@@ -100,6 +100,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.policy_socket_read_timeout, 5);
 	assert_int_equal(cfg.policy_socket_max_connections, 512);
 	assert_string_equal(cfg.pid_file, "/run/mailabuse/mailabused.pid");
+	assert_string_equal(cfg.user, "mailabuse");
 	assert_string_equal(cfg.log_level, "info");
 	assert_string_equal(cfg.cpanel_root, "/");
 	assert_int_equal(cfg.policy_allow_local_delivery, 1);
@@ -271,6 +272,18 @@ test_rejected_with_line(void **state)
 		{ "policy_socket: { mode = \"\"; };\n", NAME ":1:", "not an octal mode" },
 		{ "policy_socket: { mode = \"0660x\"; };\n", NAME ":1:", "not an octal mode" },
 		{ "policy_socket: { mode = \"-1\"; };\n", NAME ":1:", "not an octal mode" },
+		/* the policy socket is Exim's alone: no bit for other users */
+		{ "policy_socket:\n{\n  mode = \"0666\";\n};\n", NAME ":3:", "gives other users access" },
+		{ "policy_socket: { mode = \"0662\"; };\n", NAME ":1:", "gives other users access" },
+		{ "policy_socket: { mode = \"0661\"; };\n", NAME ":1:", "gives other users access" },
+		{ "policy_socket: { mode = \"0777\"; };\n", NAME ":1:", "gives other users access" },
+		{ "policy_socket: { mode = \"4\"; };\n", NAME ":1:", "gives other users access" },
+
+		/* user */
+		{ "\nuser = \"\";\n", NAME ":2:", "user: \"\" is not a user name" },
+		{ "user = \"a b\";\n", NAME ":1:", "is not a user name" },
+		{ "user = \"-x\";\n", NAME ":1:", "is not a user name" },
+		{ "user = 1000;\n", NAME ":1:", "user must be a string" },
 
 		/* log level */
 		{ "\n\n\nlog_level = \"warn\";\n", NAME ":4:", "not one of the allowed values" },
@@ -343,7 +356,8 @@ test_mode_accepted(void **state)
 	static const struct mode_case cases[] = {
 		{ "0660", 0660 },
 		{ "0600", 0600 },
-		{ "0777", 0777 },
+		{ "0770", 0770 },
+		{ "0640", 0640 },
 		{ "660", 0660 },
 		{ "0", 0 },
 		{ "00660", 0660 },
