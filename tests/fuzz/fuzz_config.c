@@ -102,6 +102,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strcmp(cfg.user_socket_path, cfg.policy_socket_path) == 0 ||
 	    cfg.notify_sendmail == NULL || cfg.notify_sendmail[0] != '/' ||
 	    cfg.policy_socket_mode == NULL || cfg.policy_socket_mode_bits > 0777 ||
+	    (cfg.policy_socket_mode_bits & 0007) != 0 ||	/* the policy socket is Exim's */
+	    cfg.user == NULL || cfg.user[0] == '\0' ||
 	    cfg.log_level == NULL || cfg.policy_repeat_offence == NULL ||
 	    cfg.retention_records < cfg.policy_unblock_cooldown)
 		abort();
