@@ -31,6 +31,10 @@ struct config {
 	long long policy_unblock_cooldown;	/* seconds */
 	char *policy_repeat_offence;		/* "wait" or "permanent" */
 	int policy_suspend_on_complaint;
+	char *policy_loopback_unknown;		/* "pass", "defer" or "refuse" */
+	char *policy_web_uids;			/* user names or uids, separated by spaces or commas */
+	char *policy_web_action;		/* "refuse" or "hold" */
+	char *policy_redirect_action;		/* "defer", "pass" or "fail" */
 
 	char *user_socket_path;
 	long long user_socket_max_connections;

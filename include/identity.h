@@ -42,5 +42,8 @@ int identity_domain_owner(const struct identity_lookup *lk, const char *domain,
 const char *identity_kind_name(enum identity_kind kind);
 int identity_account_name_valid(const char *name);
 int identity_domain_normalise(const char *in, char *out, size_t len);
+int identity_address_local(const char *ip, const char *server_ip);
+int identity_php_script_site(const char *header, char *host, size_t hostlen, char *user,
+    size_t userlen);
 
 #endif

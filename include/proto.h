@@ -36,6 +36,10 @@ struct proto_request {
 	const char *account;	/* user socket: the account to act for */
 	const char *limit;	/* user socket: HISTORY length */
 	const char *since;	/* user socket: HISTORY period, a duration */
+	const char *port;	/* CHECK of a loopback session: the client's port */
+	const char *lip;	/* ... and the server's address and port it connected to */
+	const char *lport;
+	const char *parent;	/* CHECK ctx=route: the address redirected to rcpt */
 };
 
 int proto_request_parse(char *line, struct proto_request *req, char *err, size_t errlen);

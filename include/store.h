@@ -125,7 +125,8 @@ struct recent_message {
 enum sync_change {
 	SYNC_ACCOUNT_ADDED, SYNC_ACCOUNT_CHANGED, SYNC_ACCOUNT_REMOVED,
 	SYNC_DOMAIN_ADDED, SYNC_DOMAIN_CHANGED, SYNC_DOMAIN_REMOVED,
-	SYNC_LOCAL_ADDED, SYNC_LOCAL_REMOVED
+	SYNC_LOCAL_ADDED, SYNC_LOCAL_REMOVED,
+	SYNC_ACCOUNT_RENAMED, SYNC_ACCOUNT_REUSED	/* store_sync_renames */
 };
 typedef int (*store_sync_cb)(void *arg, enum sync_change what, const char *name,
     const char *old_value, const char *new_value);
@@ -207,6 +208,8 @@ int store_sync_stage_account(struct store *st, const char *name, const char *own
 int store_sync_stage_domain(struct store *st, const char *domain, const char *account,
     const char *kind);
 int store_sync_stage_local(struct store *st, const char *domain);
+int store_sync_stage_uuid(struct store *st, const char *name, const char *uuid);
+int store_sync_renames(struct store *st, long long now, store_sync_cb cb, void *arg);
 int store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg);
 
 /* The abuse lifecycle. */

@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "recorder.h"
 #include "server.h"
+#include "sockdiag.h"
 
 
 static int
@@ -148,9 +149,12 @@ check_script_parse(const char *header, char *name, size_t namelen, char *ip, siz
 	check_copy(name, namelen, p > clean && *p == ':' ? p + 1 : clean);
 }
 
-/* Which source sent the message: a mailbox (or the account's own login), a script, or neither. */
+/*
+ * Which source sent the message: a mailbox (or the account's own login),
+ * a script, a loopback SMTP session, or neither.
+ */
 static void
-check_source(const struct proto_request *req, const struct identity *id,
+check_source(const struct proto_request *req, const struct identity *id, int loopback,
     struct message_record *m)
 {
 	proto_sanitize(req->ip, m->ip, sizeof m->ip);
@@ -164,6 +168,9 @@ check_source(const struct proto_request *req, const struct identity *id,
 	} else if (req->script[0] != '\0') {
 		snprintf(m->source_kind, sizeof m->source_kind, "script");
 		check_script_parse(req->script, m->source, sizeof m->source, m->ip, sizeof m->ip);
+	} else if (loopback) {
+		snprintf(m->source_kind, sizeof m->source_kind, "loopback");
+		snprintf(m->source, sizeof m->source, "loopback SMTP (uid %s)", req->uid);
 	} else {
 		snprintf(m->source_kind, sizeof m->source_kind, "local");
 		snprintf(m->source, sizeof m->source, "%s (%s %s)",
@@ -305,7 +312,7 @@ check_rcpts_sort(struct store *st, const char *rcpts, const char *nrcpt,
 
 /* Fill the record of a message for `mailabusectl history`. */
 static void
-check_record_fill(const struct proto_request *req, const struct identity *id,
+check_record_fill(const struct proto_request *req, const struct identity *id, int loopback,
     struct message_record *m)
 {
 	char *end;
@@ -322,7 +329,7 @@ check_record_fill(const struct proto_request *req, const struct identity *id,
 	proto_sanitize(req->sender, m->sender, sizeof m->sender);
 	proto_sanitize(req->rcpt, m->rcpt, sizeof m->rcpt);
 	proto_sanitize(req->msgid, m->msgid, sizeof m->msgid);
-	check_source(req, id, m);
+	check_source(req, id, loopback, m);
 }
 
 static void
@@ -420,10 +427,139 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 	return 0;
 }
 
+/* Whether a uid is one of policy.web_uids (names or numbers, separated by spaces or commas). */
+static int
+check_web_uid(const struct config *cfg, unsigned long uid)
+{
+	const char *p = cfg->policy_web_uids;
+	char tok[64], buf[2048], *end;
+	struct passwd pw, *res;
+	size_t n;
+
+	while (*p != '\0') {
+		p += strspn(p, " ,\t");
+		n = strcspn(p, " ,\t");
+		if (n == 0)
+			break;
+		snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), p);
+		p += n;
+		if (tok[0] >= '0' && tok[0] <= '9') {
+			if (strtoul(tok, &end, 10) == uid && *end == '\0')
+				return 1;
+			continue;
+		}
+		res = NULL;
+		if (getpwnam_r(tok, &pw, buf, sizeof buf, &res) == 0 && res != NULL &&
+		    (unsigned long)pw.pw_uid == uid)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Mail from the web server's uid (policy.web_uids): the account is the
+ * one whose site cPanel's X-PHP-Script: header names (~user in the URI
+ * first, else the owner of the host's domain).  Any script running under
+ * that uid can write the header, so it is trusted for these uids only.
+ * Returns 0 (id changed when the site is an account's), -1 on a lookup
+ * error.
+ */
+static int
+check_web_identify(struct server *srv, const struct proto_request *req, struct identity *id)
+{
+	struct identity_lookup lk = {
+		check_domain_owner_cb, check_account_exists_cb, check_uid_name_cb, srv->st
+	};
+	char host[256], user[ACCOUNT_NAME_MAX], account[ACCOUNT_NAME_MAX], *end;
+	unsigned long uid;
+	int r;
+
+	/* not for a login, nor for an account's own uid; a web uid at or below
+	   policy.system_uid_max (www-data) with an empty sender is no bounce */
+	if (id->kind == IDENTITY_ACCOUNT || id->kind == IDENTITY_MAILBOX ||
+	    req->auth[0] != '\0' || req->script[0] == '\0' ||
+	    srv->cfg->policy_web_uids[0] == '\0')
+		return 0;
+	uid = strtoul(req->uid, &end, 10);
+	if (req->uid[0] == '\0' || *end != '\0' || !check_web_uid(srv->cfg, uid))
+		return 0;
+	if (identity_php_script_site(req->script, host, sizeof host, user, sizeof user) == -1)
+		return 0;
+	r = 0;
+	if (user[0] != '\0' && (r = store_account_exists(srv->st, user)) == 1)
+		snprintf(account, sizeof account, "%s", user);
+	else if (r != -1)
+		r = identity_domain_owner(&lk, host, account, sizeof account);
+	if (r == -1)
+		return -1;
+	if (r == 1) {
+		memset(id->mailbox, 0, sizeof id->mailbox);
+		snprintf(id->account, sizeof id->account, "%s", account);
+		id->kind = IDENTITY_ACCOUNT;
+		id->how = "web-script";
+	}
+	return 0;
+}
+
+/*
+ * A remote delivery Exim's router fragment asks about (ctx=route): an
+ * address that a forwarder, filter or list of an account generated
+ * (parent), or a local submission that reached delivery.  The account
+ * suspended: policy.redirect_action decides (DEFER keeps it on the queue).
+ */
+static enum verdict
+check_route(struct server *srv, unsigned long long connid, const struct proto_request *req,
+    char *text, size_t len)
+{
+	struct identity_lookup lk = {
+		check_domain_owner_cb, check_account_exists_cb, check_uid_name_cb, srv->st
+	};
+	const char *action = srv->cfg->policy_redirect_action;
+	struct identity id;
+	long long last_change;
+	int acc = 0, mbx = 0;
+	char err[128], rcpt[256], parent[256];
+
+	if (req->parent[0] != '\0') {
+		/* the redirected address is a mailbox: its domain's owner set up the redirection */
+		if (identity_resolve(req->parent, "", "-", (unsigned long)srv->cfg->policy_system_uid_max,
+		    &lk, &id, err, sizeof err) == -1)
+			goto defer;
+	} else if (check_identify(srv, req, &id) == -1)
+		goto defer;
+	if (id.kind != IDENTITY_ACCOUNT && id.kind != IDENTITY_MAILBOX)
+		return VERDICT_PASS;
+	if (store_suspension_flags(srv->st, id.account, id.mailbox, &acc, &mbx,
+	    &last_change) == -1)
+		goto defer;
+	if (!acc && !mbx && !check_pending(srv, id.account))
+		return VERDICT_PASS;
+	proto_sanitize(req->rcpt, rcpt, sizeof rcpt);
+	proto_sanitize(req->parent, parent, sizeof parent);
+	log_info("conn %llu: route rcpt=<%s> parent=<%s> account=%s%s%s: %s suspended,"
+	    " policy.redirect_action=%s", connid, rcpt, parent, id.account,
+	    id.mailbox[0] ? " mailbox=" : "", id.mailbox, acc ? "account" : "mailbox", action);
+	if (strcmp(action, "pass") == 0)
+		return VERDICT_PASS;
+	if (strcmp(action, "fail") == 0) {
+		snprintf(text, len, "5.7.1 Outgoing mail of account %s is suspended", id.account);
+		return VERDICT_REFUSE;
+	}
+	snprintf(text, len, "4.7.1 Outgoing mail of account %s is suspended: held until it is"
+	    " lifted", id.account);
+	return VERDICT_DEFER;
+
+defer:
+	log_warnx("conn %llu: cannot decide on a route, answering DEFER: %s", connid,
+	    store_error(srv->st));
+	snprintf(text, len, "4.3.0 mail policy service temporarily unavailable");
+	return VERDICT_DEFER;
+}
+
 /* Decide on one request, the store read in one transaction. */
 static enum verdict
 check_decide(struct server *srv, unsigned long long connid,
-    const struct proto_request *req, char *text, size_t len)
+    const struct proto_request *req, int loopback, char *text, size_t len)
 {
 	const struct config *cfg = srv->cfg;
 	struct policy_facts facts = { 0, 0, 0 };
@@ -435,8 +571,10 @@ check_decide(struct server *srv, unsigned long long connid,
 	long long last_change;
 	int whole, rcpts_matter;
 
-	if (check_identify(srv, req, &id) == -1)
+	if (check_identify(srv, req, &id) == -1 || check_web_identify(srv, req, &id) == -1)
 		goto defer;
+	if (loopback && strcmp(id.how, "uid") == 0)
+		id.how = "loopback-uid";
 	/* the whole message (DATA, or a local submission), not one RCPT */
 	whole = strcmp(req->ctx, "local") == 0 || strcmp(req->stage, "data") == 0;
 	if (id.kind == IDENTITY_ACCOUNT || id.kind == IDENTITY_MAILBOX) {
@@ -467,6 +605,12 @@ check_decide(struct server *srv, unsigned long long connid,
 		    d.reason);
 	v = d.verdict;
 	snprintf(text, len, "%s", d.text);
+	/* the header that named the account can be forged: hold, if so configured */
+	if (v == VERDICT_REFUSE && whole && strcmp(id.how, "web-script") == 0 &&
+	    strcmp(cfg->policy_web_action, "hold") == 0) {
+		v = VERDICT_HOLD;
+		snprintf(text, len, "held for review: %s (named by X-PHP-Script)", d.text);
+	}
 	if (id.kind != IDENTITY_ACCOUNT && id.kind != IDENTITY_MAILBOX) {
 		free(rc);
 		return v;
@@ -490,7 +634,7 @@ check_decide(struct server *srv, unsigned long long connid,
 		goto defer;
 	if ((m = malloc(sizeof *m)) == NULL)
 		goto defer;
-	check_record_fill(req, &id, m);
+	check_record_fill(req, &id, loopback, m);
 	m->n_local = rc->n_local;
 	m->n_external = rc->n_external;
 	for (size_t i = 0, off = 0; i < rc->n_dom && off < sizeof m->domains; i++)
@@ -514,14 +658,85 @@ defer:
 	return VERDICT_DEFER;
 }
 
+/*
+ * An SMTP session from the server itself without AUTH (the fragments send
+ * the client's and the server's address and port): the uid owning the
+ * client's socket, into uid.  Returns 1 found, 0 not a loopback request,
+ * or the verdict of policy.loopback_unknown (-1 pass, -2 defer, -3
+ * refuse) when the owner cannot be found.
+ */
+static int
+check_loopback(struct server *srv, unsigned long long connid,
+    const struct proto_request *req, char *uid, size_t len)
+{
+	unsigned long cport, sport, owner;
+	char err[256], ip[64], lip[64];
+	char *end;
+	int r = -1;
+
+	if (req->lport[0] == '\0' || req->auth[0] != '\0' || strcmp(req->ctx, "smtp") != 0)
+		return 0;
+	proto_sanitize(req->ip, ip, sizeof ip);
+	proto_sanitize(req->lip, lip, sizeof lip);
+	cport = strtoul(req->port, &end, 10);
+	if (req->port[0] == '\0' || *end != '\0')
+		cport = 0;
+	sport = strtoul(req->lport, &end, 10);
+	if (*end != '\0')
+		sport = 0;
+	snprintf(err, sizeof err, "no such connection");
+	if (cport > 0 && cport < 65536 && sport > 0 && sport < 65536)
+		r = sockdiag_owner(req->ip, (unsigned)cport, req->lip, (unsigned)sport, &owner,
+		    err, sizeof err);
+	if (r == 1) {
+		snprintf(uid, len, "%lu", owner);
+		log_debug("conn %llu: loopback SMTP [%s]:%lu -> [%s]:%lu is uid %lu", connid,
+		    ip, cport, lip, sport, owner);
+		return 1;
+	}
+	log_info("conn %llu: loopback SMTP [%s]:%lu -> [%s]:%lu: owner not found (%s%s),"
+	    " policy.loopback_unknown=%s", connid, ip, cport, lip, sport, err,
+	    identity_address_local(req->ip, req->lip) ? "" : "; not a loopback address",
+	    srv->cfg->policy_loopback_unknown);
+	if (strcmp(srv->cfg->policy_loopback_unknown, "refuse") == 0)
+		return -3;
+	if (strcmp(srv->cfg->policy_loopback_unknown, "defer") == 0)
+		return -2;
+	return -1;
+}
+
 /* Decide on one request; text receives the reply text. */
 enum verdict
 check_request(struct server *srv, unsigned long long connid,
     const struct proto_request *req, char *text, size_t len)
 {
-	int tx = store_read_begin(srv->st) == 0;
-	enum verdict v = check_decide(srv, connid, req, text, len);
+	struct proto_request r = *req;
+	char uid[32];
+	int tx, lo;
+	enum verdict v;
 
+	lo = check_loopback(srv, connid, req, uid, sizeof uid);
+	switch (lo) {
+	case -1:
+		snprintf(text, len, "%s", "");
+		return VERDICT_PASS;
+	case -2:
+		snprintf(text, len, "4.7.0 Cannot tell which local user opened this connection");
+		return VERDICT_DEFER;
+	case -3:
+		snprintf(text, len, "5.7.1 Cannot tell which local user opened this connection");
+		return VERDICT_REFUSE;
+	case 1:
+		r.uid = uid;
+		break;
+	default:
+		break;
+	}
+	tx = store_read_begin(srv->st) == 0;
+	if (strcmp(r.ctx, "route") == 0)
+		v = check_route(srv, connid, &r, text, len);
+	else
+		v = check_decide(srv, connid, &r, lo == 1, text, len);
 	if (tx)
 		store_read_end(srv->st);
 	return v;

@@ -22,6 +22,11 @@ struct sync_account {
 	char owner[ACCOUNT_NAME_MAX];
 };
 
+struct sync_rename {
+	enum sync_change what;
+	char name[ACCOUNT_NAME_MAX], old_value[ACCOUNT_NAME_MAX], new_value[128];
+};
+
 struct sync_state {
 	struct ctl *c;
 	struct sync_account *acc;
@@ -30,6 +35,10 @@ struct sync_state {
 	int changes;
 	int failed;
 	json_t *json;		/* --json: the changes, printed once committed */
+	struct sync_rename *renames;	/* store_sync_renames' changes, reported after the guard */
+	size_t nrenames;
+	char uuid[128];		/* UUID= of the last var/cpanel/users file read, "" none */
+	int uuid_known;		/* that file could be read: "" means it has no UUID */
 };
 
 /* The path of a file under cpanel.root ("" if it does not fit). */
@@ -197,10 +206,13 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 	int r;
 
 	contact[0] = main_domain[0] = '\0';
+	ss->uuid[0] = '\0';
+	ss->uuid_known = 0;
 	snprintf(rel, sizeof rel, "var/cpanel/users/%s", user);
 	sync_path(ss->c, rel, path, sizeof path);
 	if ((f = fopen(path, "r")) == NULL)
-		return;		/* no users file: no contact address */
+		return;		/* no users file: no contact address, UUID unknown */
+	ss->uuid_known = 1;
 	while (getline(&line, &cap, f) != -1) {
 		lineno++;
 		if ((r = cpanel_users_line_parse(line, &key, &value)) == 0)
@@ -224,6 +236,13 @@ sync_read_user(struct sync_state *ss, const char *user, char *contact, size_t cl
 				sync_warn(ss, path, lineno, what);
 			} else
 				snprintf(contact, clen, "%s", value);
+		} else if (strcmp(key, "UUID") == 0) {
+			/* cPanel's identity of the account: it survives a rename */
+			if (strlen(value) >= sizeof ss->uuid ||
+			    strspn(value, "0123456789abcdefABCDEF-") != strlen(value))
+				sync_warn(ss, path, lineno, "UUID is not a UUID");
+			else
+				snprintf(ss->uuid, sizeof ss->uuid, "%s", value);
 		} else if (strcmp(key, "DNS") == 0) {
 			if (identity_domain_normalise(value, main_domain, mlen) == -1) {
 				main_domain[0] = '\0';
@@ -341,6 +360,8 @@ static const char *const sync_labels[] = {
 	[SYNC_DOMAIN_REMOVED] = "- domain",
 	[SYNC_LOCAL_ADDED] = "+ localdomain",
 	[SYNC_LOCAL_REMOVED] = "- localdomain",
+	[SYNC_ACCOUNT_RENAMED] = "~ account",
+	[SYNC_ACCOUNT_REUSED] = "~ account",
 };
 
 static const char *const sync_names[] = {
@@ -352,7 +373,47 @@ static const char *const sync_names[] = {
 	[SYNC_DOMAIN_REMOVED] = "domain-removed",
 	[SYNC_LOCAL_ADDED] = "localdomain-added",
 	[SYNC_LOCAL_REMOVED] = "localdomain-removed",
+	[SYNC_ACCOUNT_RENAMED] = "account-renamed",	/* old: the old name, new: the UUID */
+	[SYNC_ACCOUNT_REUSED] = "account-reused",	/* old: where the old record is kept */
 };
+
+/* Keep a change of store_sync_renames, to report it once the guard agrees. */
+static int
+sync_rename_keep_cb(void *arg, enum sync_change what, const char *name,
+    const char *old_value, const char *new_value)
+{
+	struct sync_state *ss = arg;
+	struct sync_rename *n = realloc(ss->renames, (ss->nrenames + 1) * sizeof *n);
+
+	if (n == NULL)
+		return 1;
+	ss->renames = n;
+	n += ss->nrenames++;
+	n->what = what;
+	snprintf(n->name, sizeof n->name, "%s", name);
+	snprintf(n->old_value, sizeof n->old_value, "%s", old_value);
+	snprintf(n->new_value, sizeof n->new_value, "%s", new_value);
+	return 0;
+}
+
+/* "bob (main)" -> "bob": the account of a domain row. */
+static void
+sync_domain_account(const char *value, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s", (int)strcspn(value, " "), value);
+}
+
+/* "suspended" or "not suspended", for sync's report of a moved domain. */
+static const char *
+sync_suspended_word(struct sync_state *ss, const char *account)
+{
+	long long last;
+	int acc = 0, mbx = 0;
+
+	if (store_suspension_flags(ss->c->st, account, "", &acc, &mbx, &last) == -1)
+		return "suspension unknown";
+	return acc ? "suspended" : "not suspended";
+}
 
 /* A change as JSON: "old" and "new" are null where the change has none. */
 static json_t *
@@ -360,9 +421,11 @@ sync_change_json(enum sync_change what, const char *name, const char *old_value,
     const char *new_value)
 {
 	int has_old = what == SYNC_ACCOUNT_CHANGED || what == SYNC_DOMAIN_CHANGED ||
-	    what == SYNC_DOMAIN_REMOVED;
+	    what == SYNC_DOMAIN_REMOVED || what == SYNC_ACCOUNT_RENAMED ||
+	    what == SYNC_ACCOUNT_REUSED;
 	int has_new = what == SYNC_ACCOUNT_ADDED || what == SYNC_ACCOUNT_CHANGED ||
-	    what == SYNC_DOMAIN_ADDED || what == SYNC_DOMAIN_CHANGED;
+	    what == SYNC_DOMAIN_ADDED || what == SYNC_DOMAIN_CHANGED ||
+	    what == SYNC_ACCOUNT_RENAMED;
 
 	return json_pack("{s:s, s:s, s:o, s:o}", "change", sync_names[what], "name", name,
 	    "old", has_old && old_value != NULL ? json_string(old_value) : json_null(),
@@ -395,6 +458,16 @@ sync_change_print(enum sync_change what, const char *name, const char *old_value
 	case SYNC_DOMAIN_REMOVED:
 		printf("%s %s (was %s)\n", sync_labels[what], ctl_esc(name), ctl_esc(old_value));
 		break;
+	case SYNC_ACCOUNT_RENAMED:
+		printf("%s %s: renamed from %s in cPanel (UUID %s): its suspensions, complaints,"
+		    " unblocks, limits and history follow\n", sync_labels[what], ctl_esc(name),
+		    ctl_esc(old_value), ctl_esc(new_value));
+		break;
+	case SYNC_ACCOUNT_REUSED:
+		printf("%s %s: the name of a removed account, now another cPanel account: it"
+		    " starts clean; the old record is kept as %s\n", sync_labels[what],
+		    ctl_esc(name), ctl_esc(old_value));
+		break;
 	default:
 		printf("%s %s\n", sync_labels[what], ctl_esc(name));
 		break;
@@ -408,12 +481,23 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 {
 	struct sync_state *ss = arg;
 	const char *action = NULL;
-	char detail[1024];
+	char detail[1024], from[ACCOUNT_NAME_MAX] = "", to[ACCOUNT_NAME_MAX] = "";
+	int moved = 0;
 
 	ss->changes++;
+	if (what == SYNC_DOMAIN_CHANGED) {
+		/* a domain that changes hands may leave or join a suspension */
+		sync_domain_account(old_value, from, sizeof from);
+		sync_domain_account(new_value, to, sizeof to);
+		if ((moved = strcmp(from, to) != 0))
+			snprintf(detail, sizeof detail, "%s moved from %s (%s) to %s (%s)", name,
+			    from, sync_suspended_word(ss, from), to, sync_suspended_word(ss, to));
+	}
 	if (ss->json != NULL)
 		json_array_append_new(ss->json, sync_change_json(what, name, old_value,
 		    new_value));
+	else if (moved)
+		printf("%s %s: %s\n", sync_labels[what], ctl_esc(name), ctl_esc(detail));
 	else
 		sync_change_print(what, name, old_value, new_value);
 	switch (what) {
@@ -428,6 +512,29 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 	case SYNC_ACCOUNT_CHANGED:
 		action = "account-changed";
 		snprintf(detail, sizeof detail, "%s -> %s", old_value, new_value);
+		break;
+	case SYNC_ACCOUNT_RENAMED:
+		action = "account-renamed";
+		snprintf(detail, sizeof detail, "renamed from %s in cPanel (UUID %s)", old_value,
+		    new_value);
+		break;
+	case SYNC_DOMAIN_CHANGED:
+		if (moved && (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor,
+		    "domain-moved", from, name, detail) == -1 || store_audit_insert(ss->c->st,
+		    ss->c->now, ss->c->actor, "domain-moved", to, name, detail) == -1)) {
+			ss->failed = 1;
+			return 1;
+		}
+		break;
+	case SYNC_ACCOUNT_REUSED:
+		/* audited under the kept record, which the name no longer reaches */
+		snprintf(detail, sizeof detail, "the name %s was given to another cPanel account;"
+		    " this record is kept as %s", name, old_value);
+		if (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor, "account-reused",
+		    old_value, name, detail) == -1) {
+			ss->failed = 1;
+			return 1;
+		}
 		break;
 	default:
 		break;
@@ -487,14 +594,29 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		sync_read_user(&ss, ss.acc[i].name, contact, sizeof contact,
 		    main_domain, sizeof main_domain);
 		if (store_sync_stage_account(c->st, ss.acc[i].name, ss.acc[i].owner,
-		    contact, main_domain) == -1) {
+		    contact, main_domain) == -1 || (ss.uuid_known &&
+		    store_sync_stage_uuid(c->st, ss.acc[i].name, ss.uuid) == -1)) {
 			r = ctl_db_error(c, "sync");
 			goto out;
 		}
 	}
+	/*
+	 * cPanel's UUIDs first: a renamed account takes its record (and its
+	 * domains) to its new name, a reused name starts clean, so that the
+	 * guard sees no account lost in a rename.  Reported once the guard
+	 * lets the sync go on (a refusal rolls them back).
+	 */
+	if (store_sync_renames(c->st, c->now, sync_rename_keep_cb, &ss) == -1) {
+		r = ctl_db_error(c, "sync");
+		goto out;
+	}
 	if ((r = sync_guard(&ss, force)) != 0)
 		goto out;
-	if (store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 || ss.failed) {
+	for (size_t i = 0; i < ss.nrenames && !ss.failed; i++)
+		(void)sync_change_cb(&ss, ss.renames[i].what, ss.renames[i].name,
+		    ss.renames[i].old_value, ss.renames[i].new_value);
+	if (ss.failed || store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 ||
+	    ss.failed) {
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
@@ -523,5 +645,6 @@ out:
 		store_rollback(c->st);
 	json_decref(ss.json);
 	free(ss.acc);
+	free(ss.renames);
 	return r;
 }

@@ -34,6 +34,9 @@ struct cfg_key {
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 static const char *const repeat_offences[] = { "wait", "permanent", NULL };
 static const char *const actions[] = { "defer", "hold", "suspend", NULL };
+static const char *const loopback_unknowns[] = { "pass", "defer", "refuse", NULL };
+static const char *const web_actions[] = { "refuse", "hold", NULL };
+static const char *const redirect_actions[] = { "defer", "pass", "fail", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 
@@ -56,6 +59,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy.unblock_cooldown", CFG_DURATION, OFF(policy_unblock_cooldown), "90d", 0, 3650 * 86400LL, NULL },
 	{ "policy.repeat_offence", CFG_ENUM, OFF(policy_repeat_offence), "wait", 0, 0, repeat_offences },
 	{ "policy.suspend_on_complaint", CFG_BOOL, OFF(policy_suspend_on_complaint), "false", 0, 0, NULL },
+	{ "policy.loopback_unknown", CFG_ENUM, OFF(policy_loopback_unknown), "pass", 0, 0, loopback_unknowns },
+	{ "policy.web_uids", CFG_STRING, OFF(policy_web_uids), "nobody", 0, 0, NULL },
+	{ "policy.web_action", CFG_ENUM, OFF(policy_web_action), "refuse", 0, 0, web_actions },
+	{ "policy.redirect_action", CFG_ENUM, OFF(policy_redirect_action), "defer", 0, 0, redirect_actions },
 	{ "user_socket.path", CFG_STRING, OFF(user_socket_path), "/run/mailabuse/user.sock", 0, 0, NULL },
 	{ "user_socket.max_connections", CFG_INT, OFF(user_socket_max_connections), "16", 1, 10000, NULL },
 	{ "notify.sendmail", CFG_STRING, OFF(notify_sendmail), "/usr/sbin/sendmail -t -i", 0, 0, NULL },

@@ -4,6 +4,7 @@
  * account), else the uid that submitted it.  Never the envelope sender
  * alone: it only tells bounces apart.  Pure: lookups are injected.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -228,4 +229,86 @@ identity_kind_name(enum identity_kind kind)
 	default:
 		return "unknown";
 	}
+}
+
+/*
+ * Whether a client address is the server itself: 127.0.0.0/8, ::1, an
+ * IPv4-mapped loopback address, or the very address it connected to.
+ */
+int
+identity_address_local(const char *ip, const char *server_ip)
+{
+	unsigned char a[16];
+
+	if (ip[0] == '\0')
+		return 0;
+	if (server_ip[0] != '\0' && strcmp(ip, server_ip) == 0)
+		return 1;
+	if (inet_pton(AF_INET, ip, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char lo[16] = { [15] = 1 };
+		static const unsigned char v4[12] = { [10] = 0xff, [11] = 0xff };
+
+		return memcmp(a, lo, 16) == 0 || (memcmp(a, v4, 12) == 0 && a[12] == 127);
+	}
+	return 0;
+}
+
+/*
+ * The site cPanel's "X-PHP-Script: www.example.com/~bob/contact.php for
+ * 203.0.113.5" names: its host name (normal form, without a port) and,
+ * when the URI starts with /~user/, that user (lower case; "" if none).
+ * Returns 0, or -1 when the header is not of that form (e.g. PHP's own
+ * "X-PHP-Originating-Script: 1001:contact.php").
+ */
+int
+identity_php_script_site(const char *header, char *host, size_t hostlen, char *user,
+    size_t userlen)
+{
+	const char *p = header, *end, *slash, *colon, *tilde;
+	char raw[256];
+	size_t n;
+
+	user[0] = '\0';
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if ((end = strstr(p, " for ")) == NULL)
+		end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
+	    end[-1] == '\n'))
+		end--;
+	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
+		return -1;
+	n = (size_t)(slash - p);
+	if ((colon = memchr(p, ':', n)) != NULL) {
+		/* a port: digits only */
+		for (const char *c = colon + 1; c < slash; c++)
+			if (!isdigit((unsigned char)*c))
+				return -1;
+		n = (size_t)(colon - p);
+	}
+	if (n == 0 || n >= sizeof raw)
+		return -1;
+	memcpy(raw, p, n);
+	raw[n] = '\0';
+	if (identity_domain_normalise(raw, host, hostlen) == -1 || strchr(host, '.') == NULL)
+		return -1;
+	/* ~user: the first path segment only, as Apache's UserDir serves it */
+	tilde = slash + 1;
+	if (tilde < end && *tilde == '~') {
+		size_t i = 0;
+
+		for (tilde++; tilde < end && *tilde != '/' && *tilde != '?'; tilde++) {
+			if (i + 1 >= userlen || i + 1 >= ACCOUNT_NAME_MAX) {
+				user[0] = '\0';
+				return 0;
+			}
+			user[i++] = (char)tolower((unsigned char)*tilde);
+		}
+		user[i] = '\0';
+		if (!identity_account_name_valid(user))
+			user[0] = '\0';
+	}
+	return 0;
 }

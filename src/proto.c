@@ -123,6 +123,10 @@ static const struct proto_field proto_fields[] = {
 	{ "since", offsetof(struct proto_request, since) },
 	{ "nrcpt", offsetof(struct proto_request, nrcpt) },
 	{ "age", offsetof(struct proto_request, age) },
+	{ "port", offsetof(struct proto_request, port) },
+	{ "lip", offsetof(struct proto_request, lip) },
+	{ "lport", offsetof(struct proto_request, lport) },
+	{ "parent", offsetof(struct proto_request, parent) },
 };
 #define PROTO_NFIELDS (sizeof proto_fields / sizeof proto_fields[0])
 
@@ -234,8 +238,9 @@ proto_request_parse(char *line, struct proto_request *req, char *err, size_t err
 		*slot = eq + 1;
 	}
 	if (req->verb == PROTO_CHECK) {
-		if (strcmp(req->ctx, "smtp") != 0 && strcmp(req->ctx, "local") != 0) {
-			snprintf(err, errlen, "field ctx must be smtp or local");
+		if (strcmp(req->ctx, "smtp") != 0 && strcmp(req->ctx, "local") != 0 &&
+		    strcmp(req->ctx, "route") != 0) {
+			snprintf(err, errlen, "field ctx must be smtp, local or route");
 			return -1;
 		}
 		if (req->stage[0] != '\0' && (strcmp(req->ctx, "smtp") != 0 ||

@@ -146,6 +146,10 @@ static const char *const store_migrations[] = {
 	"DROP INDEX outbox_due;"
 	"CREATE INDEX outbox_due ON outbox (due_at) WHERE sent_at IS NULL AND failed_at IS NULL;"
 	"CREATE INDEX outbox_failed ON outbox (account, failed_at) WHERE failed_at IS NOT NULL;",
+
+	/* 5: accounts keyed by cPanel's UUID (var/cpanel/users/<user>), "" unknown */
+	"ALTER TABLE accounts ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX accounts_uuid ON accounts (uuid) WHERE uuid <> '';",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
@@ -162,7 +166,7 @@ enum stmt_id {
 	S_SYNC_LOC_ADDED, S_SYNC_LOC_REMOVED,
 	S_SYNC_ACC_UPSERT, S_SYNC_ACC_GONE,
 	S_SYNC_DOM_DELETE, S_SYNC_DOM_UPSERT,
-	S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT,
+	S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT, S_STAGE_UUID, S_SYNC_UUID_SET,
 	S_SYNC_KIND_MAIN, S_SYNC_KIND_SUB,
 	S_LAST_UNBLOCK, S_COMPLAINT_INSERT, S_COMPLAINT_LIST, S_COMPLAINT_GET,
 	S_COMPLAINT_CLOSE, S_EXPIRE_AUDIT, S_EXPIRE_CLOSE, S_SUSP_PENDING_ELIGIBLE,
@@ -319,6 +323,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " WHERE domain NOT IN (SELECT domain FROM temp.sync_local)",
 	[S_SYNC_LOC_INSERT] = "INSERT OR IGNORE INTO local_domains (domain)"
 	    " SELECT domain FROM temp.sync_local",
+	[S_STAGE_UUID] = "UPDATE temp.sync_accounts SET uuid = ?2 WHERE name = ?1",
+	[S_SYNC_UUID_SET] = "UPDATE accounts SET uuid = n.uuid FROM temp.sync_accounts n"
+	    " WHERE n.name = accounts.name AND n.uuid IS NOT NULL AND accounts.uuid <> n.uuid",
 	[S_LAST_UNBLOCK] = "SELECT coalesce(max(lifted_at), 0) FROM suspensions"
 	    " WHERE account = ?1 AND " COUNTED_LIFT,
 	[S_COMPLAINT_INSERT] = "INSERT INTO complaints (account, source, ref, created_at,"
@@ -1189,7 +1196,8 @@ store_sync_stage_begin(struct store *st)
 {
 	if (sqlite3_exec(st->db,
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_accounts (name TEXT PRIMARY KEY,"
-	    " owner TEXT NOT NULL, contact TEXT NOT NULL, main_domain TEXT NOT NULL);"
+	    " owner TEXT NOT NULL, contact TEXT NOT NULL, main_domain TEXT NOT NULL,"
+	    " uuid TEXT);"	/* NULL: not known (no users file) */
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_domains (domain TEXT PRIMARY KEY,"
 	    " account TEXT NOT NULL, kind TEXT NOT NULL);"
 	    "CREATE INDEX IF NOT EXISTS temp.sync_domains_account ON sync_domains (account);"
@@ -1240,6 +1248,221 @@ store_sync_stage_local(struct store *st, const char *domain)
 	return store_exec_stmt(st, s, "sync staging");
 }
 
+/* cPanel's UUID of a staged account. */
+int
+store_sync_stage_uuid(struct store *st, const char *name, const char *uuid)
+{
+	sqlite3_stmt *s = store_stmt(st, S_STAGE_UUID);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, name);
+	bind_text(s, 2, uuid);
+	return store_exec_stmt(st, s, "sync staging");
+}
+
+/* Run one rare statement with up to two text parameters and a time (not cached). */
+static int
+store_exec_once(struct store *st, const char *sql, const char *a, const char *b,
+    long long t, const char *what)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_fail(st, what);
+	bind_text(s, 1, a);
+	if (b != NULL)
+		bind_text(s, 2, b);
+	else
+		sqlite3_bind_int64(s, 2, t);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store_fail(st, what);
+	return rc == SQLITE_ROW;
+}
+
+/*
+ * Give an account's whole record (suspensions, complaints, unblocks,
+ * limits, audit, history, hosts, notices; with_domains: its domains too)
+ * to another name, which must be free.  Rare (renames): not cached.
+ */
+static int
+store_account_move(struct store *st, const char *from, const char *to, int with_domains)
+{
+	static const char *const sql[] = {
+		"UPDATE accounts SET name = ?2 WHERE name = ?1",
+		"UPDATE domains SET account = ?2 WHERE account = ?1",
+		"UPDATE suspensions SET target = ?2 WHERE kind = 'account' AND target = ?1",
+		"UPDATE suspensions SET account = ?2 WHERE account = ?1",
+		"UPDATE complaints SET account = ?2 WHERE account = ?1",
+		"UPDATE audit SET target = ?2 WHERE account = ?1 AND target = ?1",
+		"UPDATE audit SET account = ?2 WHERE account = ?1",
+		"UPDATE messages SET account = ?2 WHERE account = ?1",
+		"UPDATE limits SET account = ?2 WHERE account = ?1",
+		"UPDATE mailbox_hosts SET account = ?2 WHERE account = ?1",
+		"UPDATE outbox SET account = ?2 WHERE account = ?1",
+	};
+
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		if (i == 1 && !with_domains)
+			continue;
+		if (store_exec_once(st, sql[i], from, to, 0, "account move") == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* A free name for the record of an account whose name was reused: "bob.removed-<time>". */
+static int
+store_archive_name(struct store *st, const char *name, long long now, char *buf, size_t len)
+{
+	for (int i = 0; i < 100; i++) {
+		int r;
+
+		if (i == 0)
+			snprintf(buf, len, "%.32s.removed-%lld", name, now);
+		else
+			snprintf(buf, len, "%.32s.removed-%lld-%d", name, now, i);
+		r = store_exec_once(st, "SELECT 1 FROM accounts WHERE name = ?1 AND ?2 IS NOT NULL",
+		    buf, "", 0, "account lookup");
+		if (r != 1)
+			return r;
+	}
+	snprintf(st->err, sizeof st->err, "no free name to keep the record of %s", name);
+	return -1;
+}
+
+struct store_rename {
+	char from[64], to[64], uuid[128];
+};
+
+/* Read the rows of a rare query of one to three text columns into an array. */
+static int
+store_renames_read(struct store *st, const char *sql, struct store_rename **out, size_t *n)
+{
+	struct store_rename *r = NULL, *tmp;
+	size_t cap = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_fail(st, "sync renames");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((tmp = realloc(r, cap * sizeof *r)) == NULL)
+				break;
+			r = tmp;
+		}
+		memset(&r[*n], 0, sizeof r[0]);
+		for (int c = 0; c < sqlite3_column_count(s) && c < 3; c++) {
+			const char *v = (const char *)sqlite3_column_text(s, c);
+			char *dst = c == 0 ? r[*n].from : c == 1 ? r[*n].to : r[*n].uuid;
+			size_t len = c == 2 ? sizeof r[0].uuid : sizeof r[0].from;
+
+			snprintf(dst, len, "%s", v != NULL ? v : "");
+		}
+		(*n)++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(r);
+		return rc == SQLITE_ROW ? -1 : store_fail(st, "sync renames");
+	}
+	*out = r;
+	return 0;
+}
+
+/*
+ * Before sync compares names: follow cPanel's UUIDs.  An account staged
+ * under a new name with the UUID of a stored one was renamed: its
+ * record moves to the new name (SYNC_ACCOUNT_RENAMED: name the new one,
+ * old_value the old, new_value the UUID).  A staged name whose stored
+ * holder had another UUID (or the staged one has none while it had one)
+ * and whose UUID is gone is a new account: the old record is kept under
+ * "name.removed-<time>", marked removed, and the name starts clean
+ * (SYNC_ACCOUNT_REUSED: old_value the kept name).  So is a stored name
+ * without a UUID that a renamed account now takes.  Call inside the
+ * sync's transaction, after staging.
+ */
+int
+store_sync_renames(struct store *st, long long now, store_sync_cb cb, void *arg)
+{
+	static const char reused_sql[] =
+	    "SELECT a.name FROM temp.sync_accounts n JOIN accounts a ON a.name = n.name"
+	    " WHERE n.uuid IS NOT NULL AND a.uuid <> n.uuid AND"
+	    " ((a.uuid <> '' AND NOT EXISTS (SELECT 1 FROM temp.sync_accounts m"
+	    "   WHERE m.uuid = a.uuid))"
+	    "  OR (a.uuid = '' AND EXISTS (SELECT 1 FROM accounts b"
+	    "   WHERE b.uuid = n.uuid AND b.name <> n.name)))"
+	    " ORDER BY a.name";
+	static const char renames_sql[] =
+	    "SELECT a.name, n.name, n.uuid FROM temp.sync_accounts n"
+	    " JOIN accounts a ON a.uuid = n.uuid"
+	    " WHERE n.uuid <> '' AND a.name <> n.name ORDER BY n.name";
+	struct store_rename *rn = NULL, *reused = NULL;
+	size_t n = 0, nreused = 0, done = 0;
+	char keep[64];
+	int r = -1, x;
+
+	if (store_renames_read(st, reused_sql, &reused, &nreused) == -1 ||
+	    store_renames_read(st, renames_sql, &rn, &n) == -1)
+		goto out;
+	/* the old holders of reused names keep their record under another name */
+	for (size_t i = 0; i < nreused; i++) {
+		if (store_archive_name(st, reused[i].from, now, keep, sizeof keep) == -1 ||
+		    store_account_move(st, reused[i].from, keep, 0) == -1 ||
+		    store_exec_once(st, "UPDATE accounts SET present = 0, updated_at = ?2"
+		    " WHERE name = ?1", keep, NULL, now, "account move") == -1)
+			goto out;
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(rn[j].from, reused[i].from) == 0)
+				snprintf(rn[j].from, sizeof rn[j].from, "%s", keep);
+		if (cb(arg, SYNC_ACCOUNT_REUSED, reused[i].from, keep, "") != 0)
+			goto out;
+	}
+	/* renames, each once its new name is free; a cycle goes through a spare name */
+	while (done < n) {
+		int progress = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (rn[i].from[0] == '\0')
+				continue;
+			x = store_exec_once(st, "SELECT 1 FROM accounts WHERE name = ?1 AND"
+			    " ?2 IS NOT NULL", rn[i].to, "", 0, "account lookup");
+			if (x == -1)
+				goto out;
+			if (x == 1)
+				continue;
+			if (store_account_move(st, rn[i].from, rn[i].to, 1) == -1 ||
+			    cb(arg, SYNC_ACCOUNT_RENAMED, rn[i].to, rn[i].from, rn[i].uuid) != 0)
+				goto out;
+			rn[i].from[0] = '\0';
+			done++;
+			progress = 1;
+		}
+		if (progress)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (rn[i].from[0] == '\0')
+				continue;
+			if (store_archive_name(st, rn[i].from, now, keep, sizeof keep) == -1 ||
+			    store_account_move(st, rn[i].from, keep, 1) == -1)
+				goto out;
+			snprintf(rn[i].from, sizeof rn[i].from, "%s", keep);
+			break;
+		}
+	}
+	r = 0;
+out:
+	free(rn);
+	free(reused);
+	return r;
+}
+
 /* Report the rows of one of the S_SYNC_* comparison queries. */
 static int
 store_sync_report(struct store *st, enum stmt_id id, enum sync_change what,
@@ -1275,7 +1498,7 @@ store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg)
 	static const enum stmt_id kinds[] = { S_SYNC_KIND_MAIN, S_SYNC_KIND_SUB };
 	static const enum stmt_id applies[] = {
 		S_SYNC_ACC_UPSERT, S_SYNC_ACC_GONE, S_SYNC_DOM_DELETE, S_SYNC_DOM_UPSERT,
-		S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT,
+		S_SYNC_LOC_DELETE, S_SYNC_LOC_INSERT, S_SYNC_UUID_SET,
 	};
 
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {

@@ -231,10 +231,20 @@ for r in $(seq 1 "$REPS"); do
 		    "CHECK_susp_local_rcpt=$(req info@u000002.example info@u000002.example y@u000009.example)" \
 		    "CHECK_mailbox_susp=$(req info@u000003.example info@u000003.example x@remote.test)" \
 		    "CHECK_unknown=$(req who@nowhere.test who@nowhere.test x@remote.test)" \
+		    "ROUTE_forward_active=MAILABUSE/1 CHECK ctx=$(b64 route) parent=$(b64 info@u050001.example) rcpt=$(b64 x@remote.test) sender=$(b64 a@b.test)" \
+		    "ROUTE_forward_suspended=MAILABUSE/1 CHECK ctx=$(b64 route) parent=$(b64 info@u000002.example) rcpt=$(b64 x@remote.test) sender=$(b64 a@b.test)" \
 		    2>/dev/null | sed 's/^/  /'
 	fi
 	stop_daemon
 done
+
+# The owner of a loopback connection (sockdiag.c), as the daemon looks it
+# up for SMTP from the server itself without AUTH: 1 and 1,000 open
+# connections in the table.
+echo "== loopback owner lookup"
+"$BUILD/mabsockdiag" -n 100000
+"$BUILD/mabsockdiag" -n 100000 -c 1000
+"$BUILD/mabsockdiag" -6 -n 100000
 
 if [ -n "$BENCH_LONG" ]; then
 	echo "== long run: $LONG_QUERIES queries, 16 clients"

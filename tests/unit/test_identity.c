@@ -530,6 +530,66 @@ test_kind_names(void **state)
 	assert_string_equal(identity_kind_name((enum identity_kind)42), "unknown");
 }
 
+/* cPanel's X-PHP-Script: the site's host, and a ~user in the URI. */
+static void
+test_php_script_site(void **state)
+{
+	static const struct {
+		const char *hdr, *host, *user;	/* host NULL: not of that form */
+	} t[] = {
+		{ "www.example.com/contact.php for 203.0.113.5", "www.example.com", "" },
+		{ "WWW.Example.COM/contact.php for 203.0.113.5, 10.0.0.1", "www.example.com", "" },
+		{ "example.com/~bob/form.php for 203.0.113.5", "example.com", "bob" },
+		{ "server.host.test/~Alice/x.php for ::1", "server.host.test", "alice" },
+		{ "server.host.test/~/x.php for ::1", "server.host.test", "" },
+		{ "server.host.test/~bad!name/x.php", "server.host.test", "" },
+		{ "server.host.test/a/~bob/x.php", "server.host.test", "" },
+		{ "www.example.com:8080/x.php for 1.2.3.4", "www.example.com", "" },
+		{ "  shop-bob.net/index.php", "shop-bob.net", "" },
+		{ "1001:contact.php", NULL, NULL },
+		{ "1001:dir/contact.php", NULL, NULL },
+		{ "contact.php for 1.2.3.4", NULL, NULL },
+		{ "localhost/x.php", NULL, NULL },
+		{ "/x.php for 1.2.3.4", NULL, NULL },
+		{ "www.exa mple.com/x.php", NULL, NULL },
+		{ "www.example.com:80x/x.php", NULL, NULL },
+		{ "", NULL, NULL },
+	};
+	char host[256], user[ACCOUNT_NAME_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		int r = identity_php_script_site(t[i].hdr, host, sizeof host, user, sizeof user);
+
+		if (t[i].host == NULL) {
+			assert_int_equal(r, -1);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_string_equal(host, t[i].host);
+		assert_string_equal(user, t[i].user);
+	}
+}
+
+/* Which client addresses are the server itself. */
+static void
+test_address_local(void **state)
+{
+	(void)state;
+	assert_int_equal(identity_address_local("127.0.0.1", "127.0.0.1"), 1);
+	assert_int_equal(identity_address_local("127.1.2.3", "192.0.2.1"), 1);
+	assert_int_equal(identity_address_local("::1", "::1"), 1);
+	assert_int_equal(identity_address_local("::ffff:127.0.0.1", ""), 1);
+	assert_int_equal(identity_address_local("192.0.2.1", "192.0.2.1"), 1);
+	assert_int_equal(identity_address_local("2001:db8::1", "2001:db8::1"), 1);
+	assert_int_equal(identity_address_local("192.0.2.7", "192.0.2.1"), 0);
+	assert_int_equal(identity_address_local("128.0.0.1", ""), 0);
+	assert_int_equal(identity_address_local("::2", "::1"), 0);
+	assert_int_equal(identity_address_local("::ffff:10.0.0.1", ""), 0);
+	assert_int_equal(identity_address_local("", ""), 0);
+	assert_int_equal(identity_address_local("not an address", ""), 0);
+}
+
 int
 main(void)
 {
@@ -544,6 +604,8 @@ main(void)
 		cmocka_unit_test(test_domain_normalise_length),
 		cmocka_unit_test(test_account_name_valid),
 		cmocka_unit_test(test_kind_names),
+		cmocka_unit_test(test_php_script_site),
+		cmocka_unit_test(test_address_local),
 	};
 
 	return cmocka_run_group_tests_name("identity", tests, NULL, NULL);
