@@ -38,6 +38,7 @@ struct config {
 
 	char *user_socket_path;
 	long long user_socket_max_connections;
+	long long user_socket_max_per_uid;	/* connections of one uid (not root) */
 
 	char *notify_sendmail;
 	char *notify_from;

@@ -16,6 +16,7 @@
 #include "store.h"
 
 struct recorder;
+struct usersock;
 
 /* An account whose automatic suspension the writer has not committed yet. */
 struct pending_account {
@@ -37,9 +38,6 @@ struct conn {
 	size_t outlen, outoff;
 	int replied;
 	int dead;
-	int user;			/* on the user socket */
-	int peer_known;			/* SO_PEERCRED gave peer_uid */
-	unsigned long peer_uid;
 	TAILQ_ENTRY(conn) entry;
 	char inbuf[CONN_INBUF];
 };
@@ -57,9 +55,9 @@ struct server {
 	int done_pipe[2];		/* the writer says a suspension is done */
 	struct event *done_ev;
 	pid_t notify_pid;		/* the child sending notices, or 0 */
-	int nuser;			/* connections on the user socket */
 	struct evconnlistener *listener;
-	struct evconnlistener *user_listener;
+	int user_fd;			/* the user socket, until its thread takes it */
+	struct usersock *us;		/* the user socket's thread */
 	struct event *sig_chld;
 	struct event *accept_retry;
 	struct event *sig_hup, *sig_term, *sig_int;
@@ -85,7 +83,7 @@ void server_conn_closed(struct server *srv);
 void server_notify_spawn(struct server *srv, const char *account);
 
 /* conn.c */
-void conn_accept(struct server *srv, evutil_socket_t fd, int user);
+void conn_accept(struct server *srv, evutil_socket_t fd);
 void conn_close(struct conn *c);
 void conn_reap_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -98,9 +96,5 @@ int check_pending(struct server *srv, const char *account);
 void check_script_key(const char *kind, long long uid, char *buf, size_t len);
 uint64_t check_rcpt_hash(char *addr);
 void check_pending_done(struct server *srv, const char *account, int ok);
-
-/* selfservice.c */
-enum verdict selfservice_request(struct server *srv, const struct conn *c,
-    const struct proto_request *req, char **text);
 
 #endif

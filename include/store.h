@@ -243,6 +243,8 @@ int store_sync_guard(struct store *st, struct sync_guard *g);
 int store_sync_suspended_losses(struct store *st, store_loss_cb cb, void *arg);
 int store_busy(struct store *st);
 int store_set_synchronous(struct store *st, int full);
+void store_time_limit(struct store *st, long long ms);
+int store_timed_out(struct store *st);
 int store_purge(struct store *st, long long messages_before, long long records_before,
     long long *n);
 

@@ -65,6 +65,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "policy.redirect_action", CFG_ENUM, OFF(policy_redirect_action), "defer", 0, 0, redirect_actions },
 	{ "user_socket.path", CFG_STRING, OFF(user_socket_path), "/run/mailabuse/user.sock", 0, 0, NULL },
 	{ "user_socket.max_connections", CFG_INT, OFF(user_socket_max_connections), "16", 1, 10000, NULL },
+	{ "user_socket.max_per_uid", CFG_INT, OFF(user_socket_max_per_uid), "4", 1, 10000, NULL },
 	{ "notify.sendmail", CFG_STRING, OFF(notify_sendmail), "/usr/sbin/sendmail -t -i", 0, 0, NULL },
 	{ "notify.from", CFG_STRING, OFF(notify_from), "root", 0, 0, NULL },
 	{ "notify.fallback", CFG_STRING, OFF(notify_fallback), "root", 0, 0, NULL },

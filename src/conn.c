@@ -107,18 +107,10 @@ conn_line_handle(struct conn *c, char *line)
 		conn_reply_send(c, VERDICT_OK, text);
 		return;
 	}
-	if (c->user != (req.verb != PROTO_CHECK && req.verb != PROTO_EVENT)) {
-		log_info("conn %llu: verb not allowed on the %s socket", c->id,
-		    c->user ? "user" : "policy");
+	/* the user socket's verbs are served by its own thread (usersock.c) */
+	if (req.verb != PROTO_CHECK && req.verb != PROTO_EVENT) {
+		log_info("conn %llu: verb not allowed on the policy socket", c->id);
 		conn_reply_send(c, VERDICT_ERROR, "5.5.2 verb not allowed on this socket");
-		return;
-	}
-	if (c->user) {
-		char *reply = NULL;
-
-		v = selfservice_request(c->srv, c, &req, &reply);
-		conn_reply_send(c, v, reply);
-		free(reply);
 		return;
 	}
 	text[0] = '\0';
@@ -243,11 +235,9 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Take a new client; the caller has checked the connection limit. */
 void
-conn_accept(struct server *srv, evutil_socket_t fd, int user)
+conn_accept(struct server *srv, evutil_socket_t fd)
 {
 	struct conn *c;
-	struct ucred cred;
-	socklen_t credlen = sizeof cred;
 
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->ev = event_new(srv->base, -1, 0, conn_io_cb, c)) == NULL) {
@@ -258,15 +248,8 @@ conn_accept(struct server *srv, evutil_socket_t fd, int user)
 	c->srv = srv;
 	c->fd = fd;
 	c->id = ++srv->next_id;
-	c->user = user;
 	c->in = c->inbuf;
 	c->incap = sizeof c->inbuf;
-	/* Who is on the other end is the kernel's word, never the client's. */
-	if (user && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 &&
-	    credlen == sizeof cred) {
-		c->peer_known = 1;
-		c->peer_uid = (unsigned long)cred.uid;
-	}
 	/*
 	 * One deadline for the whole request, however slowly it trickles in;
 	 * the reply gets as long again to be written.
@@ -275,9 +258,7 @@ conn_accept(struct server *srv, evutil_socket_t fd, int user)
 	c->deadline.tv_sec += (time_t)srv->cfg->policy_socket_read_timeout;
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
-	srv->nuser += user;
-	log_debug("conn %llu: accepted on the %s socket, peer uid %ld", c->id,
-	    user ? "user" : "policy", c->peer_known ? (long)c->peer_uid : -1L);
+	log_debug("conn %llu: accepted", c->id);
 	/* the request is usually there already: no need to wait for it */
 	conn_read(c);
 }
@@ -297,7 +278,6 @@ conn_close(struct conn *c)
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	TAILQ_INSERT_TAIL(&srv->dead, c, entry);
 	srv->nconns--;
-	srv->nuser -= c->user;
 	event_active(srv->reap, EV_TIMEOUT, 0);
 }
 

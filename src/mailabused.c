@@ -52,9 +52,9 @@ listen_undo(struct server *srv)
 		srv->listener = NULL;
 		unlink(srv->cfg->policy_socket_path);
 	}
-	if (srv->user_listener != NULL) {
-		evconnlistener_free(srv->user_listener);
-		srv->user_listener = NULL;
+	if (srv->user_fd != -1) {
+		close(srv->user_fd);	/* its thread is not started yet */
+		srv->user_fd = -1;
 		unlink(srv->cfg->user_socket_path);
 	}
 }

@@ -18,12 +18,13 @@
 #include "identity.h"
 #include "lifecycle.h"
 #include "log.h"
-#include "server.h"
+#include "usersock.h"
 
 #define SELF_HISTORY_DEFAULT 50
 #define SELF_HISTORY_MAX 1000
 #define SELF_HISTORY_SINCE (7 * 86400LL)	/* as mailabusectl history */
 #define SELF_HISTORY_ROWS 20000			/* messages summed up at most */
+#define SELF_HISTORY_MS 5000			/* and for this long at most */
 #define SELF_UNBLOCK_INTERVAL 60	/* seconds between an owner's unblock requests */
 
 /* Reply text: an allocated copy. */
@@ -45,17 +46,17 @@ self_json(json_t *j)
 
 /* The account this peer may act for, or -1 with *text set. */
 static int
-self_account(const struct conn *c, const struct proto_request *req, char *account,
-    size_t len, char **text)
+self_account(const struct selfservice_peer *c, const struct proto_request *req,
+    char *account, size_t len, char **text)
 {
 	struct passwd pw, *res = NULL;
 	char buf[2048];
 
-	if (!c->peer_known) {
+	if (!c->known) {
 		*text = self_text("5.7.1 cannot tell who you are");
 		return -1;
 	}
-	if (c->peer_uid == 0) {
+	if (c->uid == 0) {
 		if (req->account[0] == '\0') {
 			*text = self_text("5.5.2 root must name the account");
 			return -1;
@@ -65,7 +66,7 @@ self_account(const struct conn *c, const struct proto_request *req, char *accoun
 			*p = (char)tolower((unsigned char)*p);
 		return 0;
 	}
-	if (getpwuid_r((uid_t)c->peer_uid, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
+	if (getpwuid_r((uid_t)c->uid, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
 		*text = self_text("5.7.1 your uid has no user name");
 		return -1;
 	}
@@ -78,10 +79,14 @@ self_account(const struct conn *c, const struct proto_request *req, char *accoun
 	return 0;
 }
 
-/* Answer STATUS, HISTORY or UNBLOCK for the peer's own account. */
+/*
+ * Answer STATUS, HISTORY or UNBLOCK for the peer's own account, on the
+ * user socket's thread and database connection.
+ */
 enum verdict
-selfservice_request(struct server *srv, const struct conn *c,
-    const struct proto_request *req, char **text)
+selfservice_request(struct store *st, const struct config *cfg,
+    const struct selfservice_peer *c, const struct proto_request *req, char **text,
+    char *notify, size_t notify_len)
 {
 	char account[ACCOUNT_NAME_MAX], actor[ACTOR_MAX], err[512] = "", *end;
 	long long limit = SELF_HISTORY_DEFAULT, since = SELF_HISTORY_SINCE;
@@ -89,8 +94,9 @@ selfservice_request(struct server *srv, const struct conn *c,
 	int rc = LC_ERROR;
 
 	*text = NULL;
+	notify[0] = '\0';
 	if (self_account(c, req, account, sizeof account, text) == -1) {
-		log_info("conn %llu: user socket: uid %lu refused: %s", c->id, c->peer_uid,
+		log_info("user conn %llu: uid %lu refused: %s", c->id, c->uid,
 		    *text != NULL ? *text : "");
 		return VERDICT_ERROR;
 	}
@@ -100,7 +106,7 @@ selfservice_request(struct server *srv, const struct conn *c,
 	}
 	switch (req->verb) {
 	case PROTO_STATUS:
-		j = lifecycle_status(srv->st, srv->cfg, account, clock_now(), &rc);
+		j = lifecycle_status(st, cfg, account, clock_now(), &rc);
 		break;
 	case PROTO_HISTORY:
 		if (req->limit[0] != '\0') {
@@ -115,15 +121,24 @@ selfservice_request(struct server *srv, const struct conn *c,
 			*text = self_text("5.5.2 since must be a duration such as 24h or 7d");
 			return VERDICT_ERROR;
 		}
-		/* on the event loop: a bounded amount of work */
-		j = lifecycle_history(srv->st, account, clock_now() - since, clock_now(), limit,
+		/* off the policy loop, but bounded: it delays this thread's other owners */
+		store_time_limit(st, SELF_HISTORY_MS);
+		j = lifecycle_history(st, account, clock_now() - since, clock_now(), limit,
 		    SELF_HISTORY_ROWS, &rc);
+		store_time_limit(st, 0);
+		if (j == NULL && store_timed_out(st)) {
+			log_info("user conn %llu: history of %s not summed up within %d ms",
+			    c->id, account, SELF_HISTORY_MS);
+			*text = self_text("4.3.0 the history is too long to sum up now; try a"
+			    " shorter since");
+			return VERDICT_DEFER;
+		}
 		break;
 	case PROTO_UNBLOCK: {
 		long long last;
 
 		/* One request a minute per account: each is a durable, audited write. */
-		if (store_last_audit(srv->st, account, "unblock-granted", "unblock-refused",
+		if (store_last_audit(st, account, "unblock-granted", "unblock-refused",
 		    &last) == -1)
 			break;
 		if (last > clock_now() - SELF_UNBLOCK_INTERVAL) {
@@ -132,13 +147,13 @@ selfservice_request(struct server *srv, const struct conn *c,
 		}
 	}
 		snprintf(actor, sizeof actor, "%s (self-service, uid %lu)",
-		    c->peer_uid == 0 ? "root" : account, c->peer_uid);
-		rc = lifecycle_unblock(srv->st, srv->cfg, account, actor, clock_now(), &j,
+		    c->uid == 0 ? "root" : account, c->uid);
+		rc = lifecycle_unblock(st, cfg, account, actor, clock_now(), &j,
 		    err, sizeof err);
 		if (rc == LC_OK || rc == LC_REFUSED) {
-			log_info("conn %llu: unblock request for %s by uid %lu %s", c->id, account,
-			    c->peer_uid, rc == LC_OK ? "granted" : "refused");
-			server_notify_spawn(srv, account);
+			log_info("user conn %llu: unblock request for %s by uid %lu %s", c->id,
+			    account, c->uid, rc == LC_OK ? "granted" : "refused");
+			snprintf(notify, notify_len, "%s", account);
 			*text = self_json(j);
 			return rc == LC_OK ? VERDICT_OK : VERDICT_REFUSED;
 		}
@@ -153,8 +168,8 @@ selfservice_request(struct server *srv, const struct conn *c,
 		return VERDICT_ERROR;
 	}
 	if (rc != LC_OK || j == NULL) {
-		log_warnx("conn %llu: user socket: %s", c->id,
-		    req->verb == PROTO_UNBLOCK ? err : store_error(srv->st));
+		log_warnx("user conn %llu: %s", c->id,
+		    req->verb == PROTO_UNBLOCK ? err : store_error(st));
 		*text = self_text("4.3.0 cannot complete the request now, try again later");
 		return VERDICT_DEFER;
 	}

@@ -27,6 +27,7 @@
 #include "priv.h"
 #include "recorder.h"
 #include "server.h"
+#include "usersock.h"
 
 static const char too_many[] = "DEFER 4.3.2 too many connections\n";
 
@@ -84,50 +85,33 @@ server_stale_socket_remove(const char *path, char *err, size_t errlen)
 
 /*
  * Take new clients, or turn them away when at the cap.  The user socket
- * has a small cap of its own, so that its clients (anyone on the
- * machine) cannot crowd out Exim's queries.
+ * is not served here at all (usersock.c): its clients, anyone on the
+ * machine, cannot crowd out or slow down Exim's queries.
  */
 static void
-server_accept(struct server *srv, evutil_socket_t fd, int user)
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
-	long long cap = user ? srv->cfg->user_socket_max_connections :
-	    srv->cfg->policy_socket_max_connections;
-	int n = user ? srv->nuser : srv->nconns - srv->nuser;
+	struct server *srv = arg;
+	long long cap = srv->cfg->policy_socket_max_connections;
 
-	if (n >= cap) {
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (srv->nconns >= cap) {
 		long long now = clock_now();
 
 		srv->refused_conns++;
 		if (now != srv->last_limit_warn) {
 			srv->last_limit_warn = now;
-			log_warnx("%s socket: connection limit of %lld reached: %llu connections"
-			    " turned away so far", user ? "user" : "policy", cap, srv->refused_conns);
+			log_warnx("policy socket: connection limit of %lld reached: %llu connections"
+			    " turned away so far", cap, srv->refused_conns);
 		}
 		(void)!write(fd, too_many, sizeof too_many - 1);
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_accept(srv, fd, user);
-}
-
-static void
-server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
-{
-	(void)l;
-	(void)sa;
-	(void)salen;
-	server_accept(arg, fd, 0);
-}
-
-static void
-server_user_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
-{
-	(void)l;
-	(void)sa;
-	(void)salen;
-	server_accept(arg, fd, 1);
+	conn_accept(srv, fd);
 }
 
 /* Re-enable accept after an EMFILE pause. */
@@ -140,8 +124,6 @@ server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (srv->listener != NULL)
 		evconnlistener_enable(srv->listener);
-	if (srv->user_listener != NULL)
-		evconnlistener_enable(srv->user_listener);
 }
 
 /* accept() failed: on descriptor exhaustion pause instead of spinning. */
@@ -157,8 +139,6 @@ server_accept_error_cb(struct evconnlistener *l, void *arg)
 		(void)l;
 		if (srv->listener != NULL)
 			evconnlistener_disable(srv->listener);
-		if (srv->user_listener != NULL)
-			evconnlistener_disable(srv->user_listener);
 		evtimer_add(srv->accept_retry, &tv);
 		if (now != srv->last_limit_warn) {
 			srv->last_limit_warn = now;
@@ -169,25 +149,24 @@ server_accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warnx("accept: %s", strerror(e));
 }
 
-/* Bind one socket with a mode and (if not "") a group. */
-static struct evconnlistener *
-server_listen_one(struct server *srv, const char *path, mode_t mode, const char *group,
-    evconnlistener_cb cb, char *err, size_t errlen)
+/* Bind and listen on one socket with a mode and (if not "") a group; its fd. */
+static int
+server_listen_one(const char *path, mode_t mode, const char *group, char *err,
+    size_t errlen)
 {
-	struct evconnlistener *l;
 	struct sockaddr_un sun;
 	mode_t old;
 	int fd;
 
 	if (server_socket_dir_check(path, err, errlen) == -1 ||
 	    server_stale_socket_remove(path, err, errlen) == -1)
-		return NULL;
+		return -1;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
+		return -1;
 	}
 	/*
 	 * Owner-only at bind; the group and then the mode are set on the
@@ -199,7 +178,7 @@ server_listen_one(struct server *srv, const char *path, mode_t mode, const char 
 		umask(old);
 		snprintf(err, errlen, "bind %s: %s", sun.sun_path, strerror(errno));
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	umask(old);
 	if (group[0] != '\0') {
@@ -216,37 +195,44 @@ server_listen_one(struct server *srv, const char *path, mode_t mode, const char 
 		snprintf(err, errlen, "chmod %s: %s", sun.sun_path, strerror(errno));
 		goto fail;
 	}
-	l = evconnlistener_new(srv->base, cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, fd);
-	if (l == NULL) {
+	if (listen(fd, 1024) == -1) {
 		snprintf(err, errlen, "listen %s: %s", sun.sun_path, strerror(errno));
 		goto fail;
 	}
-	evconnlistener_set_error_cb(l, server_accept_error_cb);
-	return l;
+	return fd;
 fail:
 	unlink(sun.sun_path);
 	close(fd);
-	return NULL;
+	return -1;
 }
 
 /*
  * Bind the policy socket (for Exim, with the configured mode and group)
- * and the user socket (for everyone: the peer's uid decides what it may do).
+ * and the user socket (for everyone: the peer's uid decides what it may
+ * do).  The user socket is served by its own thread (server_init_events).
  */
 int
 server_listen(struct server *srv, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
+	int fd;
 
-	srv->listener = server_listen_one(srv, cfg->policy_socket_path,
-	    cfg->policy_socket_mode_bits, cfg->policy_socket_group, server_accept_cb,
-	    err, errlen);
-	if (srv->listener == NULL)
+	srv->user_fd = -1;
+	if ((fd = server_listen_one(cfg->policy_socket_path, cfg->policy_socket_mode_bits,
+	    cfg->policy_socket_group, err, errlen)) == -1)
 		return -1;
-	srv->user_listener = server_listen_one(srv, cfg->user_socket_path, 0666, "",
-	    server_user_accept_cb, err, errlen);
-	if (srv->user_listener == NULL) {
+	/* backlog 0: listening already */
+	srv->listener = evconnlistener_new(srv->base, server_accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (srv->listener == NULL) {
+		snprintf(err, errlen, "listen %s: %s", cfg->policy_socket_path, strerror(errno));
+		close(fd);
+		unlink(cfg->policy_socket_path);
+		return -1;
+	}
+	evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
+	srv->user_fd = server_listen_one(cfg->user_socket_path, 0666, "", err, errlen);
+	if (srv->user_fd == -1) {
 		evconnlistener_free(srv->listener);
 		srv->listener = NULL;
 		unlink(cfg->policy_socket_path);
@@ -255,7 +241,7 @@ server_listen(struct server *srv, char *err, size_t errlen)
 	return 0;
 }
 
-/* Free both listeners and remove their sockets. */
+/* Stop listening on both sockets and remove them. */
 static void
 server_unlisten(struct server *srv)
 {
@@ -264,9 +250,11 @@ server_unlisten(struct server *srv)
 		srv->listener = NULL;
 		unlink(srv->cfg->policy_socket_path);
 	}
-	if (srv->user_listener != NULL) {
-		evconnlistener_free(srv->user_listener);
-		srv->user_listener = NULL;
+	if (srv->us != NULL || srv->user_fd != -1) {
+		usersock_unlisten(srv->us);
+		if (srv->user_fd != -1)
+			close(srv->user_fd);
+		srv->user_fd = -1;
 		unlink(srv->cfg->user_socket_path);
 	}
 }
@@ -442,6 +430,7 @@ server_reload(struct server *srv)
 	config_free(old);
 	free(old);
 	recorder_reload(srv->rec);
+	usersock_reload(srv->us);
 	log_info("configuration reloaded from %s", srv->conf_path);
 }
 
@@ -495,11 +484,12 @@ server_conn_closed(struct server *srv)
 		event_base_loopexit(srv->base, NULL);
 }
 
-/* Create the signal, timer and reap events. */
+/* Create the signal, timer and reap events; start the user socket's thread. */
 void
 server_init_events(struct server *srv)
 {
 	struct timeval minute = { 60, 0 };
+	char err[1024];
 
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->dead);
@@ -524,6 +514,10 @@ server_init_events(struct server *srv)
 	evsignal_add(srv->sig_term, NULL);
 	evsignal_add(srv->sig_int, NULL);
 	evtimer_add(srv->tick_timer, &minute);
+	/* after daemon(): a thread does not survive fork */
+	if ((srv->us = usersock_start(srv->conf_path, srv->user_fd, err, sizeof err)) == NULL)
+		fatalx("cannot serve the user socket: %s", err);
+	srv->user_fd = -1;
 }
 
 /* After the loop: free what is left; the writer writes what is queued. */
@@ -535,6 +529,8 @@ server_shutdown(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c);
 	conn_reap_cb(-1, 0, srv);
+	usersock_stop(srv->us);
+	srv->us = NULL;
 	recorder_stop(srv->rec, server_done_one, srv);
 	srv->rec = NULL;
 	while (srv->pending != NULL)

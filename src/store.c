@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -413,6 +414,8 @@ struct store {
 	sqlite3_stmt *stmt[S_COUNT];
 	char err[512];
 	int busy;			/* the last failure was a lock held by another */
+	struct timespec deadline;	/* store_time_limit: statements stop here */
+	int timed_out;			/* the deadline interrupted a statement */
 };
 
 /* Remember the database's last error for store_error(). */
@@ -548,8 +551,19 @@ fail:
 struct store *
 store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen)
 {
+	static int configured;
 	struct store *st;
 
+	/*
+	 * Before SQLite's first use (the first open is made before any
+	 * thread starts): no memory statistics, whose global mutex every
+	 * allocation would take, so that a connection on a thread of lower
+	 * priority (the user socket's) never makes the policy loop wait.
+	 */
+	if (!configured) {
+		configured = 1;
+		(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	}
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -1963,4 +1977,50 @@ store_read_end(struct store *st)
 
 	if (s != NULL && store_exec_stmt(st, s, "end of read") == -1)
 		store_rollback(st);
+}
+
+/* Progress handler: interrupt the statement once the deadline has passed. */
+static int
+store_deadline_cb(void *arg)
+{
+	struct store *st = arg;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < st->deadline.tv_sec || (now.tv_sec == st->deadline.tv_sec &&
+	    now.tv_nsec < st->deadline.tv_nsec))
+		return 0;
+	st->timed_out = 1;
+	return 1;
+}
+
+/*
+ * Bound the time of the statements to come: those still running ms
+ * milliseconds from now fail, and store_timed_out says so until the next
+ * bound is set; 0 lifts the bound.
+ */
+void
+store_time_limit(struct store *st, long long ms)
+{
+	if (ms <= 0) {
+		/* store_timed_out still tells about the bound just lifted */
+		sqlite3_progress_handler(st->db, 0, NULL, NULL);
+		return;
+	}
+	st->timed_out = 0;
+	clock_gettime(CLOCK_MONOTONIC, &st->deadline);
+	st->deadline.tv_sec += (time_t)(ms / 1000);
+	st->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (st->deadline.tv_nsec >= 1000000000L) {
+		st->deadline.tv_sec++;
+		st->deadline.tv_nsec -= 1000000000L;
+	}
+	sqlite3_progress_handler(st->db, 10000, store_deadline_cb, st);
+}
+
+/* Whether the last store_time_limit bound interrupted a statement. */
+int
+store_timed_out(struct store *st)
+{
+	return st->timed_out;
 }

@@ -6,10 +6,12 @@
  * are taken in turn from a file, cycling.
  *
  *   mabload [-c CLIENTS] [-d SECONDS | -n QUERIES] [-w QUERIES] [-p PID]
- *           [-f FILE] SOCKET
+ *           [-T SECONDS] [-f FILE] SOCKET
  *	print one line of figures: throughput, latency percentiles from a
  *	log-linear histogram (0.4% resolution), errors, the count of each
- *	verdict, and with -p the CPU time that process used per query
+ *	verdict, and with -p the CPU time that process used per query;
+ *	a query unanswered after -T seconds (default 10) is an error.  A
+ *	reply longer than the buffer (HISTORY) counts by its first word
  *   mabload -W SECONDS SOCKET
  *	wait until the socket answers a PING with a line, at most SECONDS
  *   mabload -S SOCKET -- COMMAND [ARG ...]
@@ -37,7 +39,7 @@
 #include <unistd.h>
 
 #define REPLY_MAX	512
-#define QUERY_TIMEOUT_NS (10 * 1000000000LL)
+#define QUERY_TIMEOUT_NS (10 * 1000000000LL)	/* default of -T */
 
 /*
  * Histogram in nanoseconds: values below 2^SUB_BITS are exact; above,
@@ -81,6 +83,7 @@ struct load {
 	uint64_t done, errors;
 	uint64_t verdicts[V_NKINDS];
 	long long first_err_logged;
+	long long timeout_ns;		/* -T: a query unanswered this long is an error */
 };
 
 /* SIGTERM, SIGINT: finish the queries in flight and report. */
@@ -106,7 +109,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: mabload [-c CLIENTS] [-d SECONDS | -n QUERIES] [-w QUERIES]"
-	    " [-p PID] [-f FILE] SOCKET\n"
+	    " [-p PID] [-T SECONDS] [-f FILE] SOCKET\n"
 	    "       mabload -W SECONDS SOCKET\n"
 	    "       mabload -S SOCKET -- COMMAND [ARG ...]\n");
 	exit(2);
@@ -358,7 +361,9 @@ slot_read(struct load *ld, struct slot *s)
 			long long t = now_ns();
 			size_t kept = s->got < sizeof s->reply ? s->got : sizeof s->reply;
 
-			if (kept == 0 || memchr(s->reply, '\n', kept) == NULL) {
+			/* a reply longer than the buffer has its line end further on */
+			if (kept == 0 || (s->got <= sizeof s->reply &&
+			    memchr(s->reply, '\n', kept) == NULL)) {
 				errno = 0;
 				load_error(ld, "reply without a complete line");
 			} else {
@@ -427,7 +432,7 @@ load_run(struct load *ld, uint64_t max, long long deadline)
 		for (i = 0; i < ld->clients; i++) {
 			struct slot *s = &ld->slots[i];
 
-			if (s->fd != -1 && t - s->t0 > QUERY_TIMEOUT_NS) {
+			if (s->fd != -1 && t - s->t0 > ld->timeout_ns) {
 				errno = 0;
 				load_error(ld, "timeout");
 				close(s->fd);
@@ -524,7 +529,8 @@ main(int argc, char **argv)
 
 	memset(&ld, 0, sizeof ld);
 	ld.clients = 1;
-	while ((ch = getopt(argc, argv, "c:d:f:n:p:SW:w:")) != -1) {
+	ld.timeout_ns = QUERY_TIMEOUT_NS;
+	while ((ch = getopt(argc, argv, "c:d:f:n:p:ST:W:w:")) != -1) {
 		switch (ch) {
 		case 'c':
 			ld.clients = atoi(optarg);
@@ -543,6 +549,9 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			sflag = 1;
+			break;
+		case 'T':
+			ld.timeout_ns = (long long)(atof(optarg) * 1e9);
 			break;
 		case 'W':
 			wait_s = atof(optarg);

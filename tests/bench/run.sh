@@ -7,7 +7,10 @@
 # ACCOUNTS=100000, REQUESTS=100000 request lines (one pass), STALE=100
 # suspends per repetition timed for staleness, KINDS_ROUNDS=2000 rounds of the per-kind
 # table (0: skip it), BENCH_LONG=1 adds LONG_QUERIES=10000000 queries for
-# the memory figure.
+# the memory figure.  USERFLOOD_ROWS=200000 history rows for the owners
+# who flood HISTORY on the user socket (as root only: they are real uids),
+# USERFLOOD_SECONDS=5 per load run there; BENCH_ONLY=userflood runs that
+# scenario alone.
 # Prints every run's figures, then the medians and their ratios to the floor.
 set -eu
 BUILD=${1:-build}
@@ -19,15 +22,19 @@ STALE=${STALE:-100}
 KINDS_ROUNDS=${KINDS_ROUNDS:-2000}
 BENCH_LONG=${BENCH_LONG:-}
 LONG_QUERIES=${LONG_QUERIES:-10000000}
+USERFLOOD_ROWS=${USERFLOOD_ROWS:-200000}
+USERFLOOD_SECONDS=${USERFLOOD_SECONDS:-5}
+BENCH_ONLY=${BENCH_ONLY:-}
 cd "$(dirname "$0")/../.."
 B=$(mktemp -d /tmp/mailabuse-bench.XXXXXX)
 # the daemon runs as its user ("mailabuse", .ci/deps): it must reach $B;
-# its database directory $B/state is made by mailabusectl, for it
+# its database directory $B/state is made by mailabusectl, for it; the
+# owners of the HISTORY flood reach the user socket
 chmod 0711 "$B"
 R=$B/results		# one figure a line: repetition, name, key, value
-D= F= L=
+D= F= L= FL=
 cleanup() {
-	for p in $L $D $F; do kill "$p" 2>/dev/null || true; done
+	for p in $L $D $F $FL; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$B"
 }
@@ -100,6 +107,20 @@ t0=$(now)
 "$BUILD/mabgen" -a "$ACCOUNTS" -r "$REQUESTS" "$B/cpanel" "$B/requests" "$B/suspended"
 echo "# data: $ACCOUNTS accounts, $(grep -vc '^\*' "$B/cpanel/etc/userdomains") domains," \
     "$(wc -l <"$B/suspended") suspended, $REQUESTS request lines ($(since "$t0") s)"
+# Four account owners with a uid each, for the HISTORY flood (root only).
+OWNERS=
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	for u in mabbench1 mabbench2 mabbench3 mabbench4; do
+		id "$u" >/dev/null 2>&1 || useradd -M -N -r -s /usr/sbin/nologin "$u" 2>/dev/null || true
+		id "$u" >/dev/null 2>&1 || continue
+		OWNERS="$OWNERS $u"
+		echo "$u.test: $u" >>"$B/cpanel/etc/userdomains"
+		echo "$u: root" >>"$B/cpanel/etc/trueuserowners"
+	done
+fi
+printf 'MAILABUSE/1 HISTORY since=%s limit=%s\n' "$(printf 30d | base64)" \
+    "$(printf 1000 | base64)" >"$B/history"
+chmod 0644 "$B/history"
 for f in userdomains trueuserowners localdomains; do
 	cp "$B/cpanel/etc/$f" "$B/cpanel/etc/$f.orig"
 done
@@ -163,6 +184,57 @@ mutate_cpanel() {
 	rm -f "$B/added"
 }
 
+# USERFLOOD_ROWS messages of the owners, over the last week, in one transaction.
+history_sql() {
+	local n=0
+	for u in $OWNERS; do n=$((n + 1)); done
+	cat <<X
+.timeout 10000
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $USERFLOOD_ROWS)
+INSERT INTO messages (at, account, mailbox, ctx, uid, ip, sender, rcpt, verdict, msgid,
+    source_kind, source, n_local, n_external, domains, delivered)
+SELECT strftime('%s', 'now') - i * 3, 'mabbench' || (1 + i % $n),
+    'u' || (i % 50) || '@mabbench' || (1 + i % $n) || '.test', 'smtp', -1,
+    '192.0.2.' || (i % 200), 'u' || (i % 50) || '@mabbench' || (1 + i % $n) || '.test',
+    'r' || i || '@d' || (i % 300) || '.test', 'PASS', 'flood' || i, 'mailbox',
+    'u' || (i % 50) || '@mabbench' || (1 + i % $n) || '.test', 0, 1,
+    'd' || (i % 300) || '.test:1', 1
+FROM n;
+COMMIT;
+X
+}
+# The policy socket's load next to the same load while every owner loops
+# HISTORY on each of its user_socket.max_per_uid connections: 4 owners x 4
+# = user_socket.max_connections, every connection of the user socket.
+userflood() {
+	local r=$1 u f
+	[ -n "$OWNERS" ] || { echo "  userflood: skipped (needs root and setpriv)"; return 0; }
+	rec "$r" userflood_idle $(load -c 16 -d "$USERFLOOD_SECONDS" -f "$B/requests" \
+	    "$B/policy.sock")
+	for u in $OWNERS; do
+		setpriv --reuid="$u" --regid=nogroup --clear-groups "$BUILD/mabload" -c 4 -d 3600 \
+		    -T 120 -f "$B/history" "$B/user.sock" >"$B/flood.$u" 2>"$B/flood.$u.err" &
+		FL="$FL $!"
+	done
+	# every connection taken before the measured run: the next one is turned away
+	f=0
+	until "$BUILD/mabclient" -q "$B/user.sock" PING | grep -q '^DEFER 4.3.2'; do
+		f=$((f + 1)); [ "$f" -lt 200 ] || break; sleep 0.05
+	done
+	rec "$r" userflood $(load -c 16 -d "$USERFLOOD_SECONDS" -f "$B/requests" "$B/policy.sock")
+	for f in $FL; do kill -TERM "$f" 2>/dev/null || true; done
+	for f in $FL; do wait "$f" 2>/dev/null || true; done
+	FL=
+	# what the owners' failed queries were (turned away: read errors)
+	cat "$B"/flood.*.err | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -3 |
+	    sed 's/^/    owners: /'
+	rec "$r" userflood_owners $(cat "$B"/flood.mabbench? | awk '
+	    { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2] } }
+	    END { printf "history_answers=%d history_ok=%d history_defer=%d history_errors=%d",
+	        v["queries"], v["OK"], v["DEFER"], v["errors"] }')
+}
+
 for r in $(seq 1 "$REPS"); do
 	echo "== repetition $r of $REPS"
 	rm -f "$B/state/db" "$B/state/db-wal" "$B/state/db-shm"
@@ -173,6 +245,13 @@ for r in $(seq 1 "$REPS"); do
 	t0=$(now); ctl sync >/dev/null; s2=$(since "$t0")
 	rec "$r" sync "first_s=$s1" "nochange_s=$s2"
 	suspend_sql | sqlite3 "$B/state/db"
+	[ -z "$OWNERS" ] || history_sql | sqlite3 "$B/state/db"
+	if [ "$BENCH_ONLY" = userflood ]; then
+		start_daemon
+		userflood "$r"
+		stop_daemon
+		continue
+	fi
 	rec "$r" startup $("$BUILD/mabload" -S "$B/policy.sock" -- \
 	    "$BUILD/mailabused" -f -c "$B/mailabused.conf" 2>>"$B/daemon.log")
 	"$BUILD/mabfloor" "$B/floor.sock" & F=$!
@@ -235,6 +314,7 @@ for r in $(seq 1 "$REPS"); do
 		    "ROUTE_forward_suspended=MAILABUSE/1 CHECK ctx=$(b64 route) parent=$(b64 info@u000002.example) rcpt=$(b64 x@remote.test) sender=$(b64 a@b.test)" \
 		    2>/dev/null | sed 's/^/  /'
 	fi
+	userflood "$r"
 	stop_daemon
 done
 
@@ -260,7 +340,7 @@ if [ -n "$BENCH_LONG" ]; then
 fi
 
 echo "== medians of $REPS repetitions; ratio = daemon / floor of the same repetition, median"
-awk -v long="$BENCH_LONG" -v accounts="$ACCOUNTS" '
+awk -v long="$BENCH_LONG" -v accounts="$ACCOUNTS" -v only="$BENCH_ONLY" -v rows="$USERFLOOD_ROWS" '
 function med(s,   a, n, i, j, t) {
 	n = split(s, a, " ")
 	if (n == 0)
@@ -281,8 +361,26 @@ function ratio(num, den, key,   r, s) {
 			s = s " " one[r, num, key] / one[r, den, key]
 	return med(s)
 }
+# the figure of each repetition, or its ratio to den
+function each(num, den, key,   r, s) {
+	s = ""
+	for (r = 1; (r, num, key) in one; r++)
+		s = s " " (den == "" ? one[r, num, key] : \
+		    sprintf("%.2f", one[r, num, key] / one[r, den, key]))
+	return s
+}
 { val[$2, $3] = val[$2, $3] " " $4; one[$1, $2, $3] = $4; if ($1 != "L") reps[$1] = 1 }
 END {
+	if (("1", "userflood", "p99_us") in one)
+		printf "owners flooding HISTORY on all 16 user-socket connections over %d history rows, CHECK at 16 clients: p99 %.1f us (x%.2f the %.1f us without), max %.1f us (without %.1f us), errors %d; p99 ratio per repetition:%s; max per repetition:%s us; HISTORY answers during the runs %d (OK %d, time-bounded DEFER %d, errors %d)\n",
+		    rows, m("userflood", "p99_us"), ratio("userflood", "userflood_idle", "p99_us"),
+		    m("userflood_idle", "p99_us"), m("userflood", "max_us"),
+		    m("userflood_idle", "max_us"), m("userflood", "errors"),
+		    each("userflood", "userflood_idle", "p99_us"), each("userflood", "", "max_us"),
+		    m("userflood_owners", "history_answers"), m("userflood_owners", "history_ok"),
+		    m("userflood_owners", "history_defer"), m("userflood_owners", "history_errors")
+	if (only != "")
+		exit
 	printf "%-8s %-7s %9s %9s %9s %9s %11s %7s\n", "clients", "server", "qps",
 	    "p50_us", "p99_us", "p99.9_us", "cpu_us/q", "errors"
 	for (c = 1; c <= 64; c *= 4) {

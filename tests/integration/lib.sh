@@ -116,7 +116,7 @@ policy_socket:
   max_connections = ${MAX_CONNECTIONS:-64};
 };
 pid_file = "$T/run/mailabused.pid";
-user_socket: { path = "$T/run/user.sock"; };
+user_socket: { path = "$T/run/user.sock"; ${USER_SOCKET_EXTRA:-} };
 notify:
 {
   sendmail = "${NOTIFY_SENDMAIL:-$TOP/tests/integration/capture-sendmail $T/mail}";

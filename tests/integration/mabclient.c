@@ -9,6 +9,9 @@
  *                                  then print what each received
  *   -n  do not half-close after sending
  *   -t SECONDS  give up reading after this long (exit 3)
+ *   -R SECONDS  with -q: repeat the query, one connection each, for this
+ *               long; print "queries N max_ms M" and the count of each
+ *               reply's first word ("PASS=N ...")
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -21,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/time.h>
 
 #include "proto.h"
 
@@ -92,16 +97,85 @@ client_hold(const char *path, int n)
 	return 0;
 }
 
+/* One query into buf (NUL-terminated, cut to fit); 0, or -1 on failure. */
+static int
+client_query(const char *path, const char *req, size_t len, char *buf, size_t buflen,
+    int timeout)
+{
+	size_t got = 0;
+	int fd;
+
+	if ((fd = client_connect(path)) == -1)
+		return -1;
+	if (write(fd, req, len) != (ssize_t)len) {
+		close(fd);
+		return -1;
+	}
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, timeout * 1000) <= 0)
+			break;
+		if ((n = read(fd, buf + got, buflen - 1 - got)) <= 0 || (got += (size_t)n) ==
+		    buflen - 1)
+			break;
+	}
+	buf[got] = '\0';
+	close(fd);
+	return 0;
+}
+
+/* -R: the query over and over for a while; the slowest and each reply's kind. */
+static int
+client_repeat(const char *path, const char *req, size_t len, int seconds, int timeout)
+{
+	char words[16][16], buf[4096];
+	unsigned long counts[16] = { 0 }, n = 0, failed = 0;
+	size_t nwords = 0, i;
+	struct timeval start, t0, t1;
+	long long ms, max_ms = 0;
+
+	gettimeofday(&start, NULL);
+	do {
+		gettimeofday(&t0, NULL);
+		if (client_query(path, req, len, buf, sizeof buf, timeout) == -1) {
+			failed++;
+			gettimeofday(&t1, NULL);
+			continue;
+		}
+		gettimeofday(&t1, NULL);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_usec - t0.tv_usec) / 1000;
+		if (ms > max_ms)
+			max_ms = ms;
+		n++;
+		buf[strcspn(buf, " \n")] = '\0';
+		buf[15] = '\0';
+		for (i = 0; i < nwords && strcmp(words[i], buf) != 0; i++)
+			;
+		if (i == nwords && nwords < 16)
+			memcpy(words[nwords++], buf, sizeof words[0]);	/* cut at 15 above */
+		if (i < nwords)
+			counts[i]++;
+	} while (t1.tv_sec - start.tv_sec < seconds);
+	printf("queries %lu max_ms %lld failed %lu", n, max_ms, failed);
+	for (i = 0; i < nwords; i++)
+		printf(" %s=%lu", words[i][0] != '\0' ? words[i] : "(none)", counts[i]);
+	printf("\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	int ch, query = 0, hold = 0, no_shut = 0, timeout = 10, fd, r;
+	int ch, query = 0, hold = 0, no_shut = 0, timeout = 10, repeat = 0, fd, r;
 	static char req[65536];
 	size_t len = 0;
 
 	signal(SIGPIPE, SIG_IGN);	/* as Exim: a closed peer is a read result */
 
-	while ((ch = getopt(argc, argv, "qH:nt:")) != -1) {
+	while ((ch = getopt(argc, argv, "qH:nt:R:")) != -1) {
 		switch (ch) {
 		case 'q':
 			query = 1;
@@ -114,6 +188,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			timeout = atoi(optarg);
+			break;
+		case 'R':
+			repeat = atoi(optarg);
 			break;
 		default:
 			return 2;
@@ -140,6 +217,8 @@ main(int argc, char **argv)
 			    (int)(eq - argv[i]), argv[i], enc);
 		}
 		len += (size_t)snprintf(req + len, sizeof req - len, "\n");
+		if (repeat > 0)
+			return client_repeat(argv[0], req, len, repeat, timeout);
 	} else {
 		ssize_t n;
 

@@ -99,6 +99,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.policy_socket_max_line, 65536);
 	assert_int_equal(cfg.policy_socket_read_timeout, 5);
 	assert_int_equal(cfg.policy_socket_max_connections, 512);
+	assert_int_equal(cfg.user_socket_max_connections, 16);
+	assert_int_equal(cfg.user_socket_max_per_uid, 4);
 	assert_string_equal(cfg.pid_file, "/run/mailabuse/mailabused.pid");
 	assert_string_equal(cfg.user, "mailabuse");
 	assert_string_equal(cfg.log_level, "info");
@@ -242,6 +244,9 @@ test_rejected_with_line(void **state)
 		{ "policy_socket: { max_line = -1; };\n", NAME ":1:", "max_line must be between" },
 		{ "policy_socket: { max_connections = 0; };\n", NAME ":1:", "between 1 and 1000000" },
 		{ "policy_socket: { max_connections = 1000001; };\n", NAME ":1:", "between 1 and 1000000" },
+		{ "user_socket: { max_per_uid = 0; };\n", NAME ":1:",
+		    "user_socket.max_per_uid must be between 1 and 10000" },
+		{ "user_socket: { max_per_uid = 10001; };\n", NAME ":1:", "max_per_uid must be between" },
 		{ "policy: { system_uid_max = -1; };\n", NAME ":1:", "system_uid_max must be between" },
 		{ "policy: { system_uid_max = 4294967296L; };\n", NAME ":1:", "system_uid_max must be between" },
 
@@ -323,6 +328,8 @@ test_limits_accepted(void **state)
 		{ "policy_socket: { max_line = 1048576; };", offsetof(struct config, policy_socket_max_line), 1048576 },
 		{ "policy_socket: { max_connections = 1; };", offsetof(struct config, policy_socket_max_connections), 1 },
 		{ "policy_socket: { max_connections = 1000000; };", offsetof(struct config, policy_socket_max_connections), 1000000 },
+		{ "user_socket: { max_per_uid = 1; };", offsetof(struct config, user_socket_max_per_uid), 1 },
+		{ "user_socket: { max_per_uid = 10000; };", offsetof(struct config, user_socket_max_per_uid), 10000 },
 		{ "policy: { system_uid_max = 0; };", offsetof(struct config, policy_system_uid_max), 0 },
 		{ "database: { busy_timeout = \"1s\"; };", offsetof(struct config, database_busy_timeout), 1 },
 		{ "database: { busy_timeout = \"3600s\"; };", offsetof(struct config, database_busy_timeout), 3600 },
