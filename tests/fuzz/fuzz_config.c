@@ -27,6 +27,7 @@ static const struct {
 	{ "policy_socket.max_line", offsetof(struct config, policy_socket_max_line) },
 	{ "policy_socket.max_connections", offsetof(struct config, policy_socket_max_connections) },
 	{ "user_socket.max_connections", offsetof(struct config, user_socket_max_connections) },
+	{ "user_socket.max_per_uid", offsetof(struct config, user_socket_max_per_uid) },
 	{ "policy.system_uid_max", offsetof(struct config, policy_system_uid_max) },
 	{ "history.queue_max", offsetof(struct config, history_queue_max) },
 	{ "detect.account_messages_per_hour", offsetof(struct config, detect_limit[0]) },

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the user socket below the socket: a raw request
  * line from a peer (root, the account's own uid, a uid with no user name,
- * or a peer whose uid is unknown) is parsed and routed as conn.c does and
+ * or a peer whose uid is unknown) is parsed and routed as usersock.c does and
  * answered by selfservice_request over a throwaway SQLite store holding a
  * suspended account with history.  Any line must be answered with one
  * well-formed reply line, never crash, and never let an owner act for
@@ -25,13 +25,7 @@
 #include "config.h"
 #include "log.h"
 #include "store.h"
-/* selfservice_request moved from server.h to usersock.h with its own thread */
-#if __has_include("usersock.h")
 #include "usersock.h"
-#define FUZZ_USERSOCK 1
-#else
-#include "server.h"
-#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -43,7 +37,6 @@ static char fuzz_owner[ACCOUNT_NAME_MAX];	/* an account that is also a local use
 static unsigned long fuzz_owner_uid;
 static int fuzz_verbose;		/* FUZZ_VERBOSE set: print each reply */
 
-#ifdef FUZZ_USERSOCK
 /* One request from this peer; *notify says whose notices are due. */
 static enum verdict
 fuzz_request(int known, unsigned long uid, const struct proto_request *req, char **text,
@@ -53,42 +46,6 @@ fuzz_request(int known, unsigned long uid, const struct proto_request *req, char
 
 	return selfservice_request(fuzz_st, &fuzz_cfg, &peer, req, text, notify, len);
 }
-#else
-static char fuzz_notify_account[ACCOUNT_NAME_MAX];
-
-/*
- * The daemon forks "mailabused -N" here to send notices; the harness has
- * no daemon to run, and only notes whose notices are due.
- */
-void
-server_notify_spawn(struct server *srv, const char *account)
-{
-	(void)srv;
-	snprintf(fuzz_notify_account, sizeof fuzz_notify_account, "%s", account);
-}
-
-/* One request from this peer; *notify says whose notices are due. */
-static enum verdict
-fuzz_request(int known, unsigned long uid, const struct proto_request *req, char **text,
-    char *notify, size_t len)
-{
-	static struct server srv;
-	struct conn c;
-	enum verdict v;
-
-	srv.st = fuzz_st;
-	srv.cfg = &fuzz_cfg;
-	memset(&c, 0, sizeof c);
-	c.srv = &srv;
-	c.user = 1;
-	c.peer_known = known;
-	c.peer_uid = uid;
-	fuzz_notify_account[0] = '\0';
-	v = selfservice_request(&srv, &c, req, text);
-	snprintf(notify, len, "%s", fuzz_notify_account);
-	return v;
-}
-#endif
 
 /* Remove one entry of the throwaway directory. */
 static int
@@ -248,7 +205,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	known = data[0] % 4 != 3;
 	uid = data[0] % 4 == 0 ? 0 : data[0] % 4 == 1 ? fuzz_owner_uid : no_name_uid;
 	len = size - 1;
-	/* conn.c: a trailing CR goes, a NUL byte is refused before parsing */
+	/* usersock.c: a trailing CR goes, a NUL byte is refused before parsing */
 	if (len > 0 && data[len] == '\r')
 		len--;
 	if (memchr(data + 1, '\0', len) != NULL)
@@ -260,7 +217,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (proto_request_parse(line, &req, err, sizeof err) == -1 || req.verb == PROTO_PING ||
 	    req.verb == PROTO_CHECK || req.verb == PROTO_EVENT) {
 		free(line);
-		return 0;	/* answered by conn.c, never reaches the user socket */
+		return 0;	/* answered by usersock.c itself, never by selfservice */
 	}
 	v = fuzz_request(known, uid, &req, &text, notify, sizeof notify);
 	if (text == NULL)
@@ -284,7 +241,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		abort();
 	}
-	/* the reply as conn.c sends it: one printable line */
+	/* the reply as usersock.c sends it: one printable line */
 	if ((reply = malloc(strlen(text) + 16)) == NULL)
 		abort();
 	if ((n = proto_reply_format(v, text, reply, strlen(text) + 16)) < 2 ||
