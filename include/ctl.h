@@ -55,6 +55,8 @@ int cmd_expire(struct ctl *c, int argc, char **argv);
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_list(struct ctl *c, int argc, char **argv);
 int cmd_history(struct ctl *c, int argc, char **argv);
+/* cmd_frozen.c */
+int cmd_frozen(struct ctl *c, int argc, char **argv);
 /* cmd_limits.c */
 int cmd_top(struct ctl *c, int argc, char **argv);
 int cmd_limits(struct ctl *c, int argc, char **argv);

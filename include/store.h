@@ -212,6 +212,15 @@ int store_sync_stage_uuid(struct store *st, const char *name, const char *uuid);
 int store_sync_renames(struct store *st, long long now, store_sync_cb cb, void *arg);
 int store_sync_apply(struct store *st, long long now, store_sync_cb cb, void *arg);
 
+/* sync: cPanel's own outgoing email state ("suspended", "held"; "" none). */
+typedef int (*store_outgoing_cb)(void *arg, const char *account, const char *old_state,
+    const char *new_state);
+int store_outgoing_stage_begin(struct store *st);
+int store_outgoing_stage(struct store *st, const char *account, const char *state);
+int store_outgoing_apply(struct store *st, long long now, store_outgoing_cb cb, void *arg);
+int store_outgoing_get(struct store *st, const char *account, char *state, size_t len,
+    long long *since);
+
 /* The abuse lifecycle. */
 int store_last_unblock(struct store *st, const char *account, long long *at);
 int store_complaint_insert(struct store *st, struct complaint *c);

@@ -113,9 +113,11 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "reason", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char lower[ACCOUNT_NAME_MAX], was[64], now_text[64], detail[256], at[32];
+	char lower[ACCOUNT_NAME_MAX], was[64], now_text[64], detail[768], at[32];
+	const char *reason = NULL;
 	struct limits_view lv;
 	struct hour_use use = { 0, 0 };
 	struct account a;
@@ -125,12 +127,18 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 	long long value;
 
 	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
+		if (ch == 'r') {
+			reason = optarg;
+			continue;
+		}
 		if (ch != 'j')
 			return EX_USAGE;
 		c->json = 1;
 	}
 	if (argc - optind < 1)
 		return ctl_usage_error("limits: name the account");
+	if (reason != NULL && (*reason == '\0' || strlen(reason) > 400))
+		return ctl_usage_error("limits: --reason must be 1 to 400 characters");
 	name = ctl_account_arg(argv[optind++], lower, sizeof lower);
 	/* check every change before making any */
 	for (int i = optind; i < argc; i++)
@@ -171,6 +179,11 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 			snprintf(detail, sizeof detail, "%s = %s (was %s)",
 			    detect_name((enum detector)det), now_text, was);
 		}
+		if (reason != NULL) {
+			size_t n = strlen(detail);
+
+			snprintf(detail + n, sizeof detail - n, ": %s", reason);
+		}
 		if (store_audit_insert(c->st, c->now, c->actor, "limits", a.name, a.name,
 		    detail) == -1)
 			goto dberr;
@@ -179,7 +192,7 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 		    detect_name((enum detector)det), "was", was,
 		    "now", reset ? json_null() : json_string(now_text)));
 		if (!c->json)
-			printf("%s: %s\n", a.name, detail);
+			printf("%s: %s\n", a.name, ctl_esc(detail));
 	}
 	if (store_commit(c->st) == -1 || limits_load(c, a.name, &lv) == -1 ||
 	    store_history_sources(c->st, a.name, c->now - DETECT_WINDOW, -1, 1000, hour_cb,

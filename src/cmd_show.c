@@ -144,6 +144,13 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		printf("reason:       %s\n", js(j, "reason"));
 		printf("source:       %s (by %s)\n", js(j, "source"), js(j, "suspended_by"));
 	}
+	/* cPanel's own state, beside mailabuse's: cPanel's Exim enforces it, not mailabuse */
+	if (json_is_string(json_object_get(j, "cpanel_outgoing")))
+		printf("cpanel:       outgoing email %s in cPanel since %s (cPanel's own;"
+		    " lifted in cPanel, not by unblock)\n", js(j, "cpanel_outgoing"),
+		    js(j, "cpanel_outgoing_since"));
+	else
+		printf("cpanel:       outgoing email not suspended or held in cPanel\n");
 	json_array_foreach(json_object_get(j, "complaints"), i, v)
 		printf("complaint:    #%lld %s \"%s\" received %s, window %s %s\n",
 		    (long long)json_integer_value(json_object_get(v, "id")), js(v, "source"),
@@ -173,6 +180,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 struct list_ctx {
 	struct ctl *c;
 	json_t *arr;
+	int failed;
 };
 
 static int
@@ -180,15 +188,23 @@ list_cb(void *arg, const struct account *a, int suspended)
 {
 	struct list_ctx *lc = arg;
 	const char *state = suspended ? "suspended" : a->present ? "active" : "removed";
+	char cp[16];
+	long long since;
+	int r;
 
+	/* cPanel's own outgoing state beside mailabuse's */
+	if ((r = store_outgoing_get(lc->c->st, a->name, cp, sizeof cp, &since)) == -1) {
+		lc->failed = 1;
+		return 1;
+	}
 	if (lc->c->json)
-		json_array_append_new(lc->arr, json_pack("{s:s, s:o, s:o, s:s}",
+		json_array_append_new(lc->arr, json_pack("{s:s, s:o, s:o, s:s, s:o}",
 		    "account", a->name,
 		    "owner", a->owner[0] ? json_string(a->owner) : json_null(),
 		    "contact", a->contact[0] ? json_string(a->contact) : json_null(),
-		    "state", state));
+		    "state", state, "cpanel_outgoing", r == 1 ? json_string(cp) : json_null()));
 	else
-		printf("%-16s %-10s %-16s %s\n", ctl_esc(a->name), state,
+		printf("%-16s %-10s %-10s %-16s %s\n", ctl_esc(a->name), state, r == 1 ? cp : "-",
 		    a->owner[0] ? ctl_esc(a->owner) : "-", a->contact[0] ? ctl_esc(a->contact) : "-");
 	return 0;
 }
@@ -196,7 +212,7 @@ list_cb(void *arg, const struct account *a, int suspended)
 int
 cmd_list(struct ctl *c, int argc, char **argv)
 {
-	struct list_ctx lc = { c, NULL };
+	struct list_ctx lc = { c, NULL, 0 };
 	const char *state = NULL;
 	int r;
 
@@ -207,8 +223,9 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		lc.arr = json_array();
 	else
-		printf("%-16s %-10s %-16s %s\n", "ACCOUNT", "STATE", "OWNER", "CONTACT");
-	if (store_account_list(c->st, state, list_cb, &lc) == -1) {
+		printf("%-16s %-10s %-10s %-16s %s\n", "ACCOUNT", "STATE", "CPANEL", "OWNER",
+		    "CONTACT");
+	if (store_account_list(c->st, state, list_cb, &lc) == -1 || lc.failed) {
 		json_decref(lc.arr);
 		return ctl_db_error(c, "list");
 	}

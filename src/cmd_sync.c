@@ -2,7 +2,9 @@
  * mailabusectl sync: import cPanel's account data from under
  * cpanel.root.  Idempotent; prints what changed; a malformed line is a
  * warning naming file:line and the rest still imports; an account that
- * disappears is marked removed and keeps its history.
+ * disappears is marked removed and keeps its history.  cPanel's own
+ * outgoing email state (suspended or held) is read too, to be shown
+ * beside mailabuse's: cPanel's Exim enforces it, mailabuse does not.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -547,6 +549,76 @@ sync_change_cb(void *arg, enum sync_change what, const char *name,
 	return 0;
 }
 
+/*
+ * etc/outgoing_mail_hold_users and etc/outgoing_mail_suspended_users:
+ * one user a line; a missing file lists nobody.
+ */
+static int
+sync_read_outgoing(struct sync_state *ss, const char *rel, const char *state)
+{
+	char path[PATH_MAX], *line = NULL, *user;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	FILE *f;
+	int r;
+
+	sync_path(ss->c, rel, path, sizeof path);
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(stderr, "mailabusectl: %s: %s\n", path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	while (getline(&line, &cap, f) != -1) {
+		lineno++;
+		if ((r = cpanel_user_line_parse(line, &user)) == 0)
+			continue;
+		if (r == -1 || !identity_account_name_valid(user)) {
+			sync_warn(ss, path, lineno, "expected one user name");
+			continue;
+		}
+		if (store_outgoing_stage(ss->c->st, user, state) == -1) {
+			free(line);
+			fclose(f);
+			return ctl_db_error(ss->c, "sync");
+		}
+	}
+	r = ferror(f) ? EX_IOERR : 0;
+	if (r != 0)
+		fprintf(stderr, "mailabusectl: %s: %s\n", path, strerror(errno));
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/* Print (or keep for --json) and audit a change of cPanel's outgoing state. */
+static int
+sync_outgoing_cb(void *arg, const char *account, const char *old_state,
+    const char *new_state)
+{
+	struct sync_state *ss = arg;
+	char detail[256];
+
+	ss->changes++;
+	snprintf(detail, sizeof detail, "cPanel's outgoing email: %s -> %s (enforced by"
+	    " cPanel's Exim, not by mailabuse)", *old_state ? old_state : "none",
+	    *new_state ? new_state : "none");
+	if (ss->json != NULL)
+		json_array_append_new(ss->json, json_pack("{s:s, s:s, s:o, s:o}",
+		    "change", "cpanel-outgoing", "name", account,
+		    "old", *old_state ? json_string(old_state) : json_null(),
+		    "new", *new_state ? json_string(new_state) : json_null()));
+	else
+		printf("~ cpanel-outgoing %s: %s -> %s\n", ctl_esc(account),
+		    *old_state ? old_state : "none", *new_state ? new_state : "none");
+	if (store_audit_insert(ss->c->st, ss->c->now, ss->c->actor, "cpanel-outgoing",
+	    account, account, detail) == -1) {
+		ss->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
 int
 cmd_sync(struct ctl *c, int argc, char **argv)
 {
@@ -584,6 +656,13 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 	    (r = sync_read_pairs(&ss, "etc/userdomains", 'd')) != 0 ||
 	    (r = sync_read_local(&ss)) != 0)
 		goto out;
+	if (store_outgoing_stage_begin(c->st) == -1) {
+		r = ctl_db_error(c, "sync");
+		goto out;
+	}
+	if ((r = sync_read_outgoing(&ss, "etc/outgoing_mail_hold_users", "held")) != 0 ||
+	    (r = sync_read_outgoing(&ss, "etc/outgoing_mail_suspended_users", "suspended")) != 0)
+		goto out;
 	if (ss.nacc > 0)
 		qsort(ss.acc, ss.nacc, sizeof *ss.acc, sync_account_cmp);
 	for (size_t i = 0; i < ss.nacc; i++) {
@@ -616,6 +695,7 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 		(void)sync_change_cb(&ss, ss.renames[i].what, ss.renames[i].name,
 		    ss.renames[i].old_value, ss.renames[i].new_value);
 	if (ss.failed || store_sync_apply(c->st, c->now, sync_change_cb, &ss) == -1 ||
+	    ss.failed || store_outgoing_apply(c->st, c->now, sync_outgoing_cb, &ss) == -1 ||
 	    ss.failed) {
 		r = ctl_db_error(c, "sync");
 		goto out;

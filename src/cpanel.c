@@ -1,8 +1,9 @@
 /*
  * Line parsers for the files cPanel keeps its accounts in:
  * etc/userdomains and etc/trueuserowners ("key: value"),
- * etc/localdomains (one domain a line) and var/cpanel/users/<user>
- * ("KEY=VALUE").  Pure: they split a line in place.
+ * etc/localdomains (one domain a line), var/cpanel/users/<user>
+ * ("KEY=VALUE") and etc/outgoing_mail_suspended_users and
+ * etc/outgoing_mail_hold_users (one user a line, "user" or "user: ...").  Pure: they split a line in place.
  * Each returns 1 for a record, 0 for a line to skip (blank or comment),
  * -1 for a malformed line.
  */
@@ -71,5 +72,26 @@ cpanel_users_line_parse(char *line, char **key, char **value)
 	*eq = '\0';
 	*key = s;
 	*value = cpanel_trim(eq + 1);
+	return 1;
+}
+
+/*
+ * One user a line, as in etc/outgoing_mail_suspended_users and
+ * etc/outgoing_mail_hold_users: "user", "user:" or "user: anything"
+ * (an lsearch file: what follows the colon is not ours to read).
+ */
+int
+cpanel_user_line_parse(char *line, char **user)
+{
+	char *s = cpanel_trim(line), *colon;
+
+	if (*s == '\0' || *s == '#')
+		return 0;
+	if ((colon = strchr(s, ':')) != NULL)
+		*colon = '\0';
+	s = cpanel_trim(s);
+	if (*s == '\0' || strpbrk(s, " \t") != NULL)
+		return -1;
+	*user = s;
 	return 1;
 }

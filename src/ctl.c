@@ -56,10 +56,11 @@ static const struct {
 	    " [--limit N] [--json]" },
 	{ "top", cmd_top, 0, "top [--since DURATION] [--limit N] [--json]" },
 	{ "limits", cmd_limits, 0, "limits ACCOUNT [DETECTOR=LIMIT[/ACTION]|DETECTOR=off"
-	    "|DETECTOR=default ...] [--json]" },
+	    "|DETECTOR=default ...] [--reason TEXT] [--json]" },
 	{ "expire", cmd_expire, 0, "expire [--json]" },
 	{ "doctor", cmd_doctor, 0, "doctor [--exim-user USER] [--exim PATH] [--exim-config FILE]"
 	    " [--cron-file FILE] [--json]" },
+	{ "frozen", cmd_frozen, 0, "frozen [--release] [--json] [--exim PATH] [--exim-config FILE]" },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 
@@ -70,6 +71,7 @@ ctl_usage(FILE *f)
 	for (size_t i = 0; i < CTL_NCOMMANDS; i++)
 		fprintf(f, "       mailabusectl [-c FILE] %s\n", ctl_commands[i].usage);
 	fprintf(f, "       mailabusectl --help | --version\n"
+	    "As root, --actor NAME before COMMAND records NAME as who acts in the audit.\n"
 	    "The configuration is -c FILE, else $MAILABUSE_CONF, else %s.\n", MAILABUSE_CONF);
 }
 
@@ -424,9 +426,24 @@ ctl_user_request(struct ctl *c, const char *verb, const char *account,
 	return r;
 }
 
-/* Who is acting, for the audit log: the login name, and who used sudo. */
+/* An --actor name: 1 to 64 characters of a user name (letters, digits, ._@+-). */
+static int
+ctl_actor_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("._@+-", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* Who is acting, for the audit log: the login name, and who used sudo or
+ * whom root acts for (--actor, e.g. the WHM user of the abuse desk's page). */
 static void
-ctl_actor_init(struct ctl *c)
+ctl_actor_init(struct ctl *c, const char *for_whom)
 {
 	struct passwd *pw = getpwuid(getuid());
 	const char *sudo = getenv("SUDO_USER");
@@ -436,7 +453,9 @@ ctl_actor_init(struct ctl *c)
 		snprintf(name, sizeof name, "%s", pw->pw_name);
 	else
 		snprintf(name, sizeof name, "uid %lu", (unsigned long)getuid());
-	if (getuid() == 0 && sudo != NULL && *sudo != '\0')
+	if (for_whom != NULL)
+		snprintf(c->actor, sizeof c->actor, "%.64s (via %.40s)", for_whom, name);
+	else if (getuid() == 0 && sudo != NULL && *sudo != '\0')
 		snprintf(c->actor, sizeof c->actor, "%.40s (sudo by %.40s)", name, sudo);
 	else
 		snprintf(c->actor, sizeof c->actor, "%s", name);
@@ -447,12 +466,13 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "actor", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ctl c;
-	const char *conf = getenv("MAILABUSE_CONF");
+	const char *conf = getenv("MAILABUSE_CONF"), *for_whom = NULL;
 	char err[1024];
 	int ch, r;
 
@@ -467,6 +487,18 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			conf = optarg;
+			break;
+		case 'a':
+			if (!ctl_is_root()) {
+				fprintf(stderr, "mailabusectl: --actor is for root\n");
+				return EX_NOPERM;
+			}
+			if (!ctl_actor_valid(optarg)) {
+				fprintf(stderr, "mailabusectl: --actor: '%s' is not a user name"
+				    " (1 to 64 of A-Z a-z 0-9 . _ @ + -)\n", ctl_esc(optarg));
+				return EX_USAGE;
+			}
+			for_whom = optarg;
 			break;
 		case 'h':
 			ctl_usage(stdout);
@@ -511,7 +543,7 @@ main(int argc, char **argv)
 			c.conf_error = err;
 		}
 		c.now = clock_now();
-		ctl_actor_init(&c);
+		ctl_actor_init(&c, for_whom);
 		optind = 0;	/* glibc: rescan from argv[1] */
 		r = ctl_commands[i].fn(&c, argc, argv);
 		store_close(c.st);

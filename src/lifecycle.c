@@ -163,16 +163,18 @@ lifecycle_explain(const struct unblock_decision *d, const struct config *cfg,
 static json_t *
 lc_decision_json(const struct unblock_decision *d, const struct config *cfg)
 {
-	char why[768];
+	char why[768], cd[32];
 
 	lifecycle_explain(d, cfg, why, sizeof why);
-	return json_pack("{s:s, s:o, s:b, s:o, s:o, s:b, s:s}",
+	duration_format(cfg->policy_unblock_cooldown, cd, sizeof cd);
+	return json_pack("{s:s, s:o, s:b, s:o, s:o, s:s, s:b, s:s}",
 	    "unblock", policy_unblock_status_name(d->status),
 	    "unblock_from", d->status == UNBLOCK_WAIT ? lc_json_time(d->from) :
 	    d->status == UNBLOCK_GRANTED ? json_string("now") : json_null(),
 	    "complaint_window_open", d->windows_open,
 	    "complaint_window_end", lc_json_time(d->windows_end),
 	    "cooldown_end", lc_json_time(d->cooldown_end),
+	    "unblock_cooldown", cd,
 	    "repeat_offence", d->repeat,
 	    "explanation", why);
 }
@@ -333,9 +335,10 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 	struct unblock_decision d;
 	struct suspension active;
 	struct account a;
-	long long last_unblock = 0;
+	long long last_unblock = 0, cp_since = 0;
+	char cp_state[16] = "";
 	json_t *j;
-	int r;
+	int r, cp;
 
 	if ((r = store_account_get(st, account, &a)) != 1) {
 		*rc = r == 0 ? LC_NOT_FOUND : LC_ERROR;
@@ -350,6 +353,7 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 	    store_suspension_list(st, a.name, lc_suspension_cb, &ls) == -1 ||
 	    store_complaint_list(st, a.name, lc_complaint_cb, &ls) == -1 ||
 	    store_last_unblock(st, a.name, &last_unblock) == -1 ||
+	    (cp = store_outgoing_get(st, a.name, cp_state, sizeof cp_state, &cp_since)) == -1 ||
 	    lifecycle_decide(st, cfg, a.name, now, &d, &active) == -1) {
 		json_decref(ls.domains);
 		json_decref(ls.mailboxes);
@@ -369,6 +373,10 @@ lifecycle_status(struct store *st, const struct config *cfg, const char *account
 	json_object_set_new(j, "suspended_by", active.id ? json_string(active.created_by) :
 	    json_null());
 	json_object_set_new(j, "last_unblock", lc_json_time(last_unblock));
+	/* cPanel's own outgoing suspension, as sync last read it: cPanel's Exim enforces it */
+	json_object_set_new(j, "cpanel_outgoing", cp == 1 ? json_string(cp_state) : json_null());
+	json_object_set_new(j, "cpanel_outgoing_since", cp == 1 ? lc_json_time(cp_since) :
+	    json_null());
 	{
 		json_t *dj = lc_decision_json(&d, cfg);
 

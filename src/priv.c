@@ -340,8 +340,10 @@ priv_pidfile_remove(int fd, const char *path)
 		return;
 	if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino && unlink(path) == -1) {
-		log_debug("pid file %s: cannot remove it (%s); emptied", path, strerror(errno));
-		(void)ftruncate(fd, 0);
+		log_debug("pid file %s: cannot remove it (%s); emptying it", path,
+		    strerror(errno));
+		if (ftruncate(fd, 0) == -1)
+			log_warn("pid file %s: cannot empty it", path);
 	}
 	close(fd);
 }

@@ -151,6 +151,16 @@ static const char *const store_migrations[] = {
 	/* 5: accounts keyed by cPanel's UUID (var/cpanel/users/<user>), "" unknown */
 	"ALTER TABLE accounts ADD COLUMN uuid TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX accounts_uuid ON accounts (uuid) WHERE uuid <> '';",
+
+	/*
+	 * 6: cPanel's own outgoing email state (etc/outgoing_mail_suspended_users,
+	 * etc/outgoing_mail_hold_users), as sync last read it: shown, never enforced
+	 */
+	"CREATE TABLE cpanel_outgoing ("
+	"  account TEXT PRIMARY KEY,"
+	"  state TEXT NOT NULL CHECK (state IN ('suspended', 'held')),"
+	"  since INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
@@ -177,6 +187,7 @@ enum stmt_id {
 	S_SUSP_FLAGS, S_LAST_AUDIT, S_SYNC_COUNTS, S_SYNC_GUARD, S_SYNC_SUSP_LOSSES,
 	S_HOST_UPSERT, S_HOST_FIRST, S_MSG_OUTCOME, S_LIMITS_GET, S_LIMIT_SET, S_LIMIT_DELETE,
 	S_HIST_SOURCES, S_HIST_DOMAINS, S_HIST_HOSTS, S_TOP, S_RECENT, S_PURGE_HOSTS,
+	S_OUT_STAGE, S_OUT_CHANGES, S_OUT_DELETE, S_OUT_UPSERT, S_OUT_GET,
 	S_COUNT
 };
 
@@ -401,6 +412,22 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "  (SELECT domain FROM temp.sync_domains n WHERE n.account = d.account)"
 	    " AND EXISTS (SELECT 1 FROM suspensions s WHERE s.account = d.account"
 	    "  AND s.lifted_at IS NULL) ORDER BY d.account, d.domain",
+	/* suspended wins over held: cPanel refuses the mail before it could be queued */
+	[S_OUT_STAGE] = "INSERT INTO temp.sync_outgoing (account, state) VALUES (?1, ?2)"
+	    " ON CONFLICT (account) DO UPDATE SET state = 'suspended'"
+	    " WHERE excluded.state = 'suspended'",
+	[S_OUT_CHANGES] = "SELECT n.account, coalesce(o.state, ''), n.state"
+	    " FROM temp.sync_outgoing n LEFT JOIN cpanel_outgoing o ON o.account = n.account"
+	    " WHERE o.state IS NULL OR o.state <> n.state"
+	    " UNION ALL SELECT account, state, '' FROM cpanel_outgoing"
+	    " WHERE account NOT IN (SELECT account FROM temp.sync_outgoing) ORDER BY 1",
+	[S_OUT_DELETE] = "DELETE FROM cpanel_outgoing"
+	    " WHERE account NOT IN (SELECT account FROM temp.sync_outgoing)",
+	[S_OUT_UPSERT] = "INSERT INTO cpanel_outgoing (account, state, since)"
+	    " SELECT account, state, ?1 FROM temp.sync_outgoing WHERE true"
+	    " ON CONFLICT (account) DO UPDATE SET state = excluded.state, since = excluded.since"
+	    " WHERE state <> excluded.state",
+	[S_OUT_GET] = "SELECT state, since FROM cpanel_outgoing WHERE account = ?1",
 	[S_SYNC_KIND_MAIN] = "UPDATE temp.sync_domains SET kind = 'main' WHERE domain IN"
 	    " (SELECT main_domain FROM temp.sync_accounts a WHERE a.name = sync_domains.account)",
 	[S_SYNC_KIND_SUB] = "UPDATE temp.sync_domains SET kind = 'sub' WHERE kind <> 'main'"
@@ -1936,6 +1963,82 @@ store_sync_suspended_losses(struct store *st, store_loss_cb cb, void *arg)
 	    cb(arg, (const char *)sqlite3_column_text(s, 0),
 	    (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
 	    sqlite3_column_int(s, 3)));
+}
+
+/* Create (or empty) the table sync stages cPanel's outgoing email state in. */
+int
+store_outgoing_stage_begin(struct store *st)
+{
+	if (sqlite3_exec(st->db,
+	    "CREATE TEMP TABLE IF NOT EXISTS sync_outgoing (account TEXT PRIMARY KEY,"
+	    " state TEXT NOT NULL);"
+	    "DELETE FROM temp.sync_outgoing;", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, "sync staging");
+	return 0;
+}
+
+/* An account cPanel lists as "suspended" or "held"; suspended wins. */
+int
+store_outgoing_stage(struct store *st, const char *account, const char *state)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUT_STAGE);
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	bind_text(s, 2, state);
+	return store_exec_stmt(st, s, "sync staging");
+}
+
+/*
+ * Report each account whose cPanel outgoing state changed through cb
+ * (old and new: "suspended", "held" or ""), then store the staged
+ * state, with since = now for the changed ones.  Inside a transaction.
+ */
+int
+store_outgoing_apply(struct store *st, long long now, store_outgoing_cb cb, void *arg)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUT_CHANGES);
+	int r = 0, rc = SQLITE_DONE;
+
+	if (s == NULL)
+		return -1;
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		r = cb(arg, (const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    (const char *)sqlite3_column_text(s, 2));
+	if (r == 0 && rc != SQLITE_DONE) {
+		store_done(s);
+		return store_fail(st, "sync compare");
+	}
+	store_done(s);
+	if (r != 0)
+		return -1;
+	if ((s = store_stmt(st, S_OUT_DELETE)) == NULL ||
+	    store_exec_stmt(st, s, "sync apply") == -1 ||
+	    (s = store_stmt(st, S_OUT_UPSERT)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	return store_exec_stmt(st, s, "sync apply");
+}
+
+/* cPanel's outgoing state of an account as sync last saw it; 1, 0 (none) or -1. */
+int
+store_outgoing_get(struct store *st, const char *account, char *state, size_t len,
+    long long *since)
+{
+	sqlite3_stmt *s = store_stmt(st, S_OUT_GET);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	bind_text(s, 1, account);
+	if ((r = store_step_one(st, s, "cpanel outgoing")) != 1)
+		return r;
+	col_text(s, 0, state, len);
+	*since = sqlite3_column_int64(s, 1);
+	store_done(s);
+	return 1;
 }
 
 /* Whether the last failure was another connection holding the lock. */

@@ -72,7 +72,7 @@ _exim_can() {
 # EXIM_CONF (when not called in a subshell).  USER is the Exim user of the
 # instance: default Debian-exim when running as root, else the caller.
 exim_conf_make() {
-    local socket=${1:-} dir=${2:-} user=${3:-} ids uid gid d
+    local socket=${1:-} dir=${2:-} user=${3:-} ids uid gid d own
     if [ -z "$socket" ] || [ -z "$dir" ]; then
         _exim_die "usage: exim_conf_make SOCKET DIR [USER]"; return 1
     fi
@@ -91,8 +91,11 @@ exim_conf_make() {
     chmod 0644 "$dir/localdomains"
     if [ "$(id -u)" = 0 ]; then chown -R "$uid:$gid" "$dir/spool" || return 1; fi
     chmod 0750 "$dir/spool"
+    # Exim's own messages are those of its user, unless it runs as a script's
+    if [ "$(id -u)" = 0 ] && [ "$user" = "$($EXIM -bP -n exim_user 2>/dev/null)" ]; then own='$exim_uid'
+    else own=none; fi
     # Exim refuses a config writable by group or others
-    (umask 022; sed -e "s|@SOCKET@|$socket|g" -e "s|@SPOOL@|$dir/spool|g" \
+    (umask 022; sed -e "s|@EXIMOWNUID@|$own|g" -e "s|@SOCKET@|$socket|g" -e "s|@SPOOL@|$dir/spool|g" \
         -e "s|@CONTRIB@|$EXIM_CONTRIB|g" -e "s|@LOCALDOMAINS@|$dir/localdomains|g" \
         -e "s|@TIMEOUT@|$EXIM_POLICY_TIMEOUT|g" \
         -e "s|@EXIMUSER@|$uid|g" -e "s|@EXIMGROUP@|$gid|g" \

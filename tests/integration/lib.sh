@@ -94,7 +94,7 @@ X
 MAB_USER=${MAB_USER:-mailabuse}
 mab_user_make() {
     id "$MAB_USER" >/dev/null 2>&1 && return 0
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    useradd --system --no-create-home --home-dir /var/lib/mailabuse --shell /usr/sbin/nologin \
         "$MAB_USER" 2>/dev/null
     id "$MAB_USER" >/dev/null 2>&1
 }

@@ -107,6 +107,20 @@ expect_eq "the audit log says why" "FBL report 123" "$(jq -r '.changes[1].detail
 expect_eq "sudo is recorded" "root (sudo by alice)" \
     "$(SUDO_USER=alice ctl suspend dave --reason x >/dev/null; ctl history dave --json | jq -r '.changes[-1].actor')"
 
+# --actor: root records whom it acts for (the WHM page's user); limits --reason.
+expect_status "root acts for a named user" 0 ctl --actor desk.user suspend carol --reason "for the desk"
+expect_eq "the audit names that user" "desk.user (via root)" \
+    "$(ctl history carol --json | jq -r '[.changes[] | select(.action == "suspend")][-1].actor')"
+expect_status "an --actor that is not a user name is a usage error" 64 ctl --actor 'a b;c' status carol
+expect_match "saying so" "--actor: 'a b;c' is not a user name" "$(cat "$T/last.err")"
+expect_status "only root may use --actor" 77 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    "$BUILD/mailabusectl" -c "$T/mailabused.conf" --actor someone status
+expect_status "limits with a reason" 0 ctl --actor desk.user limits carol account_rcpts=300 --reason "asked <nicely>"
+expect_eq "the reason follows the change in the audit" "desk.user (via root)|account_rcpts = 300/hold (was 2000/hold): asked <nicely>" \
+    "$(ctl history carol --json | jq -r '[.changes[] | select(.action == "limits")][-1] | "\(.actor)|\(.detail)"')"
+expect_status "an empty reason is a usage error" 64 ctl limits carol account_rcpts=300 --reason ""
+check "unsuspend carol" ctl unsuspend carol --reason "done"
+
 # The database is unavailable: EX_UNAVAILABLE, and nothing crashes.
 sed "s|path = \"$DB\"|path = \"$T/no/such/dir/db\"|" "$T/mailabused.conf" >"$T/nodb.conf"
 expect_status "an unreachable database: EX_UNAVAILABLE" 69 \
@@ -115,7 +129,7 @@ expect_match "with the reason" 'cannot open database' "$(cat "$T/last.err")"
 
 # The store: WAL and a numbered schema.
 expect_eq "the database is in WAL mode" wal "$(sqlite3 "$DB" 'PRAGMA journal_mode')"
-expect_eq "the schema version is recorded" 5 "$(sqlite3 "$DB" 'PRAGMA user_version')"
+expect_eq "the schema version is recorded" 6 "$(sqlite3 "$DB" 'PRAGMA user_version')"
 sqlite3 "$DB" 'PRAGMA user_version = 99'
 expect_status "a newer schema is refused" 69 ctl list
 expect_match "saying so" 'schema version 99 is newer' "$(cat "$T/last.err")"

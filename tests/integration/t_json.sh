@@ -70,6 +70,8 @@ jq_eq "an account without a contact address has contact null" '[.state, .contact
     '["active",null]'
 jq_eq "and a not-suspended one since, reason, source null" '[.since, .reason, .source]' \
     '[null,null,null]'
+jq_eq "cPanel's own outgoing state null when cPanel lists none" \
+    '[.cpanel_outgoing, .cpanel_outgoing_since]' '[null,null]'
 j "status --json of a suspended account" status bob --json
 jq_eq "suspended, with its reason" '[.state, .reason, .owner]' '["suspended","spam run","reseller1"]'
 j "list --json" list --json
@@ -129,6 +131,12 @@ jq_eq "doctor: ok false, a list of checks" '[.ok, (.checks | type), .checks[0].c
     '[false,"array","configuration",true]'
 jq_eq "the failing check says what to do" \
     '[.checks[] | select(.check == "cron")][0] | [.ok, (.detail | test("install it"))]' '[false,true]'
+
+exim_conf_make "$SOCK" "$T/exim" >/dev/null || fail "exim test configuration"
+j "frozen --json" frozen --json --exim-config "$EXIM_CONF"
+jq_eq "frozen: an empty queue, an empty list" .messages '[]'
+j "frozen --release --json" frozen --release --json --exim-config "$EXIM_CONF"
+jq_eq "frozen --release: nothing to release" '[.messages, .released]' '[[],0]'
 
 # An error never prints half a document on standard output.
 expect_status "suspend --json of an unknown account" 66 ctl suspend nosuch --reason x --json

@@ -181,6 +181,35 @@ test_outputs_untouched_unless_record(void **state)
 	assert_ptr_equal(key, sentinel);
 }
 
+/* cPanel's outgoing suspended / held user lists: "user" or "user: ...". */
+static void
+test_user_line_parse(void **state)
+{
+	static const struct { const char *in; int r; const char *user; } cases[] = {
+		{ "bob\n", 1, "bob" },
+		{ "  bob  \n", 1, "bob" },
+		{ "bob:\n", 1, "bob" },
+		{ "bob: suspended by root\n", 1, "bob" },
+		{ "bob :x\n", 1, "bob" },
+		{ "\n", 0, NULL },
+		{ "# comment\n", 0, NULL },
+		{ "bob smith\n", -1, NULL },
+		{ ": bob\n", -1, NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char line[64], sentinel[] = "untouched", *user = sentinel;
+
+		snprintf(line, sizeof line, "%s", cases[i].in);
+		assert_int_equal(cpanel_user_line_parse(line, &user), cases[i].r);
+		if (cases[i].r == 1)
+			assert_string_equal(user, cases[i].user);
+		else
+			assert_ptr_equal(user, sentinel);
+	}
+}
+
 int
 main(void)
 {
@@ -189,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_users_line_parse),
 		cmocka_unit_test(test_domain_line_parse),
 		cmocka_unit_test(test_outputs_untouched_unless_record),
+		cmocka_unit_test(test_user_line_parse),
 	};
 
 	return cmocka_run_group_tests_name("cpanel", tests, NULL, NULL);
