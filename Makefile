@@ -1,6 +1,8 @@
 # mailabuse: plain make with pkg-config.
 #   make                 build mailabused and mailabusectl
-#   make check           unit and integration tests, plain and under ASan+UBSan
+#   make check           unit and integration tests, plain and under ASan+UBSan,
+#                        and each fuzz target briefly
+#   make fuzz            each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make SANITIZE=1 ...  build (or test) with AddressSanitizer and UBSan
 #   make run             run mailabused in the foreground on ./state
 #   make install         PREFIX=/usr/local DESTDIR= (make uninstall: the same)
@@ -120,12 +122,14 @@ integration: $(BINS) $(BUILD)/mabclient
 
 check-one: unit integration
 
-# The whole suite: a plain build, then the same tests under ASan and UBSan.
+# The whole suite: a plain build, then the same tests under ASan and UBSan,
+# then each fuzz target for a few seconds.
 check:
 	$(MAKE) --no-print-directory WERROR=1 check-one
 	$(MAKE) --no-print-directory WERROR=1 SANITIZE=1 check-one
+	$(MAKE) --no-print-directory WERROR=1 fuzz-check
 	@cat build/unit.result build/integration.result build-san/unit.result \
-	    build-san/integration.result | \
+	    build-san/integration.result build-fuzz/fuzz.result | \
 	    awk '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p, f }'
 
 # A local daemon on ./state with the shipped defaults, in the foreground.
@@ -252,7 +256,7 @@ rpm:
 	ls build-rpm/RPMS/*/mailabuse-$(VERSION)-*.rpm
 
 .PHONY: all unit integration check check-one run install uninstall clean bench bench-long fuzz \
-	deb rpm
+	fuzz-check deb rpm
 
 $(BUILD)/mabclient: tests/integration/mabclient.c $(call obj,proto)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
@@ -274,16 +278,68 @@ bench: $(BINS) $(BUILD)/mabclient $(BENCH_TOOLS)
 bench-long: $(BINS) $(BUILD)/mabclient $(BENCH_TOOLS)
 	BENCH_LONG=1 tests/bench/run.sh $(BUILD)
 
-# Parser fuzzing with libFuzzer (clang): not part of check.
+# Fuzzing with libFuzzer (clang, ASan and UBSan): one target per parser
+# of outside input (tests/fuzz/README).  "make fuzz" runs each target for
+# FUZZ_SECONDS; "make fuzz-check" (part of check) runs each for
+# FUZZ_CHECK_SECONDS over its seed corpus in tests/fuzz/corpus/<target>/.
+FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-build-fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/proto.c include/proto.h
-	mkdir -p build-fuzz
-	clang -std=c11 -g -O1 -Iinclude -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	    -o $@ tests/fuzz/fuzz_proto.c src/proto.c
+FUZZ_CHECK_SECONDS ?= 5
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# clang, unlike gcc, flags log.c's vsnprintf(fmt) under -Wformat=2, and
+# store.c's migrations of two SQL statements in one string
+FUZZ_CFLAGS = -std=c11 -pthread -g -O1 $(WARN) -Wno-format-nonliteral -Wno-string-concatenation \
+	$(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	$(shell pkg-config --cflags $(PKGS))
+FUZZ_TARGETS = proto config cpanel notify selfservice str
+FUZZ_BINS = $(addprefix build-fuzz/fuzz_,$(FUZZ_TARGETS))
+fuzzobj = $(addprefix build-fuzz/,$(addsuffix .o,$(1)))
+FUZZ_ENV = LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
+# libconfig leaks on a syntax error (tests/fuzz/lsan.supp): a leak check
+# after each such input would slow fuzz_config a hundredfold, so its leaks
+# are checked once, at exit.
+FUZZ_OPTS = o=-max_len=4096; test $$t != config || o="$$o -detect_leaks=0"
 
-fuzz: build-fuzz/fuzz_proto
-	mkdir -p build-fuzz/corpus
-	build-fuzz/fuzz_proto -max_total_time=$(FUZZ_SECONDS) -max_len=2048 build-fuzz/corpus
+build-fuzz:
+	mkdir -p $@
+
+build-fuzz/%.o: src/%.c $(wildcard include/*.h) | build-fuzz
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build-fuzz/%.o: $(BUILD)/%.c $(wildcard include/*.h) | build-fuzz
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build-fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c $(wildcard include/*.h) | build-fuzz
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build-fuzz/fuzz_proto: $(call fuzzobj,fuzz_proto proto)
+build-fuzz/fuzz_config: $(call fuzzobj,fuzz_config config log $(PURE))
+build-fuzz/fuzz_cpanel: $(call fuzzobj,fuzz_cpanel $(PURE))
+build-fuzz/fuzz_str: $(call fuzzobj,fuzz_str $(PURE))
+build-fuzz/fuzz_notify: $(call fuzzobj,fuzz_notify $(COMMON))
+build-fuzz/fuzz_selfservice: $(call fuzzobj,fuzz_selfservice selfservice $(COMMON))
+$(FUZZ_BINS):
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# Each target for FUZZ_SECONDS; new inputs go to build-fuzz/corpus/<target>.
+fuzz: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t; \
+	    echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; $(FUZZ_OPTS); \
+	    $(FUZZ_ENV) build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 $$o \
+	        -artifact_prefix=build-fuzz/crash-$$t- \
+	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; done
+
+# Each target briefly, its seed corpus first (every crash once found is kept there).
+fuzz-check: $(FUZZ_BINS)
+	@p=0; f=0; for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t; $(FUZZ_OPTS); \
+	    if $(FUZZ_ENV) build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_CHECK_SECONDS) -timeout=10 \
+	        $$o -artifact_prefix=build-fuzz/crash-$$t- \
+	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t >build-fuzz/$$t.log 2>&1; then \
+	        p=$$((p + 1)); echo "fuzz_$$t: ok, $$(sed -n 's/^#\([0-9]*\).*DONE.*/\1/p' \
+	            build-fuzz/$$t.log) runs in $(FUZZ_CHECK_SECONDS)s"; \
+	    else f=$$((f + 1)); tail -n 60 build-fuzz/$$t.log; echo "fuzz_$$t: FAILED"; fi; \
+	    done; echo "fuzz: $$p passed, $$f failed"; echo "$$p $$f" > build-fuzz/fuzz.result; \
+	    test $$f -eq 0
 
 # Keep the test objects: no "rm" at the end of a test run.
 .SECONDARY:

@@ -239,57 +239,149 @@ cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
 	abort();
 }
 
+/* A character of a setting name, as libconfig's scanner has them. */
+static int
+cfg_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '*';
+}
+
+/* Skip white space (newlines too) and libconfig's comments: #, // and slash-star. */
+static const char *
+cfg_src_skip(const char *p)
+{
+	for (;;) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+			p += strcspn(p, "\n");
+		else if (p[0] == '/' && p[1] == '*') {
+			const char *e = strstr(p + 2, "*/");
+
+			p = e != NULL ? e + 2 : p + strlen(p);
+		} else
+			return p;
+	}
+}
+
+/* Count the settings named name on the same line of the same file before s. */
+static int
+cfg_same_before(const config_setting_t *group, const config_setting_t *s,
+    const char *name, unsigned *n)
+{
+	int len = config_setting_length(group);
+
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = config_setting_get_elem(group, (unsigned)i);
+		const char *en = config_setting_name(e), *ef = config_setting_source_file(e),
+		    *sf = config_setting_source_file(s);
+
+		if (e == s)
+			return 1;
+		if (en != NULL && strcmp(en, name) == 0 &&
+		    config_setting_source_line(e) == config_setting_source_line(s) &&
+		    (ef == sf || (ef != NULL && sf != NULL && strcmp(ef, sf) == 0)))
+			(*n)++;
+		if (config_setting_is_aggregate(e) && cfg_same_before(e, s, name, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* A file from its line'th line on (at most 64 KiB), allocated; NULL if absent. */
+static char *
+cfg_src_file(const char *file, unsigned line)
+{
+	FILE *f = fopen(file, "r");
+	char *buf;
+	size_t n;
+	int c;
+
+	if (f == NULL)
+		return NULL;
+	for (unsigned l = 1; l < line && (c = getc(f)) != EOF; )
+		if (c == '\n')
+			l++;
+	if ((buf = malloc(65536)) != NULL) {
+		n = fread(buf, 1, 65535, f);
+		buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
 /*
  * libconfig 1.5 reads an integer without an "L" suffix as 32 bits and
- * wraps it silently.  Read the number again from the source line, so that
- * an out-of-range value is reported instead of taken as another one.
+ * wraps it silently.  Read the number again from the source, as
+ * libconfig's scanner reads it (decimal, or hexadecimal after "0x"), so
+ * that an out-of-range value is reported instead of taken as another one.
+ * The setting is the how-many-th of that name on its source line (others
+ * in other groups may share the line); its value may be on a later line.
  */
 static void
 cfg_int_from_source(const config_setting_t *s, const char *text, long long *v)
 {
-	const char *name = config_setting_name(s), *file, *p;
-	unsigned line = config_setting_source_line(s), n = 1;
-	char buf[1024], *end;
-	FILE *f = NULL;
-	long long parsed;
+	const char *name = config_setting_name(s), *file = config_setting_source_file(s);
+	const config_setting_t *root = s;
+	unsigned line = config_setting_source_line(s), n = 1, before = 0, seen = 0;
+	const char *p, *q, *start;
+	char *buf = NULL, *end;
+	size_t len;
 
 	if (name == NULL || line == 0)
 		return;
-	if (text != NULL) {
+	while (config_setting_parent(root) != NULL)
+		root = config_setting_parent(root);
+	(void)cfg_same_before(root, s, name, &before);
+	if (file != NULL) {
+		if ((buf = cfg_src_file(file, line)) == NULL)
+			return;
+		p = buf;
+	} else if (text != NULL) {
 		for (p = text; *p != '\0' && n < line; p++)
 			if (*p == '\n')
 				n++;
-		snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p, "\n"), p);
-	} else {
-		if ((file = config_setting_source_file(s)) == NULL ||
-		    (f = fopen(file, "r")) == NULL)
-			return;
-		while (fgets(buf, sizeof buf, f) != NULL && n < line)
-			n++;
-		fclose(f);
-		if (n != line)
-			return;
-	}
-	for (p = strstr(buf, name); p != NULL; p = strstr(p + 1, name)) {
-		const char *q = p + strlen(name);
-
-		if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
-			continue;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q != '=' && *q != ':')
-			continue;
-		q++;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		errno = 0;
-		parsed = strtoll(q, &end, 0);
-		if (end != q && errno == 0)
-			*v = parsed;
-		else if (errno == ERANGE)
-			*v = LLONG_MAX;
+	} else
 		return;
+	len = strlen(name);
+	for (start = p; *p != '\0'; ) {
+		if (*p == '"') {		/* a string: its text is no setting */
+			for (p++; *p != '\0' && *p != '"'; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p == '"')
+				p++;
+			continue;
+		}
+		if (*p == '#' || (p[0] == '/' && (p[1] == '/' || p[1] == '*'))) {
+			p = cfg_src_skip(p);
+			continue;
+		}
+		if (strncmp(p, name, len) != 0 || cfg_name_char(p[len]) ||
+		    (p > start && cfg_name_char(p[-1]))) {
+			p++;
+			continue;
+		}
+		q = cfg_src_skip(p + len);
+		p += len;
+		if ((*q != '=' && *q != ':') || seen++ != before)
+			continue;
+		q = cfg_src_skip(q + 1);
+		errno = 0;
+		if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) {
+			unsigned long long u = strtoull(q + 2, &end, 16);
+
+			if (end != q + 2)
+				*v = errno == ERANGE || u > LLONG_MAX ? LLONG_MAX : (long long)u;
+		} else {
+			long long d = strtoll(q, &end, 10);
+
+			if (end != q)
+				*v = errno != ERANGE ? d : d < 0 ? LLONG_MIN : LLONG_MAX;
+		}
+		break;
 	}
+	free(buf);
 }
 
 /* Read one key from the parsed file, checking its type, or take the default. */

@@ -6,6 +6,7 @@
  *   make fuzz FUZZ_SECONDS=60
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* One input: a request line on the policy socket. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

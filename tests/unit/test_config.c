@@ -438,6 +438,55 @@ test_int_wraparound_rejected(void **state)
 	}
 }
 
+/*
+ * The number read again is the setting's own, read as libconfig reads it:
+ * leading zeros are decimal, the value may be on a later line, and a key
+ * of the same name earlier on the line (in another group, in a string or
+ * a comment) is not taken for it.
+ */
+static void
+test_int_reread_from_source(void **state)
+{
+	static const char *const bad[] = {
+		"policy_socket = { max_connections = 5; }; user_socket = { max_connections ="
+		    " 99999999999; };",
+		"policy_socket = { max_line =\n 0x100000100; };",
+		"policy_socket = { max_line = /* c */\n# c\n4294967552; };",
+		"notify = { from = \"max_line = 300\"; }; policy_socket = { max_line ="
+		    " 4294967552; };",
+		"policy_socket = { /* max_line = 300; */ max_line = 4294967552; };",
+	};
+	struct config cfg;
+	char path[64], err[512];
+	(void)state;
+
+	for (size_t i = 0; i < N(bad); i++) {
+		load_bad(bad[i], err, sizeof err);
+		assert_contains(err, "must be between");
+	}
+	load_ok("policy_socket = { max_line = 0300; max_connections = 0x10; };", &cfg);
+	assert_int_equal(cfg.policy_socket_max_line, 300);
+	assert_int_equal(cfg.policy_socket_max_connections, 16);
+	config_free(&cfg);
+	load_ok("policy_socket = { max_connections = 5; }; user_socket = { max_connections = 9; };",
+	    &cfg);
+	assert_int_equal(cfg.policy_socket_max_connections, 5);
+	assert_int_equal(cfg.user_socket_max_connections, 9);
+	config_free(&cfg);
+
+	/* the same from a file */
+	temp_write("# x\npolicy_socket = { max_connections = 5; };"
+	    " user_socket = { max_connections = 4294967301; };\n", path, sizeof path);
+	assert_int_equal(config_load_file(path, &cfg, err, sizeof err), -1);
+	assert_contains(err, ":2: user_socket.max_connections must be between");
+	assert_int_equal(unlink(path), 0);
+	temp_write("policy_socket:\n{\n  max_line =\n    0400;\n};\n", path, sizeof path);
+	assert_int_equal(config_load_file(path, &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.policy_socket_max_line, 400);
+	config_free(&cfg);
+	assert_int_equal(unlink(path), 0);
+}
+
 /* Checks that span keys or the system: empty paths, socket path length, group. */
 static void
 test_semantics(void **state)
@@ -616,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_mode_rejects_sign_and_space),
 		cmocka_unit_test(test_log_levels),
 		cmocka_unit_test(test_int_wraparound_rejected),
+		cmocka_unit_test(test_int_reread_from_source),
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_file_missing),
