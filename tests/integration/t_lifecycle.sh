@@ -166,12 +166,14 @@ expect_match "the retried notice is the suspension" 'because of: outage test' "$
 
 # A mail command that closes its output and hangs, with a child of its
 # own, is killed with all it started after notify.timeout; the notice
-# stays queued.
-cat >"$T/hang-sendmail" <<'X'
+# stays queued.  The sleeps take a duration of this run's own (300.PID
+# seconds), so that other programs' sleeps on the machine do not count.
+hang="300.$$"
+cat >"$T/hang-sendmail" <<X
 #!/bin/sh
 exec >/dev/null 2>&1
-sleep 300 &
-sleep 300
+sleep $hang &
+sleep $hang
 X
 chmod +x "$T/hang-sendmail"
 cp "$T/mailabused.conf" "$T/normal.conf"
@@ -180,7 +182,7 @@ NOTIFY_SENDMAIL="$T/hang-sendmail" NOTIFY_TIMEOUT=1s conf_write
 check "suspend alice" ctl suspend alice --reason "hang test"
 expect_match "the hung command is killed at the deadline" \
     'notice .* not sent, retry in 300s: notify.sendmail did not finish within 1s; killed' "$(cat "$T/check.out")"
-check "nothing of it is left running" wait_until 10 sh -c "! pgrep -fx '/bin/sh $T/hang-sendmail' && ! pgrep -fx 'sleep 300'"
+check "nothing of it is left running" wait_until 10 sh -c "! pgrep -fx '/bin/sh $T/hang-sendmail' && ! pgrep -fx 'sleep $hang'"
 cp "$T/normal.conf" "$T/mailabused.conf"
 expect_status "account names are not case-sensitive" 1 ctl_at "2027-10-01 00:00:00" unblock ALICE
 expect_match "the unblock request is answered" '^unblock refused' "$(cat "$T/last.out")"
