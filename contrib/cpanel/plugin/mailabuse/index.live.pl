@@ -13,14 +13,16 @@
 # confirmation, the form's token and from the same origin) makes the request.
 #
 # Environment: MAILABUSECTL, the mailabusectl program (else the first of
-# /usr/local/sbin and /usr/sbin); MAILABUSE_CONF as for mailabusectl.
+# /usr/local/bin, /usr/bin, /usr/local/sbin, /usr/sbin); MAILABUSE_CONF as
+# for mailabusectl.
 use strict;
 use warnings;
 use IPC::Open3 qw(open3);
 use JSON::PP ();
 use Symbol qw(gensym);
 
-my @CTL_PATHS = ('/usr/local/sbin/mailabusectl', '/usr/sbin/mailabusectl');
+my @CTL_PATHS = ('/usr/local/bin/mailabusectl', '/usr/bin/mailabusectl',
+                 '/usr/local/sbin/mailabusectl', '/usr/sbin/mailabusectl');
 
 # HTML-escape one value (undef is shown as an empty string).
 sub h {

@@ -12,14 +12,16 @@
 # user.  Rendered on the server, every value HTML-escaped.
 #
 # Environment: MAILABUSECTL, the mailabusectl program (else the first of
-# /usr/local/sbin and /usr/sbin); MAILABUSE_CONF as for mailabusectl.
+# /usr/local/bin, /usr/bin, /usr/local/sbin, /usr/sbin); MAILABUSE_CONF as
+# for mailabusectl.
 use strict;
 use warnings;
 use IPC::Open3 qw(open3);
 use JSON::PP ();
 use Symbol qw(gensym);
 
-my @CTL_PATHS = ('/usr/local/sbin/mailabusectl', '/usr/sbin/mailabusectl');
+my @CTL_PATHS = ('/usr/local/bin/mailabusectl', '/usr/bin/mailabusectl',
+                 '/usr/local/sbin/mailabusectl', '/usr/sbin/mailabusectl');
 my $NEAR_PERCENT = 80;		# "near a limit": this much of the hourly limit used
 my $MAX_STATUS = 200;		# suspended accounts shown with their details
 
