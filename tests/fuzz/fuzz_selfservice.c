@@ -94,7 +94,7 @@ fuzz_seed(struct store *st, long long now)
 	    store_sync_stage_domain(st, "example.com", fuzz_owner, "main") == -1 ||
 	    store_sync_stage_domain(st, "shop.example.com", fuzz_owner, "addon") == -1 ||
 	    store_sync_stage_domain(st, "example.net", "other", "main") == -1 ||
-	    store_sync_apply(st, now, fuzz_sync_cb, NULL) == -1)
+	    store_sync_apply(st, now, NULL, fuzz_sync_cb, NULL) == -1)
 		goto fail;
 	memset(&sp, 0, sizeof sp);
 	snprintf(sp.target, sizeof sp.target, "%s", fuzz_owner);
