@@ -193,13 +193,14 @@ sockdiag_netlink_one(const struct sockdiag_tuple *t, unsigned long *uid, char *e
 }
 
 /*
- * The uid owning the socket whose local end is client_ip:client_port and
- * remote end server_ip:server_port, through NETLINK_SOCK_DIAG.  Returns 1
- * with *uid set, 0 when there is no such socket, -1 on error (err).
+ * Look the connection up with one method, in each address family the
+ * client's address may stand for (IPv4 and IPv4-mapped IPv6).  Returns
+ * 1 with *uid set, 0 when there is no such socket, -1 on error (err).
  */
-int
-sockdiag_netlink_owner(const char *client_ip, unsigned client_port, const char *server_ip,
-    unsigned server_port, unsigned long *uid, char *err, size_t errlen)
+static int
+sockdiag_owner_find(int (*one)(const struct sockdiag_tuple *, unsigned long *, char *, size_t),
+    const char *client_ip, unsigned client_port, const char *server_ip, unsigned server_port,
+    unsigned long *uid, char *err, size_t errlen)
 {
 	struct sockdiag_tuple t;
 	int fam[2], nf = sockdiag_families(client_ip, fam), r = 0;
@@ -211,10 +212,23 @@ sockdiag_netlink_owner(const char *client_ip, unsigned client_port, const char *
 			    client_ip, client_port, server_ip, server_port);
 			return -1;
 		}
-		if ((r = sockdiag_netlink_one(&t, uid, err, errlen)) != 0)
+		if ((r = one(&t, uid, err, errlen)) != 0)
 			return r;
 	}
 	return r;
+}
+
+/*
+ * The uid owning the socket whose local end is client_ip:client_port and
+ * remote end server_ip:server_port, through NETLINK_SOCK_DIAG.  Returns 1
+ * with *uid set, 0 when there is no such socket, -1 on error (err).
+ */
+int
+sockdiag_netlink_owner(const char *client_ip, unsigned client_port, const char *server_ip,
+    unsigned server_port, unsigned long *uid, char *err, size_t errlen)
+{
+	return sockdiag_owner_find(sockdiag_netlink_one, client_ip, client_port, server_ip,
+	    server_port, uid, err, errlen);
 }
 
 /* Parse one address of /proc/net/tcp{,6}: "0100007F:1F90". */
@@ -284,20 +298,8 @@ int
 sockdiag_proc_owner(const char *client_ip, unsigned client_port, const char *server_ip,
     unsigned server_port, unsigned long *uid, char *err, size_t errlen)
 {
-	struct sockdiag_tuple t;
-	int fam[2], nf = sockdiag_families(client_ip, fam), r = 0;
-
-	for (int i = 0; i < nf; i++) {
-		if (sockdiag_tuple_make(client_ip, client_port, server_ip, server_port, fam[i],
-		    &t) == -1) {
-			snprintf(err, errlen, "not a TCP endpoint: [%s]:%u -> [%s]:%u",
-			    client_ip, client_port, server_ip, server_port);
-			return -1;
-		}
-		if ((r = sockdiag_proc_one(&t, uid, err, errlen)) != 0)
-			return r;
-	}
-	return r;
+	return sockdiag_owner_find(sockdiag_proc_one, client_ip, client_port, server_ip,
+	    server_port, uid, err, errlen);
 }
 
 /* The owner of a connection: netlink, or the /proc tables if netlink fails. */
