@@ -57,26 +57,13 @@ str_escape_one(const unsigned char *s, char *buf, size_t *outn)
 	static const char hex[] = "0123456789abcdef";
 	unsigned c = s[0], cp;
 	size_t n;
+	const char *two = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" :
+	    c == '\\' ? "\\\\" : NULL;
 
-	switch (c) {
-	case '\n':
-		memcpy(buf, "\\n", 2);
+	if (two != NULL) {
+		memcpy(buf, two, 2);
 		*outn = 2;
 		return 1;
-	case '\r':
-		memcpy(buf, "\\r", 2);
-		*outn = 2;
-		return 1;
-	case '\t':
-		memcpy(buf, "\\t", 2);
-		*outn = 2;
-		return 1;
-	case '\\':
-		memcpy(buf, "\\\\", 2);
-		*outn = 2;
-		return 1;
-	default:
-		break;
 	}
 	if (c >= 0x20 && c < 0x7f) {
 		buf[0] = (char)c;
