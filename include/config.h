@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define CONFIG_WEB_UIDS_MAX 16
+
 struct config {
 	char *file;
 
@@ -33,6 +35,8 @@ struct config {
 	int policy_suspend_on_complaint;
 	char *policy_loopback_unknown;		/* "pass", "defer" or "refuse" */
 	char *policy_web_uids;			/* user names or uids, separated by spaces or commas */
+	unsigned long policy_web_uid[CONFIG_WEB_UIDS_MAX];	/* the same as uids: */
+	size_t policy_web_nuids;		/* config_web_uids_resolve() fills them */
 	char *policy_web_action;		/* "refuse" or "hold" */
 	char *policy_redirect_action;		/* "defer", "pass" or "fail" */
 
@@ -58,6 +62,7 @@ struct config {
 };
 
 struct detect_limits;
+void config_web_uids_resolve(struct config *cfg);
 void config_detect_limits(const struct config *cfg, struct detect_limits *lim);
 
 int config_load_file(const char *path, struct config *cfg, char *err, size_t errlen);

@@ -427,32 +427,13 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 	return 0;
 }
 
-/* Whether a uid is one of policy.web_uids (names or numbers, separated by spaces or commas). */
+/* Whether a uid is one of policy.web_uids (resolved when the configuration was taken). */
 static int
 check_web_uid(const struct config *cfg, unsigned long uid)
 {
-	const char *p = cfg->policy_web_uids;
-	char tok[64], buf[2048], *end;
-	struct passwd pw, *res;
-	size_t n;
-
-	while (*p != '\0') {
-		p += strspn(p, " ,\t");
-		n = strcspn(p, " ,\t");
-		if (n == 0)
-			break;
-		snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), p);
-		p += n;
-		if (tok[0] >= '0' && tok[0] <= '9') {
-			if (strtoul(tok, &end, 10) == uid && *end == '\0')
-				return 1;
-			continue;
-		}
-		res = NULL;
-		if (getpwnam_r(tok, &pw, buf, sizeof buf, &res) == 0 && res != NULL &&
-		    (unsigned long)pw.pw_uid == uid)
+	for (size_t i = 0; i < cfg->policy_web_nuids; i++)
+		if (cfg->policy_web_uid[i] == uid)
 			return 1;
-	}
 	return 0;
 }
 
@@ -478,7 +459,7 @@ check_web_identify(struct server *srv, const struct proto_request *req, struct i
 	   policy.system_uid_max (www-data) with an empty sender is no bounce */
 	if (id->kind == IDENTITY_ACCOUNT || id->kind == IDENTITY_MAILBOX ||
 	    req->auth[0] != '\0' || req->script[0] == '\0' ||
-	    srv->cfg->policy_web_uids[0] == '\0')
+	    srv->cfg->policy_web_nuids == 0)
 		return 0;
 	uid = strtoul(req->uid, &end, 10);
 	if (req->uid[0] == '\0' || *end != '\0' || !check_web_uid(srv->cfg, uid))

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "detect.h"
 #include "duration.h"
+#include "log.h"
 #include "str.h"
 
 enum cfg_type { CFG_STRING, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_MODE, CFG_ENUM };
@@ -675,4 +677,50 @@ config_detect_limits(const struct config *cfg, struct detect_limits *lim)
 		lim->l[i].action = a >= 0 ? (enum detect_action)a : ACTION_DEFER;
 	}
 	lim->bounce_min = cfg->detect_bounce_min;
+}
+
+/*
+ * policy.web_uids as uids, for the daemon, once when it takes a
+ * configuration into service (start, reload): the policy loop never
+ * asks the password database.  A name that is no user, or one past
+ * CONFIG_WEB_UIDS_MAX, is left out with a warning.
+ */
+void
+config_web_uids_resolve(struct config *cfg)
+{
+	const char *p = cfg->policy_web_uids;
+	char tok[64], buf[2048], *end;
+	struct passwd pw, *res;
+	unsigned long uid;
+	size_t n;
+
+	cfg->policy_web_nuids = 0;
+	while (*p != '\0') {
+		p += strspn(p, " ,\t");
+		if ((n = strcspn(p, " ,\t")) == 0)
+			break;
+		snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), p);
+		p += n;
+		if (tok[0] >= '0' && tok[0] <= '9') {
+			errno = 0;
+			uid = strtoul(tok, &end, 10);
+			if (errno != 0 || *end != '\0') {
+				log_warnx("policy.web_uids: %s is not a uid; left out", tok);
+				continue;
+			}
+		} else {
+			res = NULL;
+			if (getpwnam_r(tok, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
+				log_warnx("policy.web_uids: no user %s; left out", tok);
+				continue;
+			}
+			uid = (unsigned long)pw.pw_uid;
+		}
+		if (cfg->policy_web_nuids == CONFIG_WEB_UIDS_MAX) {
+			log_warnx("policy.web_uids: more than %d; %s and the rest left out",
+			    CONFIG_WEB_UIDS_MAX, tok);
+			break;
+		}
+		cfg->policy_web_uid[cfg->policy_web_nuids++] = uid;
+	}
 }

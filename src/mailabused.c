@@ -215,6 +215,7 @@ main(int argc, char **argv)
 		return notify_only(cfg, notify_account);
 
 	memset(&srv, 0, sizeof srv);
+	config_web_uids_resolve(cfg);
 	srv.cfg = cfg;
 	srv.conf_path = conf;
 	if ((r = privileged_start(&srv, &pidfd, err, sizeof err)) != 0) {

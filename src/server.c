@@ -424,6 +424,7 @@ server_reload(struct server *srv)
 		    " user_socket.path, pid_file and user take effect at the next restart");
 	/* What needs a restart keeps its running value, so that stop cleans up right. */
 	config_keep_restart_keys(next, old);
+	config_web_uids_resolve(next);
 	if (log_level_parse(next->log_level, &lvl) == 0)
 		log_level_set(lvl);
 	srv->cfg = next;
