@@ -54,14 +54,20 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str
-COMMON = $(PURE) log config clock store notify notices lifecycle priv
+# The store: its core (store.c) and one file for each thing it keeps.
+STORE = store store_account store_suspension store_complaint store_outbox store_audit \
+	store_limits store_sync store_outgoing store_record
+COMMON = $(PURE) log config clock $(STORE) notify notices lifecycle priv
 DAEMON = mailabused server conn check selfservice usersock recorder sockdiag
 CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy unblock cpanel config detect str
+# The store's: one a file of the store, each on a throwaway database.
+STORE_TESTS = store_core store_account store_suspension store_complaint store_outbox \
+	store_audit store_limits store_sync store_outgoing store_record
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect str $(STORE_TESTS)
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -105,6 +111,9 @@ $(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect str)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/test_store_%: $(BUILD)/test_store_%.o $(call obj,$(STORE))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))
