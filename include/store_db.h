@@ -82,6 +82,9 @@ int store_run(struct store *st, sqlite3_stmt *s);
 int store_one(struct store *st, sqlite3_stmt *s);
 void store_reset(sqlite3_stmt *s);
 int store_walk(struct store *st, sqlite3_stmt *s, store_row_cb cb, void *arg);
+int store_exec(struct store *st, const char *sql, const char *what);
+int store_run_texts(struct store *st, const struct store_sql *q, ...)
+    __attribute__((sentinel));
 int store_found(struct store *st, const struct store_sql *q, const char *name, const char *v);
 long long store_col_int(sqlite3_stmt *s, const char *name);
 const char *store_col_str(sqlite3_stmt *s, const char *name);

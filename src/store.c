@@ -416,6 +416,30 @@ store_row_read(sqlite3_stmt *s, const struct store_col *cols, size_t n, void *ro
 	}
 }
 
+/* Run SQL of no parameters, one or more statements, not cached; 0 or -1. */
+int
+store_exec(struct store *st, const char *sql, const char *what)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, what);
+	return 0;
+}
+
+/* Run a statement of text parameters only, given as name, value pairs, then NULL; 0 or -1. */
+int
+store_run_texts(struct store *st, const struct store_sql *q, ...)
+{
+	sqlite3_stmt *s = store_prepare(st, q);
+	const char *name;
+	va_list ap;
+
+	va_start(ap, q);
+	while ((name = va_arg(ap, const char *)) != NULL)
+		store_bind_text(s, name, va_arg(ap, const char *));
+	va_end(ap);
+	return store_run(st, s);
+}
+
 /* Run a query of one text parameter: 1 it has a row, 0 none, -1 error. */
 int
 store_found(struct store *st, const struct store_sql *q, const char *name, const char *v)
@@ -609,10 +633,8 @@ store_busy(struct store *st)
 int
 store_set_synchronous(struct store *st, int full)
 {
-	if (sqlite3_exec(st->db, full ? "PRAGMA synchronous = FULL" :
-	    "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, "synchronous");
-	return 0;
+	return store_exec(st, full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", "synchronous");
 }
 
 /* Progress handler: interrupt the statement once the deadline has passed. */

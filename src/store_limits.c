@@ -69,9 +69,6 @@ static const struct store_sql q_limit_delete = { "limit delete",
 int
 store_limit_delete(struct store *st, const char *account, const char *detector)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_limit_delete);
-
-	store_bind_text(s, ":account", account);
-	store_bind_text(s, ":detector", detector);
-	return store_run(st, s);
+	return store_run_texts(st, &q_limit_delete, ":account", account, ":detector", detector,
+	    NULL);
 }

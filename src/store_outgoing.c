@@ -14,12 +14,9 @@
 int
 store_outgoing_stage_begin(struct store *st)
 {
-	if (sqlite3_exec(st->db,
-	    "CREATE TEMP TABLE IF NOT EXISTS sync_outgoing (account TEXT PRIMARY KEY,"
-	    " state TEXT NOT NULL);"
-	    "DELETE FROM temp.sync_outgoing;", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, "sync staging");
-	return 0;
+	return store_exec(st, "CREATE TEMP TABLE IF NOT EXISTS sync_outgoing"
+	    " (account TEXT PRIMARY KEY, state TEXT NOT NULL); DELETE FROM temp.sync_outgoing;",
+	    "sync staging");
 }
 
 /* suspended wins over held: cPanel refuses the mail before it could be queued */
@@ -32,11 +29,7 @@ static const struct store_sql q_out_stage = { "sync staging",
 int
 store_outgoing_stage(struct store *st, const char *account, const char *state)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_out_stage);
-
-	store_bind_text(s, ":account", account);
-	store_bind_text(s, ":state", state);
-	return store_run(st, s);
+	return store_run_texts(st, &q_out_stage, ":account", account, ":state", state, NULL);
 }
 
 static const struct store_sql q_out_changes = { "sync compare",

@@ -221,13 +221,9 @@ store_record_delete(struct store *st, const char *account)
 		{ "import", "DELETE FROM limits WHERE account = :account" },
 	};
 
-	for (size_t i = 0; i < STORE_NCOLS(deletes); i++) {
-		sqlite3_stmt *s = store_prepare(st, &deletes[i]);
-
-		store_bind_text(s, ":account", account);
-		if (store_run(st, s) == -1)
+	for (size_t i = 0; i < STORE_NCOLS(deletes); i++)
+		if (store_run_texts(st, &deletes[i], ":account", account, NULL) == -1)
 			return -1;
-	}
 	return 0;
 }
 

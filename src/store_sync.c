@@ -20,7 +20,7 @@
 int
 store_sync_stage_begin(struct store *st)
 {
-	if (sqlite3_exec(st->db,
+	return store_exec(st,
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_accounts (name TEXT PRIMARY KEY,"
 	    " owner TEXT NOT NULL, contact TEXT NOT NULL, main_domain TEXT NOT NULL,"
 	    " uuid TEXT);"	/* NULL: not known (no users file) */
@@ -30,9 +30,7 @@ store_sync_stage_begin(struct store *st)
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_local (domain TEXT PRIMARY KEY);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_scope (domain TEXT PRIMARY KEY);"
 	    "DELETE FROM temp.sync_accounts; DELETE FROM temp.sync_domains;"
-	    " DELETE FROM temp.sync_local; DELETE FROM temp.sync_scope;", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, "sync staging");
-	return 0;
+	    " DELETE FROM temp.sync_local; DELETE FROM temp.sync_scope;", "sync staging");
 }
 
 static const struct store_sql q_stage_account = { "sync staging",
@@ -44,13 +42,8 @@ int
 store_sync_stage_account(struct store *st, const char *name, const char *owner,
     const char *contact, const char *main_domain)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_stage_account);
-
-	store_bind_text(s, ":name", name);
-	store_bind_text(s, ":owner", owner);
-	store_bind_text(s, ":contact", contact);
-	store_bind_text(s, ":main_domain", main_domain);
-	return store_run(st, s);
+	return store_run_texts(st, &q_stage_account, ":name", name, ":owner", owner,
+	    ":contact", contact, ":main_domain", main_domain, NULL);
 }
 
 static const struct store_sql q_stage_domain = { "sync staging",
@@ -62,12 +55,8 @@ int
 store_sync_stage_domain(struct store *st, const char *domain, const char *account,
     const char *kind)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_stage_domain);
-
-	store_bind_text(s, ":domain", domain);
-	store_bind_text(s, ":account", account);
-	store_bind_text(s, ":kind", kind);
-	return store_run(st, s);
+	return store_run_texts(st, &q_stage_domain, ":domain", domain, ":account", account,
+	    ":kind", kind, NULL);
 }
 
 static const struct store_sql q_stage_local = { "sync staging",
@@ -79,20 +68,14 @@ static const struct store_sql q_stage_scope = { "sync staging",
 int
 store_sync_stage_local(struct store *st, const char *domain)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_stage_local);
-
-	store_bind_text(s, ":domain", domain);
-	return store_run(st, s);
+	return store_run_texts(st, &q_stage_local, ":domain", domain, NULL);
 }
 
 /* sync --account: a domain of the slice compared (the account's, old or new). */
 int
 store_sync_stage_scope(struct store *st, const char *domain)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_stage_scope);
-
-	store_bind_text(s, ":domain", domain);
-	return store_run(st, s);
+	return store_run_texts(st, &q_stage_scope, ":domain", domain, NULL);
 }
 
 static const struct store_sql q_stage_uuid = { "sync staging",
@@ -102,11 +85,7 @@ static const struct store_sql q_stage_uuid = { "sync staging",
 int
 store_sync_stage_uuid(struct store *st, const char *name, const char *uuid)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_stage_uuid);
-
-	store_bind_text(s, ":name", name);
-	store_bind_text(s, ":uuid", uuid);
-	return store_run(st, s);
+	return store_run_texts(st, &q_stage_uuid, ":name", name, ":uuid", uuid, NULL);
 }
 
 /* A sync statement, and its form for one account (:account), if it has one. */
@@ -390,17 +369,10 @@ store_account_move(struct store *st, const char *from, const char *to, int with_
 		{ "account move", "UPDATE outbox SET account = :to WHERE account = :from" },
 	};
 
-	for (size_t i = 0; i < STORE_NCOLS(moves); i++) {
-		sqlite3_stmt *s;
-
-		if (i == 1 && !with_domains)
-			continue;
-		s = store_prepare(st, &moves[i]);
-		store_bind_text(s, ":from", from);
-		store_bind_text(s, ":to", to);
-		if (store_run(st, s) == -1)
+	for (size_t i = 0; i < STORE_NCOLS(moves); i++)
+		if ((i != 1 || with_domains) &&
+		    store_run_texts(st, &moves[i], ":from", from, ":to", to, NULL) == -1)
 			return -1;
-	}
 	return 0;
 }
 
