@@ -1,4 +1,10 @@
-/* store.c: the SQLite store; every SQL statement of the project lives there. */
+/*
+ * The SQLite store: every SQL statement of the project lives in its
+ * files, store.c (the core) and one store_<what>.c for each thing it
+ * keeps.  Lookups return 1 found, 0 not found, -1 error; changes 0 or
+ * -1 (those that can find nothing to change say so as their comments
+ * tell); after -1, store_error says what went wrong.
+ */
 #ifndef MAILABUSE_STORE_H
 #define MAILABUSE_STORE_H
 

@@ -9,7 +9,7 @@
  * columns read by name, or through a column table (struct store_col)
  * that fills a struct field by field.  The steps:
  *
- *	sqlite3_stmt *s = store_prepare(st, &q_domain_owner);
+ *	struct store_stmt *s = store_prepare(st, &q_domain_owner);
  *	store_bind_text(s, ":domain", domain);
  *	if ((r = store_one(st, s)) == 1) {
  *		store_col_copy(s, "account", account, len);
@@ -38,14 +38,27 @@ struct store_sql {
 };
 
 /* Statements cached per connection; a power of two, twice what the store has. */
-#define STORE_CACHE_SLOTS 512
+#define STORE_CACHE_SLOTS 256
+/* The names of a statement whose index is remembered, of parameters and of columns. */
+#define STORE_MEMO 16
+
+/*
+ * A prepared statement of a connection, with the index of each name it
+ * was asked for (by the name's address: the callers' names are string
+ * constants), so that a name costs a lookup once, not on every use.
+ */
+struct store_stmt {
+	const struct store_sql *q;
+	sqlite3_stmt *s;
+	struct store_name {
+		const char *name;
+		int i;
+	} params[STORE_MEMO], cols[STORE_MEMO];
+};
 
 struct store {
 	sqlite3 *db;
-	struct store_cached {
-		const struct store_sql *q;
-		sqlite3_stmt *s;
-	} cache[STORE_CACHE_SLOTS];
+	struct store_stmt *cache[STORE_CACHE_SLOTS];
 	char err[512];
 	int busy;			/* the last failure was a lock held by another */
 	struct timespec deadline;	/* store_time_limit: statements stop here */
@@ -68,28 +81,29 @@ struct store_col {
 #define STORE_NCOLS(cols) (sizeof (cols) / sizeof (cols)[0])
 
 /* Called for each row of store_walk; non-zero stops the walk. */
-typedef int (*store_row_cb)(void *arg, sqlite3_stmt *s);
+typedef int (*store_row_cb)(void *arg, struct store_stmt *s);
 
 /* store.c: the helper. */
 int store_fail(struct store *st, const char *what);
 int store_errorf(struct store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-sqlite3_stmt *store_prepare(struct store *st, const struct store_sql *q);
-void store_bind_text(sqlite3_stmt *s, const char *name, const char *v);
-void store_bind_int(sqlite3_stmt *s, const char *name, long long v);
-void store_bind_real(sqlite3_stmt *s, const char *name, double v);
-int store_run(struct store *st, sqlite3_stmt *s);
-int store_one(struct store *st, sqlite3_stmt *s);
-void store_reset(sqlite3_stmt *s);
-int store_walk(struct store *st, sqlite3_stmt *s, store_row_cb cb, void *arg);
+struct store_stmt *store_prepare(struct store *st, const struct store_sql *q);
+int store_has_param(struct store_stmt *s, const char *name);
+void store_bind_text(struct store_stmt *s, const char *name, const char *v);
+void store_bind_int(struct store_stmt *s, const char *name, long long v);
+void store_bind_real(struct store_stmt *s, const char *name, double v);
+int store_run(struct store *st, struct store_stmt *s);
+int store_one(struct store *st, struct store_stmt *s);
+void store_reset(struct store_stmt *s);
+int store_walk(struct store *st, struct store_stmt *s, store_row_cb cb, void *arg);
 int store_exec(struct store *st, const char *sql, const char *what);
 int store_run_texts(struct store *st, const struct store_sql *q, ...)
     __attribute__((sentinel));
 int store_found(struct store *st, const struct store_sql *q, const char *name, const char *v);
-long long store_col_int(sqlite3_stmt *s, const char *name);
-const char *store_col_str(sqlite3_stmt *s, const char *name);
-void store_col_copy(sqlite3_stmt *s, const char *name, char *buf, size_t len);
-void store_row_read(sqlite3_stmt *s, const struct store_col *cols, size_t n, void *row);
+long long store_col_int(struct store_stmt *s, const char *name);
+const char *store_col_str(struct store_stmt *s, const char *name);
+void store_col_copy(struct store_stmt *s, const char *name, char *buf, size_t len);
+void store_row_read(struct store_stmt *s, const struct store_col *cols, size_t n, void *row);
 long long store_changes(struct store *st);
 long long store_last_id(struct store *st);
 

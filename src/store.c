@@ -199,56 +199,106 @@ store_errorf(struct store *st, const char *fmt, ...)
 
 /* A bug in a statement's use (a name it does not have): no way on. */
 static void __attribute__((noreturn))
-store_misuse(sqlite3_stmt *s, const char *kind, const char *name)
+store_misuse(struct store_stmt *s, const char *kind, const char *name)
 {
-	fprintf(stderr, "store: no %s \"%s\" in: %s\n", kind, name, sqlite3_sql(s));
+	fprintf(stderr, "store: no %s \"%s\" in: %s\n", kind, name, sqlite3_sql(s->s));
 	abort();
 }
 
 /* The cache slot of a statement: its own, or the empty one it goes in. */
-static struct store_cached *
+static struct store_stmt **
 store_slot(struct store *st, const struct store_sql *q)
 {
 	uint64_t h = ((uint64_t)(uintptr_t)q >> 3) * UINT64_C(0x9E3779B97F4A7C15);
 	size_t i = (size_t)(h >> 40) & (STORE_CACHE_SLOTS - 1);
 
-	while (st->cache[i].q != NULL && st->cache[i].q != q)
+	for (size_t n = 0; st->cache[i] != NULL && st->cache[i]->q != q; n++) {
+		if (n == STORE_CACHE_SLOTS) {
+			/* more statements than STORE_CACHE_SLOTS: raise it */
+			fprintf(stderr, "store: statement cache full\n");
+			abort();
+		}
 		i = (i + 1) & (STORE_CACHE_SLOTS - 1);
+	}
 	return &st->cache[i];
 }
 
 /* The statement of q on this connection, prepared on first use; NULL on error. */
-sqlite3_stmt *
+struct store_stmt *
 store_prepare(struct store *st, const struct store_sql *q)
 {
-	struct store_cached *c = store_slot(st, q);
+	struct store_stmt **c = store_slot(st, q), *x;
 
-	if (c->q == q)
-		return c->s;
-	if (sqlite3_prepare_v3(st->db, q->sql, -1, SQLITE_PREPARE_PERSISTENT, &c->s,
-	    NULL) != SQLITE_OK) {
-		store_fail(st, q->what);
+	if (*c != NULL)
+		return *c;
+	if ((x = calloc(1, sizeof *x)) == NULL) {
+		store_errorf(st, "%s: out of memory", q->what);
 		return NULL;
 	}
-	c->q = q;
-	return c->s;
+	if (sqlite3_prepare_v3(st->db, q->sql, -1, SQLITE_PREPARE_PERSISTENT, &x->s,
+	    NULL) != SQLITE_OK) {
+		store_fail(st, q->what);
+		sqlite3_finalize(x->s);
+		free(x);
+		return NULL;
+	}
+	x->q = q;
+	return *c = x;
 }
 
-/* What a prepared statement is for, for an error message. */
+/* What a statement is for, for an error message. */
 static const char *
-store_what(struct store *st, sqlite3_stmt *s)
+store_what(struct store_stmt *s)
 {
-	for (size_t i = 0; i < STORE_CACHE_SLOTS; i++)
-		if (st->cache[i].s == s)
-			return st->cache[i].q->what;
-	return "statement";
+	return s->q != NULL ? s->q->what : "statement";
+}
+
+/* The index of a named column of the statement, 0 if it has none. */
+static int
+store_col_find(sqlite3_stmt *s, const char *name)
+{
+	for (int i = 0; i < sqlite3_column_count(s); i++)
+		if (strcmp(sqlite3_column_name(s, i), name) == 0)
+			return i + 1;
+	return 0;
+}
+
+/*
+ * The index of a name in memo, remembered from an earlier call with the
+ * same name, or found (1-based) with find and remembered; 0 if none.
+ */
+static int
+store_memo(struct store_name *memo, sqlite3_stmt *s, const char *name,
+    int (*find)(sqlite3_stmt *, const char *))
+{
+	int i;
+
+	for (struct store_name *m = memo; m < memo + STORE_MEMO; m++) {
+		if (m->name == name)
+			return m->i;
+		if (m->name == NULL) {
+			if ((i = find(s, name)) != 0) {
+				m->name = name;
+				m->i = i;
+			}
+			return i;
+		}
+	}
+	return find(s, name);
+}
+
+/* Whether the statement has a named parameter. */
+int
+store_has_param(struct store_stmt *s, const char *name)
+{
+	return store_memo(s->params, s->s, name, sqlite3_bind_parameter_index) != 0;
 }
 
 /* The index of a named parameter. */
 static int
-store_param(sqlite3_stmt *s, const char *name)
+store_param(struct store_stmt *s, const char *name)
 {
-	int i = sqlite3_bind_parameter_index(s, name);
+	int i = store_memo(s->params, s->s, name, sqlite3_bind_parameter_index);
 
 	if (i == 0)
 		store_misuse(s, "parameter", name);
@@ -257,50 +307,50 @@ store_param(sqlite3_stmt *s, const char *name)
 
 /* Bind a text parameter by name; NULL binds SQL NULL. */
 void
-store_bind_text(sqlite3_stmt *s, const char *name, const char *v)
+store_bind_text(struct store_stmt *s, const char *name, const char *v)
 {
 	if (s == NULL)
 		return;
 	if (v == NULL)
-		sqlite3_bind_null(s, store_param(s, name));
+		sqlite3_bind_null(s->s, store_param(s, name));
 	else
-		sqlite3_bind_text(s, store_param(s, name), v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s->s, store_param(s, name), v, -1, SQLITE_TRANSIENT);
 }
 
 /* Bind an integer parameter by name. */
 void
-store_bind_int(sqlite3_stmt *s, const char *name, long long v)
+store_bind_int(struct store_stmt *s, const char *name, long long v)
 {
 	if (s != NULL)
-		sqlite3_bind_int64(s, store_param(s, name), v);
+		sqlite3_bind_int64(s->s, store_param(s, name), v);
 }
 
 /* Bind a floating-point parameter by name. */
 void
-store_bind_real(sqlite3_stmt *s, const char *name, double v)
+store_bind_real(struct store_stmt *s, const char *name, double v)
 {
 	if (s != NULL)
-		sqlite3_bind_double(s, store_param(s, name), v);
+		sqlite3_bind_double(s->s, store_param(s, name), v);
 }
 
 /* Make a statement ready for its next use: reset, bindings cleared. */
 void
-store_reset(sqlite3_stmt *s)
+store_reset(struct store_stmt *s)
 {
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
+	sqlite3_reset(s->s);
+	sqlite3_clear_bindings(s->s);
 }
 
 /* Run a statement that returns no rows; 0 or -1. */
 int
-store_run(struct store *st, sqlite3_stmt *s)
+store_run(struct store *st, struct store_stmt *s)
 {
 	int r = 0;
 
 	if (s == NULL)
 		return -1;
-	if (sqlite3_step(s) != SQLITE_DONE)
-		r = store_fail(st, store_what(st, s));
+	if (sqlite3_step(s->s) != SQLITE_DONE)
+		r = store_fail(st, store_what(s));
 	store_reset(s);
 	return r;
 }
@@ -310,33 +360,33 @@ store_run(struct store *st, sqlite3_stmt *s)
  * 0 no row, -1 error.
  */
 int
-store_one(struct store *st, sqlite3_stmt *s)
+store_one(struct store *st, struct store_stmt *s)
 {
 	int rc, r = 0;
 
 	if (s == NULL)
 		return -1;
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	if ((rc = sqlite3_step(s->s)) == SQLITE_ROW)
 		return 1;
 	if (rc != SQLITE_DONE)
-		r = store_fail(st, store_what(st, s));
+		r = store_fail(st, store_what(s));
 	store_reset(s);
 	return r;
 }
 
 /* Hand each row to cb until it returns non-zero; 0, or -1 on error. */
 int
-store_walk(struct store *st, sqlite3_stmt *s, store_row_cb cb, void *arg)
+store_walk(struct store *st, struct store_stmt *s, store_row_cb cb, void *arg)
 {
 	int rc, r = 0;
 
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(s->s)) == SQLITE_ROW)
 		if (cb(arg, s) != 0)
 			break;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_fail(st, store_what(st, s));
+		r = store_fail(st, store_what(s));
 	store_reset(s);
 	return r;
 }
@@ -355,62 +405,56 @@ store_last_id(struct store *st)
 	return sqlite3_last_insert_rowid(st->db);
 }
 
-/* The index of a named column, trying `hint` first. */
+/* The index of a named column. */
 static int
-store_col(sqlite3_stmt *s, const char *name, int hint)
+store_col(struct store_stmt *s, const char *name)
 {
-	int n = sqlite3_column_count(s);
+	int i = store_memo(s->cols, s->s, name, store_col_find);
 
-	if (hint < n && strcmp(sqlite3_column_name(s, hint), name) == 0)
-		return hint;
-	for (int i = 0; i < n; i++)
-		if (strcmp(sqlite3_column_name(s, i), name) == 0)
-			return i;
-	store_misuse(s, "column", name);
+	if (i == 0)
+		store_misuse(s, "column", name);
+	return i - 1;
 }
 
 /* An integer column of the current row, by name. */
 long long
-store_col_int(sqlite3_stmt *s, const char *name)
+store_col_int(struct store_stmt *s, const char *name)
 {
-	return sqlite3_column_int64(s, store_col(s, name, 0));
+	return sqlite3_column_int64(s->s, store_col(s, name));
 }
 
 /* A text column of the current row, by name ("" for NULL); valid until the next step. */
 const char *
-store_col_str(sqlite3_stmt *s, const char *name)
+store_col_str(struct store_stmt *s, const char *name)
 {
-	const unsigned char *t = sqlite3_column_text(s, store_col(s, name, 0));
+	const unsigned char *t = sqlite3_column_text(s->s, store_col(s, name));
 
 	return t != NULL ? (const char *)t : "";
 }
 
 /* Copy a text column of the current row, by name, into a buffer. */
 void
-store_col_copy(sqlite3_stmt *s, const char *name, char *buf, size_t len)
+store_col_copy(struct store_stmt *s, const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", store_col_str(s, name));
 }
 
 /* Fill a struct from the current row through a column table. */
 void
-store_row_read(sqlite3_stmt *s, const struct store_col *cols, size_t n, void *row)
+store_row_read(struct store_stmt *s, const struct store_col *cols, size_t n, void *row)
 {
 	for (size_t i = 0; i < n; i++) {
 		char *f = (char *)row + cols[i].off;
-		int c = store_col(s, cols[i].name, (int)i);
-		const unsigned char *t;
 
 		switch (cols[i].type) {
 		case STORE_TEXT:
-			t = sqlite3_column_text(s, c);
-			snprintf(f, cols[i].len, "%s", t != NULL ? (const char *)t : "");
+			store_col_copy(s, cols[i].name, f, cols[i].len);
 			break;
 		case STORE_INT64:
-			*(long long *)(void *)f = sqlite3_column_int64(s, c);
+			*(long long *)(void *)f = store_col_int(s, cols[i].name);
 			break;
 		case STORE_INT:
-			*(int *)(void *)f = sqlite3_column_int(s, c);
+			*(int *)(void *)f = (int)store_col_int(s, cols[i].name);
 			break;
 		}
 	}
@@ -429,7 +473,7 @@ store_exec(struct store *st, const char *sql, const char *what)
 int
 store_run_texts(struct store *st, const struct store_sql *q, ...)
 {
-	sqlite3_stmt *s = store_prepare(st, q);
+	struct store_stmt *s = store_prepare(st, q);
 	const char *name;
 	va_list ap;
 
@@ -444,7 +488,7 @@ store_run_texts(struct store *st, const struct store_sql *q, ...)
 int
 store_found(struct store *st, const struct store_sql *q, const char *name, const char *v)
 {
-	sqlite3_stmt *s = store_prepare(st, q);
+	struct store_stmt *s = store_prepare(st, q);
 	int r;
 
 	store_bind_text(s, name, v);
@@ -563,8 +607,11 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	for (size_t i = 0; i < STORE_CACHE_SLOTS; i++)
-		sqlite3_finalize(st->cache[i].s);
+	for (size_t i = 0; i < STORE_CACHE_SLOTS; i++) {
+		if (st->cache[i] != NULL)
+			sqlite3_finalize(st->cache[i]->s);
+		free(st->cache[i]);
+	}
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -754,7 +801,9 @@ static const struct store_sql stmt_sql[S_COUNT] = {
 static sqlite3_stmt *
 store_stmt(struct store *st, enum stmt_id id)
 {
-	return store_prepare(st, &stmt_sql[id]);
+	struct store_stmt *s = store_prepare(st, &stmt_sql[id]);
+
+	return s != NULL ? s->s : NULL;
 }
 
 /* Bind a text parameter by position; NULL binds SQL NULL (the history's). */
@@ -780,23 +829,28 @@ col_text(sqlite3_stmt *s, int i, char *buf, size_t len)
 static int
 store_exec_stmt(struct store *st, sqlite3_stmt *s, const char *what)
 {
-	(void)what;
-	return store_run(st, s);
+	struct store_sql q = { what, NULL };
+	struct store_stmt h = { .q = &q, .s = s };
+
+	return s == NULL ? -1 : store_run(st, &h);
 }
 
 /* store_one, for the history's calls. */
 static int
 store_step_one(struct store *st, sqlite3_stmt *s, const char *what)
 {
-	(void)what;
-	return store_one(st, s);
+	struct store_sql q = { what, NULL };
+	struct store_stmt h = { .q = &q, .s = s };
+
+	return s == NULL ? -1 : store_one(st, &h);
 }
 
 /* store_reset, for the history's calls. */
 static void
 store_done(sqlite3_stmt *s)
 {
-	store_reset(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 }
 
 /* Walk the rows of a bound statement, calling cb; stops when cb returns non-zero. */
@@ -1102,7 +1156,7 @@ store_purge(struct store *st, long long messages_before, long long records_befor
 		*n += sqlite3_changes(st->db);
 	}
 	for (size_t i = 0; i < sizeof records / sizeof records[0]; i++) {
-		sqlite3_stmt *s = store_prepare(st, records[i]);
+		struct store_stmt *s = store_prepare(st, records[i]);
 
 		store_bind_int(s, ":before", records_before);
 		if (store_run(st, s) == -1)

@@ -26,7 +26,7 @@ static const struct store_sql q_domain_owner = { "domain lookup",
 int
 store_domain_owner(struct store *st, const char *domain, char *account, size_t len)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_domain_owner);
+	struct store_stmt *s = store_prepare(st, &q_domain_owner);
 	int r;
 
 	store_bind_text(s, ":domain", domain);
@@ -65,7 +65,7 @@ static const struct store_sql q_account_get = { "account lookup",
 int
 store_account_get(struct store *st, const char *name, struct account *a)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_account_get);
+	struct store_stmt *s = store_prepare(st, &q_account_get);
 	int r;
 
 	store_bind_text(s, ":name", name);
@@ -93,7 +93,7 @@ struct account_walk {
 
 /* One row of q_account_list to the caller's callback. */
 static int
-store_account_row_cb(void *arg, sqlite3_stmt *s)
+store_account_row_cb(void *arg, struct store_stmt *s)
 {
 	struct account_walk *w = arg;
 	struct account a;
@@ -106,7 +106,7 @@ store_account_row_cb(void *arg, sqlite3_stmt *s)
 int
 store_account_list(struct store *st, const char *state, store_account_cb cb, void *arg)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_account_list);
+	struct store_stmt *s = store_prepare(st, &q_account_list);
 	struct account_walk w = { cb, arg };
 
 	store_bind_text(s, ":state", state);
@@ -124,7 +124,7 @@ struct domain_walk {
 
 /* One row of q_account_domains to the caller's callback. */
 static int
-store_domain_row_cb(void *arg, sqlite3_stmt *s)
+store_domain_row_cb(void *arg, struct store_stmt *s)
 {
 	struct domain_walk *w = arg;
 
@@ -136,7 +136,7 @@ int
 store_account_domains(struct store *st, const char *name,
     int (*cb)(void *arg, const char *domain, const char *kind), void *arg)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_account_domains);
+	struct store_stmt *s = store_prepare(st, &q_account_domains);
 	struct domain_walk w = { cb, arg };
 
 	store_bind_text(s, ":account", name);

@@ -18,7 +18,7 @@ int
 store_audit_insert(struct store *st, long long at, const char *actor, const char *action,
     const char *account, const char *target, const char *detail)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_audit_insert);
+	struct store_stmt *s = store_prepare(st, &q_audit_insert);
 
 	store_bind_int(s, ":at", at);
 	store_bind_text(s, ":actor", actor);
@@ -51,7 +51,7 @@ struct audit_walk {
 
 /* One audit row to the caller's callback. */
 static int
-store_audit_row_cb(void *arg, sqlite3_stmt *s)
+store_audit_row_cb(void *arg, struct store_stmt *s)
 {
 	struct audit_walk *w = arg;
 	struct audit_entry e;
@@ -65,7 +65,7 @@ int
 store_audit_list(struct store *st, const char *account, long long limit,
     store_audit_cb cb, void *arg)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_audit_list);
+	struct store_stmt *s = store_prepare(st, &q_audit_list);
 	struct audit_walk w = { cb, arg };
 
 	store_bind_text(s, ":account", account);
@@ -82,7 +82,7 @@ int
 store_last_audit(struct store *st, const char *account, const char *action1,
     const char *action2, long long *at)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_last_audit);
+	struct store_stmt *s = store_prepare(st, &q_last_audit);
 	int r;
 
 	*at = 0;

@@ -35,7 +35,7 @@ static const struct store_sql q_complaint_insert = { "complaint insert",
 int
 store_complaint_insert(struct store *st, struct complaint *c)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_complaint_insert);
+	struct store_stmt *s = store_prepare(st, &q_complaint_insert);
 
 	store_bind_text(s, ":account", c->account);
 	store_bind_text(s, ":source", c->source);
@@ -60,7 +60,7 @@ struct complaint_walk {
 
 /* One complaint row to the caller's callback. */
 static int
-store_complaint_row_cb(void *arg, sqlite3_stmt *s)
+store_complaint_row_cb(void *arg, struct store_stmt *s)
 {
 	struct complaint_walk *w = arg;
 	struct complaint c;
@@ -73,7 +73,7 @@ store_complaint_row_cb(void *arg, sqlite3_stmt *s)
 int
 store_complaint_list(struct store *st, const char *account, store_complaint_cb cb, void *arg)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_complaint_list);
+	struct store_stmt *s = store_prepare(st, &q_complaint_list);
 	struct complaint_walk w = { cb, arg };
 
 	store_bind_text(s, ":account", account);
@@ -87,7 +87,7 @@ static const struct store_sql q_complaint_get = { "complaint lookup",
 int
 store_complaint_get(struct store *st, long long id, struct complaint *c)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_complaint_get);
+	struct store_stmt *s = store_prepare(st, &q_complaint_get);
 	int r;
 
 	store_bind_int(s, ":id", id);
@@ -107,7 +107,7 @@ int
 store_complaint_close(struct store *st, long long id, long long at, const char *by,
     const char *reason)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_complaint_close);
+	struct store_stmt *s = store_prepare(st, &q_complaint_close);
 
 	store_bind_int(s, ":id", id);
 	store_bind_int(s, ":at", at);
@@ -134,7 +134,7 @@ store_complaints_expire(struct store *st, long long now, const char *actor, long
 	const struct store_sql *const steps[] = { &q_expire_audit, &q_expire_close };
 
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-		sqlite3_stmt *s = store_prepare(st, steps[i]);
+		struct store_stmt *s = store_prepare(st, steps[i]);
 
 		store_bind_int(s, ":now", now);
 		store_bind_text(s, ":actor", actor);

@@ -21,7 +21,7 @@ struct limits_walk {
 
 /* One limit to the caller's callback. */
 static int
-store_limit_row_cb(void *arg, sqlite3_stmt *s)
+store_limit_row_cb(void *arg, struct store_stmt *s)
 {
 	struct limits_walk *w = arg;
 
@@ -35,7 +35,7 @@ store_limits_get(struct store *st, const char *account,
     int (*cb)(void *arg, const char *detector, long long value, const char *action,
     long long set_at, const char *set_by), void *arg)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_limits_get);
+	struct store_stmt *s = store_prepare(st, &q_limits_get);
 	struct limits_walk w = { cb, arg };
 
 	store_bind_text(s, ":account", account);
@@ -51,7 +51,7 @@ int
 store_limit_set(struct store *st, const char *account, const char *detector, long long value,
     const char *action, long long at, const char *by)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_limit_set);
+	struct store_stmt *s = store_prepare(st, &q_limit_set);
 
 	store_bind_text(s, ":account", account);
 	store_bind_text(s, ":detector", detector);

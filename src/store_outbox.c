@@ -21,7 +21,7 @@ int
 store_outbox_insert(struct store *st, const char *account, const char *kind,
     const char *rcpt, const char *message, long long now)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_outbox_insert);
+	struct store_stmt *s = store_prepare(st, &q_outbox_insert);
 
 	store_bind_text(s, ":account", account);
 	store_bind_text(s, ":kind", kind);
@@ -43,7 +43,7 @@ struct outbox_due {
 
 /* Keep one due id; stop when the caller's array is full. */
 static int
-store_outbox_due_cb(void *arg, sqlite3_stmt *s)
+store_outbox_due_cb(void *arg, struct store_stmt *s)
 {
 	struct outbox_due *d = arg;
 
@@ -58,7 +58,7 @@ int
 store_outbox_due(struct store *st, long long now, const char *account,
     long long *ids, size_t max, size_t *n)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_outbox_due);
+	struct store_stmt *s = store_prepare(st, &q_outbox_due);
 	struct outbox_due d = { ids, max, 0 };
 	int r;
 
@@ -93,7 +93,7 @@ int
 store_outbox_claim(struct store *st, long long id, long long now, long long lease_until,
     struct notice *nt)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_outbox_claim);
+	struct store_stmt *s = store_prepare(st, &q_outbox_claim);
 	int r;
 
 	store_bind_int(s, ":id", id);
@@ -122,7 +122,7 @@ static const struct store_sql q_outbox_sent = { "outbox sent",
 int
 store_outbox_sent(struct store *st, long long id, long long at)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_outbox_sent);
+	struct store_stmt *s = store_prepare(st, &q_outbox_sent);
 
 	store_bind_int(s, ":id", id);
 	store_bind_int(s, ":at", at);
@@ -140,7 +140,7 @@ static int
 store_outbox_fail(struct store *st, const struct store_sql *q, long long id, const char *error,
     long long at)
 {
-	sqlite3_stmt *s = store_prepare(st, q);
+	struct store_stmt *s = store_prepare(st, q);
 
 	store_bind_int(s, ":id", id);
 	store_bind_text(s, ":error", error);
@@ -178,7 +178,7 @@ struct notice_walk {
 
 /* One given-up notice to the caller's callback. */
 static int
-store_notice_row_cb(void *arg, sqlite3_stmt *s)
+store_notice_row_cb(void *arg, struct store_stmt *s)
 {
 	struct notice_walk *w = arg;
 	struct notice nt;
@@ -194,7 +194,7 @@ store_notice_row_cb(void *arg, sqlite3_stmt *s)
 int
 store_outbox_failed_list(struct store *st, const char *account, store_notice_cb cb, void *arg)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_outbox_failed_list);
+	struct store_stmt *s = store_prepare(st, &q_outbox_failed_list);
 	struct notice_walk w = { cb, arg };
 
 	store_bind_text(s, ":account", account);

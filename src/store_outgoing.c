@@ -54,7 +54,7 @@ struct outgoing_walk {
 
 /* One change to the caller's callback. */
 static int
-store_outgoing_row_cb(void *arg, sqlite3_stmt *s)
+store_outgoing_row_cb(void *arg, struct store_stmt *s)
 {
 	struct outgoing_walk *w = arg;
 
@@ -72,7 +72,7 @@ int
 store_outgoing_apply(struct store *st, long long now, store_outgoing_cb cb, void *arg)
 {
 	struct outgoing_walk w = { cb, arg, 0 };
-	sqlite3_stmt *s;
+	struct store_stmt *s;
 
 	if (store_walk(st, store_prepare(st, &q_out_changes), store_outgoing_row_cb, &w) == -1 ||
 	    w.stopped != 0 || store_run(st, store_prepare(st, &q_out_delete)) == -1)
@@ -90,7 +90,7 @@ int
 store_outgoing_get(struct store *st, const char *account, char *state, size_t len,
     long long *since)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_out_get);
+	struct store_stmt *s = store_prepare(st, &q_out_get);
 	int r;
 
 	store_bind_text(s, ":account", account);

@@ -77,7 +77,8 @@ store_record_rows(struct store *st, const char *table, const char *account)
 		store_fail(st, "export");
 		return NULL;
 	}
-	store_bind_text(s, ":account", account);
+	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":account"), account, -1,
+	    SQLITE_TRANSIENT);
 	if ((rows = json_array()) == NULL) {
 		sqlite3_finalize(s);
 		return NULL;
@@ -151,26 +152,32 @@ store_record_insert_sql(struct store *st, const char *table, json_t *row, int de
 	return sql;
 }
 
-/* Bind each member of an exported row (but "id") to the parameter of its name. */
+/*
+ * Bind each member of an exported row (but "id") to the parameter of
+ * its name.  The names are the row's, not constants: looked up here,
+ * not through the statement helper.
+ */
 static int
 store_record_bind(struct store *st, sqlite3_stmt *s, const char *table, json_t *row)
 {
 	char name[80];
 	const char *key;
 	json_t *v;
+	int i;
 
 	json_object_foreach(row, key, v) {
 		if (strcmp(key, "id") == 0)
 			continue;
 		snprintf(name, sizeof name, ":%s", key);
+		i = sqlite3_bind_parameter_index(s, name);
 		if (json_is_integer(v))
-			store_bind_int(s, name, json_integer_value(v));
+			sqlite3_bind_int64(s, i, json_integer_value(v));
 		else if (json_is_real(v))
-			store_bind_real(s, name, json_real_value(v));
+			sqlite3_bind_double(s, i, json_real_value(v));
 		else if (json_is_string(v))
-			store_bind_text(s, name, json_string_value(v));
+			sqlite3_bind_text(s, i, json_string_value(v), -1, SQLITE_TRANSIENT);
 		else if (json_is_null(v))
-			store_bind_text(s, name, NULL);
+			sqlite3_bind_null(s, i);
 		else
 			return store_errorf(st, "%s: column \"%.64s\" is not a value", table, key);
 	}
@@ -239,7 +246,7 @@ static const struct store_sql q_account_import = { "import",
 int
 store_account_import(struct store *st, const struct account *a, long long now)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_account_import);
+	struct store_stmt *s = store_prepare(st, &q_account_import);
 
 	store_bind_text(s, ":name", a->name);
 	store_bind_text(s, ":owner", a->owner);

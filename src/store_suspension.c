@@ -39,7 +39,7 @@ struct suspension_walk {
 
 /* One suspension row to the caller's callback. */
 static int
-store_suspension_row_cb(void *arg, sqlite3_stmt *s)
+store_suspension_row_cb(void *arg, struct store_stmt *s)
 {
 	struct suspension_walk *w = arg;
 	struct suspension sp;
@@ -55,7 +55,7 @@ static const struct store_sql q_susp_active = { "suspension lookup",
 int
 store_suspension_active(struct store *st, const char *target, struct suspension *sp)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_susp_active);
+	struct store_stmt *s = store_prepare(st, &q_susp_active);
 	int r;
 
 	store_bind_text(s, ":target", target);
@@ -76,7 +76,7 @@ static const struct store_sql q_susp_insert = { "suspension insert",
 int
 store_suspension_insert(struct store *st, struct suspension *sp)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_susp_insert);
+	struct store_stmt *s = store_prepare(st, &q_susp_insert);
 
 	store_bind_text(s, ":target", sp->target);
 	store_bind_text(s, ":account", sp->account);
@@ -102,7 +102,7 @@ int
 store_suspension_lift(struct store *st, long long id, long long at,
     const char *by, const char *reason, const char *lift_kind)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_susp_lift);
+	struct store_stmt *s = store_prepare(st, &q_susp_lift);
 
 	store_bind_int(s, ":id", id);
 	store_bind_int(s, ":at", at);
@@ -124,7 +124,7 @@ static const struct store_sql q_susp_list = { "suspension list",
 int
 store_suspension_list(struct store *st, const char *account, store_suspension_cb cb, void *arg)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_susp_list);
+	struct store_stmt *s = store_prepare(st, &q_susp_list);
 	struct suspension_walk w = { cb, arg };
 
 	store_bind_text(s, ":account", account);
@@ -154,7 +154,7 @@ static const struct store_sql q_susp_set_notified = { "set notified",
 int
 store_suspension_set_notified(struct store *st, long long id, long long at)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_susp_set_notified);
+	struct store_stmt *s = store_prepare(st, &q_susp_set_notified);
 
 	store_bind_int(s, ":id", id);
 	store_bind_int(s, ":at", at);
@@ -178,7 +178,7 @@ int
 store_suspension_flags(struct store *st, const char *account, const char *mailbox,
     int *account_suspended, int *mailbox_suspended, long long *last_change)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_susp_flags);
+	struct store_stmt *s = store_prepare(st, &q_susp_flags);
 	int r;
 
 	*account_suspended = *mailbox_suspended = 0;
@@ -206,7 +206,7 @@ static const struct store_sql q_last_unblock = { "last unblock",
 int
 store_last_unblock(struct store *st, const char *account, long long *at)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_last_unblock);
+	struct store_stmt *s = store_prepare(st, &q_last_unblock);
 	int r;
 
 	store_bind_text(s, ":account", account);

@@ -97,15 +97,15 @@ struct sync_sql {
  * The statement of q for the whole store, or for one account's slice:
  * named by :account, or (the local domains) by temp.sync_scope.
  */
-static sqlite3_stmt *
+static struct store_stmt *
 store_sync_prepare(struct store *st, const struct sync_sql *q, const char *account)
 {
-	sqlite3_stmt *s;
+	struct store_stmt *s;
 
 	if (account == NULL || q->one.sql == NULL)
 		return store_prepare(st, &q->all);
 	s = store_prepare(st, &q->one);
-	if (s != NULL && sqlite3_bind_parameter_index(s, ":account") > 0)
+	if (s != NULL && store_has_param(s, ":account"))
 		store_bind_text(s, ":account", account);
 	return s;
 }
@@ -214,7 +214,7 @@ struct sync_walk {
 
 /* One difference to the caller's callback. */
 static int
-store_sync_row_cb(void *arg, sqlite3_stmt *s)
+store_sync_row_cb(void *arg, struct store_stmt *s)
 {
 	struct sync_walk *w = arg;
 
@@ -243,7 +243,7 @@ store_sync_apply(struct store *st, long long now, const char *account,
 			return -1;
 	}
 	for (size_t i = 0; i < STORE_NCOLS(sync_applies); i++) {
-		sqlite3_stmt *s = store_sync_prepare(st, &sync_applies[i].q, account);
+		struct store_stmt *s = store_sync_prepare(st, &sync_applies[i].q, account);
 
 		if (sync_applies[i].with_now)
 			store_bind_int(s, ":now", now);
@@ -263,7 +263,7 @@ static const struct store_sql q_sync_counts = { "sync counts",
 int
 store_sync_counts(struct store *st, long long *present, long long *removed, long long *staged)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_sync_counts);
+	struct store_stmt *s = store_prepare(st, &q_sync_counts);
 
 	if (store_one(st, s) != 1)
 		return -1;
@@ -296,7 +296,7 @@ static const struct store_col sync_guard_cols[] = {
 int
 store_sync_guard(struct store *st, struct sync_guard *g)
 {
-	sqlite3_stmt *s = store_prepare(st, &q_sync_guard);
+	struct store_stmt *s = store_prepare(st, &q_sync_guard);
 
 	if (store_one(st, s) != 1)
 		return -1;
@@ -327,7 +327,7 @@ struct loss_walk {
 
 /* One domain lost to the caller's callback. */
 static int
-store_loss_row_cb(void *arg, sqlite3_stmt *s)
+store_loss_row_cb(void *arg, struct store_stmt *s)
 {
 	struct loss_walk *w = arg;
 
@@ -415,7 +415,7 @@ struct renames {
 
 /* Keep one row of a renames query. */
 static int
-store_rename_row_cb(void *arg, sqlite3_stmt *s)
+store_rename_row_cb(void *arg, struct store_stmt *s)
 {
 	struct renames *rs = arg;
 	struct store_rename *tmp;
@@ -471,7 +471,7 @@ store_sync_reused(struct store *st, long long now, struct renames *reused,
 
 	for (size_t i = 0; i < reused->n; i++) {
 		const char *name = reused->r[i].from;
-		sqlite3_stmt *s;
+		struct store_stmt *s;
 
 		if (store_archive_name(st, name, now, keep, sizeof keep) == -1 ||
 		    store_account_move(st, name, keep, 0) == -1)
