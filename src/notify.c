@@ -8,6 +8,8 @@
  * and retried with back-off until that command succeeds or
  * notify.give_up has passed.
  */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #define NOTIFY_TEMPLATE_MAX 65536
 #define NOTIFY_RETRY_MIN 300		/* first retry after 5 minutes ... */
 #define NOTIFY_RETRY_MAX 21600		/* ... doubling up to 6 hours */
+#define NOTIFY_SENDER_NICE 10
 
 /*
  * ${name} is replaced by the variable's value; "$$" is a literal "$".
@@ -244,14 +247,9 @@ notify_give_up(struct store *st, const struct notice *nt, const char *err, long 
 	return 0;
 }
 
-/*
- * Send the notices that are due (of one account, or all): claim each,
- * run notify.sendmail, record the outcome; one still failing
- * notify.give_up after it was queued is given up.  Safe to run
- * concurrently.
- */
-int
-notify_send_due(struct store *st, const struct config *cfg, const char *account,
+/* The notices due, in batches: notify_send_due without the priority. */
+static int
+notify_send_batches(struct store *st, const struct config *cfg, const char *account,
     long long now, int *sent, int *failed, int *given_up)
 {
 	long long ids[1000];
@@ -305,4 +303,29 @@ again:
 	if (n == sizeof ids / sizeof ids[0])
 		goto again;
 	return 0;
+}
+
+/*
+ * Send the notices that are due (of one account, or all): claim each,
+ * run notify.sendmail, record the outcome; one still failing
+ * notify.give_up after it was queued is given up.  Safe to run
+ * concurrently.  Background work: the calling thread runs at nice
+ * NOTIFY_SENDER_NICE meanwhile (its own scheduling priority, restored
+ * after where the system allows), so that sending never takes the CPU
+ * from the policy daemon.
+ */
+int
+notify_send_due(struct store *st, const struct config *cfg, const char *account,
+    long long now, int *sent, int *failed, int *given_up)
+{
+	int before, r;
+
+	errno = 0;
+	before = getpriority(PRIO_PROCESS, 0);
+	if (errno != 0 || before >= NOTIFY_SENDER_NICE)
+		return notify_send_batches(st, cfg, account, now, sent, failed, given_up);
+	(void)setpriority(PRIO_PROCESS, 0, NOTIFY_SENDER_NICE);
+	r = notify_send_batches(st, cfg, account, now, sent, failed, given_up);
+	(void)setpriority(PRIO_PROCESS, 0, before);
+	return r;
 }

@@ -3,11 +3,14 @@
  * its words (no shell), the child spawned in its own process group with
  * the message on its standard input, what it says collected, its exit
  * awaited within notify.timeout (past it the whole group is killed),
- * and the outcome described in one line.  Nothing here changes the
+ * and the outcome described in one line.  The child runs at the lowest
+ * CPU and I/O priority the system grants, so that sending notices never
+ * takes the CPU from the policy daemon.  Nothing here changes the
  * calling process's signal dispositions: a write to a command that
  * stopped reading blocks SIGPIPE for the calling thread only, consumes
  * the signal it raised, and restores the mask.
  */
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -16,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,10 @@
 
 #define NOTIFY_ARGV_MAX 32
 #define NOTIFY_OUTPUT_MAX 512
+#define NOTIFY_NICE 19
+/* ioprio_set(2): the idle class, for the calling process */
+#define NOTIFY_IOPRIO_WHO_PROCESS 1
+#define NOTIFY_IOPRIO_IDLE (3 << 13)
 
 /* The command's words: pointers into a copy of the command line. */
 struct notify_argv {
@@ -112,6 +120,20 @@ notify_pipes_open(int in[2], int out[2], char *err, size_t errlen)
 }
 
 /*
+ * In the child: the lowest CPU and I/O priority allowed.  Each step may
+ * be refused (a container, a seccomp filter): the command runs anyway.
+ */
+static void
+notify_child_lower_priority(void)
+{
+	struct sched_param sp = { 0 };
+
+	(void)setpriority(PRIO_PROCESS, 0, NOTIFY_NICE);
+	(void)sched_setscheduler(0, SCHED_IDLE, &sp);
+	(void)syscall(SYS_ioprio_set, NOTIFY_IOPRIO_WHO_PROCESS, 0, NOTIFY_IOPRIO_IDLE);
+}
+
+/*
  * Fork and exec argv with in[0] as its standard input and out[1] as its
  * standard output and error, in a process group of its own so that a
  * timeout kills everything it started.  Takes the pipes: ch gets the
@@ -137,6 +159,7 @@ notify_child_spawn(char *const argv[], int in[2], int out[2], struct notify_chil
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		notify_child_lower_priority();
 		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1 || dup2(out[1], 2) == -1)
 			_exit(127);
 		execv(argv[0], argv);

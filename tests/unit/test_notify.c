@@ -281,6 +281,24 @@ test_exec_signal_output(void **state)
 	assert_true(strlen(err) < 600);
 }
 
+/* The command runs at the lowest priority: niced. */
+static void
+test_exec_priority(void **state)
+{
+	char dir[64], script[128], body[256], out[160], buf[64], err[512] = "";
+
+	(void)state;
+	temp_dir(dir, sizeof dir);
+	snprintf(out, sizeof out, "%s/nice", dir);
+	snprintf(body, sizeof body, "cat >/dev/null; nice > '%s'", out);
+	script_write(dir, "nice", body, script, sizeof script);
+	snprintf(body, sizeof body, "/bin/sh %s", script);
+	assert_int_equal(notify_exec(body, MSG, 10, err, sizeof err), 0);
+	assert_true(file_read(out, buf, sizeof buf) > 0);
+	assert_int_equal(atoi(buf), 19);
+	temp_clean(dir);
+}
+
 int
 main(void)
 {
@@ -293,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_exec_large),
 		cmocka_unit_test(test_exec_timeout),
 		cmocka_unit_test(test_exec_signal_output),
+		cmocka_unit_test(test_exec_priority),
 	};
 
 	signal(SIGPIPE, SIG_DFL);
