@@ -3,9 +3,9 @@
  * its words (no shell), the child spawned in its own process group with
  * the message on its standard input, what it says collected, its exit
  * awaited within notify.timeout (past it the whole group is killed),
- * and the outcome described in one line.  The child runs at the lowest
- * CPU and I/O priority the system grants, so that sending notices never
- * takes the CPU from the policy daemon.  Nothing here changes the
+ * and the outcome described in one line.  The child runs at a low CPU
+ * and I/O priority that still makes progress, so that sending notices
+ * does not take the CPU from the policy daemon.  Nothing here changes the
  * calling process's signal dispositions: a write to a command that
  * stopped reading blocks SIGPIPE for the calling thread only, consumes
  * the signal it raised, and restores the mask.
@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +30,10 @@
 
 #define NOTIFY_ARGV_MAX 32
 #define NOTIFY_OUTPUT_MAX 512
-#define NOTIFY_NICE 19
-/* ioprio_set(2): the idle class, for the calling process */
+#define NOTIFY_NICE 10
+/* ioprio_set(2): the best-effort class, its lowest level, for the calling process */
 #define NOTIFY_IOPRIO_WHO_PROCESS 1
-#define NOTIFY_IOPRIO_IDLE (3 << 13)
+#define NOTIFY_IOPRIO_BE_LOWEST ((2 << 13) | 7)
 
 /* The command's words: pointers into a copy of the command line. */
 struct notify_argv {
@@ -120,17 +119,19 @@ notify_pipes_open(int in[2], int out[2], char *err, size_t errlen)
 }
 
 /*
- * In the child: the lowest CPU and I/O priority allowed.  Each step may
- * be refused (a container, a seccomp filter): the command runs anyway.
+ * In the child: a low CPU and I/O priority that still makes progress on
+ * a busy server: nice 10 (about a tenth of the CPU next to a task at
+ * nice 0) and the lowest best-effort I/O level.  Not nice 19, SCHED_IDLE
+ * or the idle I/O class: under those a command waits as long as anything
+ * else wants the CPU or the disk, and hits notify.timeout on a loaded
+ * machine.  Either may be refused (a container, a seccomp filter): the
+ * command runs anyway.
  */
 static void
 notify_child_lower_priority(void)
 {
-	struct sched_param sp = { 0 };
-
 	(void)setpriority(PRIO_PROCESS, 0, NOTIFY_NICE);
-	(void)sched_setscheduler(0, SCHED_IDLE, &sp);
-	(void)syscall(SYS_ioprio_set, NOTIFY_IOPRIO_WHO_PROCESS, 0, NOTIFY_IOPRIO_IDLE);
+	(void)syscall(SYS_ioprio_set, NOTIFY_IOPRIO_WHO_PROCESS, 0, NOTIFY_IOPRIO_BE_LOWEST);
 }
 
 /*
