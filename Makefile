@@ -56,7 +56,8 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 PURE = duration proto identity policy cpanel detect str
 COMMON = $(PURE) log config clock store notify notices lifecycle priv
 DAEMON = mailabused server conn check selfservice usersock recorder sockdiag
-CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen
+CTL = ctl ctl_util ctl_user cmd_sync cmd_suspend cmd_status cmd_list cmd_history cmd_complaint cmd_unblock \
+	cmd_expire cmd_limits cmd_top cmd_transfer cmd_doctor cmd_frozen
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 

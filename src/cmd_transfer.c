@@ -10,7 +10,6 @@
  * times; messages and mailbox hosts only with --with-history.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,46 +107,28 @@ transfer_empty(json_t *cmp)
 
 /* mailabusectl export ACCOUNT: the record as versioned JSON. */
 int
-cmd_export(struct ctl *c, int argc, char **argv)
+cmd_export(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "with-history", no_argument, NULL, 'H' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *out_path = NULL, *name;
+	const char *out_path = ctl_args_get(a, "output"), *name;
 	char lower[ACCOUNT_NAME_MAX], host[256], when[32];
-	struct account a;
+	struct account acc;
 	json_t *doc, *rec, *status;
-	int ch, history = 0, r, rc;
+	int history = ctl_args_has(a, "with-history"), r, rc;
 	FILE *f;
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'H')
-			history = 1;
-		else if (ch == 'o')
-			out_path = optarg;
-		else if (ch == 'j')
-			c->json = 1;
-		else
-			return EX_USAGE;
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error("usage: export ACCOUNT [--with-history] [--output FILE] [--json]");
-	name = ctl_account_arg(argv[optind], lower, sizeof lower);
+	name = ctl_account_arg(a->argv[0], lower, sizeof lower);
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_read_begin(c->st) == -1)
 		return ctl_db_error(c, "export");
-	if ((r = store_account_get(c->st, name, &a)) != 1) {
+	if ((r = store_account_get(c->st, name, &acc)) != 1) {
 		store_read_end(c->st);
 		if (r == -1)
 			return ctl_db_error(c, "export");
 		fprintf(stderr, "mailabusectl: export: %s: no such account\n", name);
 		return EX_NOINPUT;
 	}
-	rec = transfer_record(c, &a, history);
+	rec = transfer_record(c, &acc, history);
 	status = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
 	store_read_end(c->st);
 	if (rec == NULL) {
@@ -262,39 +243,17 @@ transfer_insert(struct ctl *c, json_t *rec, const char *table, int dedup, json_t
 
 /* mailabusectl import FILE: restore an exported record, idempotent, audited. */
 int
-cmd_import(struct ctl *c, int argc, char **argv)
+cmd_import(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "as", required_argument, NULL, 'a' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "with-history", no_argument, NULL, 'H' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *path, *as = NULL, *from, *host, *when;
+	const char *path = a->argv[0], *as = ctl_args_get(a, "as"), *from, *host, *when;
 	char lower[ACCOUNT_NAME_MAX], detail[REASON_MAX];
 	json_t *doc, *rec, *cur = NULL, *cmp_file = NULL, *cmp_cur = NULL, *ids = NULL;
 	json_error_t jerr;
-	struct account a;
+	struct account acc;
 	long long rows = 0, history_rows = 0;
-	int ch, force = 0, history = 0, r, same, replaced = 0;
+	int force = ctl_args_has(a, "force"), history = ctl_args_has(a, "with-history"), r, same;
+	int replaced = 0;
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'a')
-			as = optarg;
-		else if (ch == 'f')
-			force = 1;
-		else if (ch == 'H')
-			history = 1;
-		else if (ch == 'j')
-			c->json = 1;
-		else
-			return EX_USAGE;
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error("usage: import FILE [--as USER] [--force] [--with-history]"
-		    " [--json]");
-	path = argv[optind];
 	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		fprintf(stderr, "mailabusectl: import: %s:%d: %s\n", path, jerr.line, jerr.text);
 		return EX_DATAERR;
@@ -337,29 +296,29 @@ cmd_import(struct ctl *c, int argc, char **argv)
 		return ctl_db_error(c, "import");
 	}
 	r = EX_UNAVAILABLE;
-	memset(&a, 0, sizeof a);
-	if ((r = store_account_get(c->st, as, &a)) == -1) {
+	memset(&acc, 0, sizeof acc);
+	if ((r = store_account_get(c->st, as, &acc)) == -1) {
 		r = ctl_db_error(c, "import");
 		goto out;
 	}
 	if (r == 0) {
-		json_t *acc = json_object_get(rec, "account");
+		json_t *ja = json_object_get(rec, "account");
 
-		snprintf(a.name, sizeof a.name, "%s", as);
-		snprintf(a.owner, sizeof a.owner, "%s",
-		    json_string_value(json_object_get(acc, "owner")) ?: "");
-		snprintf(a.contact, sizeof a.contact, "%s",
-		    json_string_value(json_object_get(acc, "contact")) ?: "");
-		snprintf(a.main_domain, sizeof a.main_domain, "%s",
-		    json_string_value(json_object_get(acc, "main_domain")) ?: "");
-		a.created_at = json_integer_value(json_object_get(acc, "created_at"));
-		if (store_account_import(c->st, &a, c->now) == -1) {
+		snprintf(acc.name, sizeof acc.name, "%s", as);
+		snprintf(acc.owner, sizeof acc.owner, "%s",
+		    json_string_value(json_object_get(ja, "owner")) ?: "");
+		snprintf(acc.contact, sizeof acc.contact, "%s",
+		    json_string_value(json_object_get(ja, "contact")) ?: "");
+		snprintf(acc.main_domain, sizeof acc.main_domain, "%s",
+		    json_string_value(json_object_get(ja, "main_domain")) ?: "");
+		acc.created_at = json_integer_value(json_object_get(ja, "created_at"));
+		if (store_account_import(c->st, &acc, c->now) == -1) {
 			r = ctl_db_error(c, "import");
 			goto out;
 		}
 		rows++;
 	}
-	if ((cur = transfer_record(c, &a, 0)) == NULL) {
+	if ((cur = transfer_record(c, &acc, 0)) == NULL) {
 		r = ctl_db_error(c, "import");
 		goto out;
 	}
