@@ -171,8 +171,8 @@ cmd_export(struct ctl *c, const struct ctl_args *a)
 		}
 	}
 	if (c->json)
-		ctl_json_print(json_pack("{s:s, s:s, s:I, s:b}", "account", name, "file", out_path,
-		    "exported_at", (json_int_t)c->now, "with_history", history));
+		ctl_json_print(json_pack("{s:s, s:s, s:s, s:b}", "account", name, "file", out_path,
+		    "exported_at", when, "with_history", history));
 	else
 		printf("exported %s to %s\n", name, out_path);
 	json_decref(doc);
