@@ -23,7 +23,7 @@ struct ctl {
 
 /*
  * A command's options, declared in its table entry (ctl.c) and parsed in
- * one place, ctl_args_parse: a flag, a text value, or a whole number in a
+ * one place, ctl_args_parse (ctl_args.c): a flag, a text value, or a whole number in a
  * range (checked there, the error naming the command and the option).
  * Every command takes --json besides, which sets ctl.json.
  */
@@ -64,7 +64,7 @@ struct ctl_args {
 	long long number[CTL_OPTS_MAX];	/* a CTL_OPT_NUMBER's value */
 };
 
-/* ctl.c */
+/* ctl_args.c */
 int ctl_args_parse(struct ctl *c, const struct cmd_entry *e, int argc, char **argv,
     struct ctl_args *a);
 int ctl_args_has(const struct ctl_args *a, const char *name);
