@@ -15,33 +15,45 @@
 #include "duration.h"
 #include "lifecycle.h"
 
+/* complaint add's options, checked: the source, the window, whether to suspend. */
+static int
+complaint_add_args(struct ctl *c, const struct ctl_args *a, const char **source,
+    long long *window, int *suspend)
+{
+	const char *ref = ctl_args_get(a, "ref");
+	char derr[256];
+
+	*source = ctl_args_has(a, "source") ? ctl_args_get(a, "source") : "report";
+	*window = c->cfg.policy_complaint_window;
+	*suspend = c->cfg.policy_suspend_on_complaint || ctl_args_has(a, "suspend");
+	if (ctl_args_has(a, "window")) {
+		if (duration_parse(ctl_args_get(a, "window"), window, derr, sizeof derr) == -1)
+			return ctl_usage_error("complaint add: --window: %s", derr);
+		if (*window > 3650 * 86400LL)
+			return ctl_usage_error("complaint add: --window is at most 3650d");
+	}
+	if (ref == NULL || *ref == '\0' || strlen(ref) >= REASON_MAX - 64)
+		return ctl_usage_error("complaint add: --ref is required (up to %d characters)",
+		    REASON_MAX - 65);
+	if (!ctl_source_valid(*source))
+		return ctl_usage_error("complaint add: --source must be a word such as report,"
+		    " fbl, detection or admin");
+	return 0;
+}
+
 /* mailabusectl complaint add ACCOUNT --ref TEXT: a validated complaint. */
 int
 cmd_complaint_add(struct ctl *c, const struct ctl_args *a)
 {
-	const char *ref = ctl_args_get(a, "ref"), *source = "report", *name = a->argv[0];
-	long long window = c->cfg.policy_complaint_window;
-	int r = 0, suspend = c->cfg.policy_suspend_on_complaint, is_mailbox;
+	const char *ref = ctl_args_get(a, "ref"), *source, *name = a->argv[0];
+	long long window;
+	int r, suspend, is_mailbox;
 	struct complaint cp;
 	struct suspension sp, cur;
-	char derr[256], account[ACCOUNT_NAME_MAX], norm[ADDRESS_MAX], end[32], detail[1400];
+	char account[ACCOUNT_NAME_MAX], norm[ADDRESS_MAX], end[32], detail[1400];
 
-	if (ctl_args_has(a, "source"))
-		source = ctl_args_get(a, "source");
-	if (ctl_args_has(a, "window")) {
-		if (duration_parse(ctl_args_get(a, "window"), &window, derr, sizeof derr) == -1)
-			return ctl_usage_error("complaint add: --window: %s", derr);
-		if (window > 3650 * 86400LL)
-			return ctl_usage_error("complaint add: --window is at most 3650d");
-	}
-	if (ctl_args_has(a, "suspend"))
-		suspend = 1;
-	if (ref == NULL || *ref == '\0' || strlen(ref) >= REASON_MAX - 64)
-		return ctl_usage_error("complaint add: --ref is required (up to %d characters)",
-		    REASON_MAX - 65);
-	if (!ctl_source_valid(source))
-		return ctl_usage_error("complaint add: --source must be a word such as report,"
-		    " fbl, detection or admin");
+	if ((r = complaint_add_args(c, a, &source, &window, &suspend)) != 0)
+		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)

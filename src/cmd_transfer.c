@@ -241,153 +241,188 @@ transfer_insert(struct ctl *c, json_t *rec, const char *table, int dedup, json_t
 	return 0;
 }
 
-/* mailabusectl import FILE: restore an exported record, idempotent, audited. */
-int
-cmd_import(struct ctl *c, const struct ctl_args *a)
-{
-	const char *path = a->argv[0], *as = ctl_args_get(a, "as"), *from, *host, *when;
-	char lower[ACCOUNT_NAME_MAX], detail[REASON_MAX];
-	json_t *doc, *rec, *cur = NULL, *cmp_file = NULL, *cmp_cur = NULL, *ids = NULL;
-	json_error_t jerr;
+/* An import under way: the file's document and what was done with it. */
+struct import_run {
+	const char *path, *as, *from, *host, *when;
+	json_t *doc, *rec;
 	struct account acc;
-	long long rows = 0, history_rows = 0;
-	int force = ctl_args_has(a, "force"), history = ctl_args_has(a, "with-history"), r, same;
-	int replaced = 0;
+	long long rows, history_rows;
+	int replaced;
+};
 
-	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		fprintf(stderr, "mailabusectl: import: %s:%d: %s\n", path, jerr.line, jerr.text);
+/* Read and check the exported document; 0, or an exit status after a message. */
+static int
+import_read(struct import_run *ir)
+{
+	json_error_t jerr;
+	json_t *doc;
+	const char *fmt;
+
+	if ((ir->doc = doc = json_load_file(ir->path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		fprintf(stderr, "mailabusectl: import: %s:%d: %s\n", ir->path, jerr.line,
+		    jerr.text);
 		return EX_DATAERR;
 	}
-	from = json_string_value(json_object_get(doc, "account"));
-	host = json_string_value(json_object_get(doc, "host"));
-	when = json_string_value(json_object_get(doc, "exported_at_text"));
-	rec = json_object_get(doc, "record");
-	if (!json_is_string(json_object_get(doc, "format")) ||
-	    strcmp(json_string_value(json_object_get(doc, "format")), TRANSFER_FORMAT) != 0 ||
-	    from == NULL || !identity_account_name_valid(from) || !json_is_object(rec)) {
+	ir->from = json_string_value(json_object_get(doc, "account"));
+	ir->host = json_string_value(json_object_get(doc, "host"));
+	ir->when = json_string_value(json_object_get(doc, "exported_at_text"));
+	ir->rec = json_object_get(doc, "record");
+	fmt = json_string_value(json_object_get(doc, "format"));
+	if (fmt == NULL || strcmp(fmt, TRANSFER_FORMAT) != 0 || ir->from == NULL ||
+	    !identity_account_name_valid(ir->from) || !json_is_object(ir->rec)) {
 		fprintf(stderr, "mailabusectl: import: %s: not an account exported by mailabusectl"
-		    " export\n", path);
-		json_decref(doc);
+		    " export\n", ir->path);
 		return EX_DATAERR;
 	}
 	if (json_integer_value(json_object_get(doc, "version")) != TRANSFER_VERSION) {
 		fprintf(stderr, "mailabusectl: import: %s: format version %lld; this mailabusectl"
-		    " reads version %d\n", path,
+		    " reads version %d\n", ir->path,
 		    (long long)json_integer_value(json_object_get(doc, "version")), TRANSFER_VERSION);
-		json_decref(doc);
 		return EX_DATAERR;
 	}
-	as = ctl_account_arg(as != NULL ? as : from, lower, sizeof lower);
-	if (!identity_account_name_valid(as)) {
-		json_decref(doc);
-		return ctl_usage_error("import: --as %s: not a valid account name", as);
-	}
-	transfer_rename(rec, from, as);
-	if (!history) {
-		json_object_del(rec, "messages");
-		json_object_del(rec, "mailbox_hosts");
-	}
-	if ((r = ctl_store(c)) != 0) {
-		json_decref(doc);
-		return r;
-	}
-	if (store_begin(c->st) == -1) {
-		json_decref(doc);
-		return ctl_db_error(c, "import");
-	}
-	r = EX_UNAVAILABLE;
-	memset(&acc, 0, sizeof acc);
-	if ((r = store_account_get(c->st, as, &acc)) == -1) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	if (r == 0) {
-		json_t *ja = json_object_get(rec, "account");
+	return 0;
+}
 
-		snprintf(acc.name, sizeof acc.name, "%s", as);
-		snprintf(acc.owner, sizeof acc.owner, "%s",
-		    json_string_value(json_object_get(ja, "owner")) ?: "");
-		snprintf(acc.contact, sizeof acc.contact, "%s",
-		    json_string_value(json_object_get(ja, "contact")) ?: "");
-		snprintf(acc.main_domain, sizeof acc.main_domain, "%s",
-		    json_string_value(json_object_get(ja, "main_domain")) ?: "");
-		acc.created_at = json_integer_value(json_object_get(ja, "created_at"));
-		if (store_account_import(c->st, &acc, c->now) == -1) {
-			r = ctl_db_error(c, "import");
-			goto out;
-		}
-		rows++;
-	}
-	if ((cur = transfer_record(c, &acc, 0)) == NULL) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	cmp_file = transfer_comparable(rec);
+/* The account imported into: the one here, else made from the record's; 0 or -1. */
+static int
+import_account(struct ctl *c, struct import_run *ir)
+{
+	json_t *ja = json_object_get(ir->rec, "account");
+	int r;
+
+	memset(&ir->acc, 0, sizeof ir->acc);
+	if ((r = store_account_get(c->st, ir->as, &ir->acc)) != 0)
+		return r == -1 ? -1 : 0;
+	snprintf(ir->acc.name, sizeof ir->acc.name, "%s", ir->as);
+	snprintf(ir->acc.owner, sizeof ir->acc.owner, "%s",
+	    json_string_value(json_object_get(ja, "owner")) ?: "");
+	snprintf(ir->acc.contact, sizeof ir->acc.contact, "%s",
+	    json_string_value(json_object_get(ja, "contact")) ?: "");
+	snprintf(ir->acc.main_domain, sizeof ir->acc.main_domain, "%s",
+	    json_string_value(json_object_get(ja, "main_domain")) ?: "");
+	ir->acc.created_at = json_integer_value(json_object_get(ja, "created_at"));
+	if (store_account_import(c->st, &ir->acc, c->now) == -1)
+		return -1;
+	ir->rows++;
+	return 0;
+}
+
+/*
+ * The record's rows, inside the caller's transaction: the unblock rule's
+ * (complaints, suspensions, limits) unless the same are here, replacing
+ * a different record with force; the audit and history rows not here
+ * yet.  0, CTL_REFUSED or an exit status after a message.
+ */
+static int
+import_rows(struct ctl *c, struct import_run *ir, int force)
+{
+	json_t *cur, *cmp_file, *cmp_cur, *ids;
+	int r = 0, same;
+
+	if ((cur = transfer_record(c, &ir->acc, 0)) == NULL)
+		return ctl_db_error(c, "import");
+	cmp_file = transfer_comparable(ir->rec);
 	cmp_cur = transfer_comparable(cur);
 	if (cmp_file == NULL || cmp_cur == NULL || (ids = json_object()) == NULL) {
 		r = ctl_json_print(NULL);
-		goto out;
+		goto out_cmp;
 	}
 	same = json_equal(cmp_file, cmp_cur);
 	if (!same && !transfer_empty(cmp_cur)) {
 		if (!force) {
 			fprintf(stderr, "mailabusectl: import: %s already has a different record here;"
-			    " use --force to replace it with the one of %s\n", as, path);
+			    " use --force to replace it with the one of %s\n", ir->as, ir->path);
 			r = CTL_REFUSED;
 			goto out;
 		}
-		if (store_record_delete(c->st, as) == -1) {
-			r = ctl_db_error(c, "import");
-			goto out;
-		}
-		replaced = 1;
+		if (store_record_delete(c->st, ir->as) == -1)
+			goto dberr;
+		ir->replaced = 1;
 	}
-	if (!same && (transfer_insert(c, rec, "complaints", 0, ids, &rows) == -1 ||
-	    transfer_insert(c, rec, "suspensions", 0, ids, &rows) == -1 ||
-	    transfer_insert(c, rec, "limits", 0, ids, &rows) == -1)) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
+	if (!same && (transfer_insert(c, ir->rec, "complaints", 0, ids, &ir->rows) == -1 ||
+	    transfer_insert(c, ir->rec, "suspensions", 0, ids, &ir->rows) == -1 ||
+	    transfer_insert(c, ir->rec, "limits", 0, ids, &ir->rows) == -1))
+		goto dberr;
 	/* audit and history: rows already here (a second import) are not added again */
-	if (transfer_insert(c, rec, "audit", 1, ids, &rows) == -1 ||
-	    transfer_insert(c, rec, "messages", 1, ids, &history_rows) == -1 ||
-	    transfer_insert(c, rec, "mailbox_hosts", 1, ids, &history_rows) == -1) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	rows += history_rows;
-	if (rows > 0) {
-		snprintf(detail, sizeof detail, "imported from %s, exported at %s on %s%s%s%s",
-		    path, when != NULL ? when : "-", host != NULL ? host : "-",
-		    strcmp(from, as) != 0 ? " as account " : "", strcmp(from, as) != 0 ? from : "",
-		    replaced ? "; the record here was replaced (--force)" : "");
-		if (store_audit_insert(c->st, c->now, c->actor, "import", as, as, detail) == -1) {
-			r = ctl_db_error(c, "import");
-			goto out;
-		}
-	}
-	if (store_commit(c->st) == -1) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	if (c->json)
-		ctl_json_print(json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "account", as,
-		    "from_account", from, "file", path, "changed", rows > 0, "replaced", replaced,
-		    "rows", (json_int_t)rows, "history_rows", (json_int_t)history_rows));
-	else if (rows == 0)
-		printf("import: %s: nothing to import (the record here is the same)\n", as);
-	else
-		printf("imported %s from %s (exported at %s on %s): %lld row%s%s\n", as, path,
-		    when != NULL ? when : "-", host != NULL ? host : "-", rows, rows == 1 ? "" : "s",
-		    replaced ? "; the record here was replaced" : "");
-	r = 0;
+	if (transfer_insert(c, ir->rec, "audit", 1, ids, &ir->rows) == -1 ||
+	    transfer_insert(c, ir->rec, "messages", 1, ids, &ir->history_rows) == -1 ||
+	    transfer_insert(c, ir->rec, "mailbox_hosts", 1, ids, &ir->history_rows) == -1)
+		goto dberr;
+	ir->rows += ir->history_rows;
+	goto out;
+dberr:
+	r = ctl_db_error(c, "import");
 out:
-	if (r != 0)
-		store_rollback(c->st);
 	json_decref(ids);
+out_cmp:
 	json_decref(cmp_file);
 	json_decref(cmp_cur);
 	json_decref(cur);
-	json_decref(doc);
+	return r;
+}
+
+/* The audit entry of an import that changed something; 0 or -1. */
+static int
+import_audit(struct ctl *c, const struct import_run *ir)
+{
+	char detail[REASON_MAX];
+	int renamed = strcmp(ir->from, ir->as) != 0;
+
+	snprintf(detail, sizeof detail, "imported from %s, exported at %s on %s%s%s%s",
+	    ir->path, ir->when != NULL ? ir->when : "-", ir->host != NULL ? ir->host : "-",
+	    renamed ? " as account " : "", renamed ? ir->from : "",
+	    ir->replaced ? "; the record here was replaced (--force)" : "");
+	return store_audit_insert(c->st, c->now, c->actor, "import", ir->as, ir->as, detail);
+}
+
+/* mailabusectl import FILE: restore an exported record, idempotent, audited. */
+int
+cmd_import(struct ctl *c, const struct ctl_args *a)
+{
+	struct import_run ir;
+	char lower[ACCOUNT_NAME_MAX];
+	int r;
+
+	memset(&ir, 0, sizeof ir);
+	ir.path = a->argv[0];
+	if ((r = import_read(&ir)) != 0)
+		goto out;
+	ir.as = ctl_account_arg(ctl_args_has(a, "as") ? ctl_args_get(a, "as") : ir.from,
+	    lower, sizeof lower);
+	if (!identity_account_name_valid(ir.as)) {
+		r = ctl_usage_error("import: --as %s: not a valid account name", ir.as);
+		goto out;
+	}
+	transfer_rename(ir.rec, ir.from, ir.as);
+	if (!ctl_args_has(a, "with-history")) {
+		json_object_del(ir.rec, "messages");
+		json_object_del(ir.rec, "mailbox_hosts");
+	}
+	if ((r = ctl_store(c)) != 0)
+		goto out;
+	if (store_begin(c->st) == -1 || import_account(c, &ir) == -1) {
+		r = ctl_db_error(c, "import");
+		goto out;
+	}
+	if ((r = import_rows(c, &ir, ctl_args_has(a, "force"))) != 0 ||
+	    (ir.rows > 0 && import_audit(c, &ir) == -1) || store_commit(c->st) == -1) {
+		r = r != 0 ? r : ctl_db_error(c, "import");
+		store_rollback(c->st);
+		goto out;
+	}
+	if (c->json)
+		ctl_json_print(json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "account", ir.as,
+		    "from_account", ir.from, "file", ir.path, "changed", ir.rows > 0,
+		    "replaced", ir.replaced, "rows", (json_int_t)ir.rows,
+		    "history_rows", (json_int_t)ir.history_rows));
+	else if (ir.rows == 0)
+		printf("import: %s: nothing to import (the record here is the same)\n", ir.as);
+	else
+		printf("imported %s from %s (exported at %s on %s): %lld row%s%s\n", ir.as,
+		    ir.path, ir.when != NULL ? ir.when : "-", ir.host != NULL ? ir.host : "-",
+		    ir.rows, ir.rows == 1 ? "" : "s",
+		    ir.replaced ? "; the record here was replaced" : "");
+out:
+	json_decref(ir.doc);
 	return r;
 }
