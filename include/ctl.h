@@ -69,6 +69,7 @@ int ctl_args_parse(struct ctl *c, const struct cmd_entry *e, int argc, char **ar
     struct ctl_args *a);
 int ctl_args_has(const struct ctl_args *a, const char *name);
 const char *ctl_args_get(const struct ctl_args *a, const char *name);
+const char *ctl_args_text(const struct ctl_args *a, const char *name, const char *dflt);
 long long ctl_args_number(const struct ctl_args *a, const char *name, long long dflt);
 int ctl_number_parse(const char *text, const char *stops, long long min, long long max,
     long long *v);

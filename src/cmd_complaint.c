@@ -23,7 +23,7 @@ complaint_add_args(struct ctl *c, const struct ctl_args *a, const char **source,
 	const char *ref = ctl_args_get(a, "ref");
 	char derr[256];
 
-	*source = ctl_args_has(a, "source") ? ctl_args_get(a, "source") : "report";
+	*source = ctl_args_text(a, "source", "report");
 	*window = c->cfg.policy_complaint_window;
 	*suspend = c->cfg.policy_suspend_on_complaint || ctl_args_has(a, "suspend");
 	if (ctl_args_has(a, "window")) {

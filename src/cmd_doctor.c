@@ -728,10 +728,9 @@ cmd_doctor(struct ctl *c, const struct ctl_args *a)
 	memset(&d, 0, sizeof d);
 	d.c = c;
 	d.exim_user = ctl_args_get(a, "exim-user");
-	d.exim = ctl_args_has(a, "exim") ? ctl_args_get(a, "exim") : "exim";
+	d.exim = ctl_args_text(a, "exim", "exim");
 	d.exim_config = ctl_args_get(a, "exim-config");
-	d.cron_file = ctl_args_has(a, "cron-file") ? ctl_args_get(a, "cron-file") :
-	    DOCTOR_CRON_FILE;
+	d.cron_file = ctl_args_text(a, "cron-file", DOCTOR_CRON_FILE);
 	if (c->json && (d.checks = json_array()) == NULL)
 		return ctl_json_print(NULL);
 	if (doctor_config(&d) == 0) {

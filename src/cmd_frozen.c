@@ -597,8 +597,7 @@ cmd_frozen(struct ctl *c, const struct ctl_args *a)
 	size_t n = 0, released = 0, failed = 0;
 	int release = ctl_args_has(a, "release"), r;
 
-	if (ctl_args_has(a, "exim"))
-		fr.exim = ctl_args_get(a, "exim");
+	fr.exim = ctl_args_text(a, "exim", "exim");
 	fr.exim_conf = ctl_args_get(a, "exim-config");
 	if (release) {
 		char reply[256], err[512];

@@ -22,14 +22,12 @@ suspend_args(const struct ctl_args *a, const char **target, const char **reason,
 
 	*target = a->argv[0];
 	*reason = ctl_args_get(a, "reason");
-	*source = "admin";
+	*source = strcmp(cmd, "suspend") == 0 ? ctl_args_text(a, "source", "admin") : "admin";
 	if (*reason == NULL || **reason == '\0')
 		return ctl_usage_error("%s: --reason is required", cmd);
 	if (strlen(*reason) >= REASON_MAX)
 		return ctl_usage_error("%s: --reason is longer than %d characters",
 		    cmd, REASON_MAX - 1);
-	if (strcmp(cmd, "suspend") == 0 && ctl_args_has(a, "source"))
-		*source = ctl_args_get(a, "source");
 	if (!ctl_source_valid(*source))
 		return ctl_usage_error("%s: --source must be a word of 1 to 31 letters, digits,"
 		    " '-' or '_'", cmd);

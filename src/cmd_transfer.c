@@ -387,8 +387,7 @@ cmd_import(struct ctl *c, const struct ctl_args *a)
 	ir.path = a->argv[0];
 	if ((r = import_read(&ir)) != 0)
 		goto out;
-	ir.as = ctl_account_arg(ctl_args_has(a, "as") ? ctl_args_get(a, "as") : ir.from,
-	    lower, sizeof lower);
+	ir.as = ctl_account_arg(ctl_args_text(a, "as", ir.from), lower, sizeof lower);
 	if (!identity_account_name_valid(ir.as)) {
 		r = ctl_usage_error("import: --as %s: not a valid account name", ir.as);
 		goto out;

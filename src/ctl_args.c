@@ -132,6 +132,15 @@ ctl_args_get(const struct ctl_args *a, const char *name)
 	return a->value[ctl_args_index(a, name)];
 }
 
+/* The option's value, or dflt when it was not given. */
+const char *
+ctl_args_text(const struct ctl_args *a, const char *name, const char *dflt)
+{
+	const char *v = ctl_args_get(a, name);
+
+	return v != NULL ? v : dflt;
+}
+
 /* A CTL_OPT_NUMBER option's value, or dflt when it was not given. */
 long long
 ctl_args_number(const struct ctl_args *a, const char *name, long long dflt)
