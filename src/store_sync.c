@@ -444,21 +444,27 @@ store_renames_read(struct store *st, const struct store_sql *q, struct renames *
 	return 0;
 }
 
+/*
+ * CROSS JOIN in the two rename queries: the staged accounts drive (one
+ * for sync --account), each looked up in accounts by name or by
+ * accounts_uuid (whose WHERE uuid <> '' the queries repeat), never a
+ * scan of accounts.
+ */
 /* Staged names whose stored holder is another account (see store_sync_renames). */
 static const struct store_sql q_sync_reused = { "sync renames",
 	"SELECT a.name AS \"from\", '' AS \"to\", '' AS uuid"
-	" FROM temp.sync_accounts n JOIN accounts a ON a.name = n.name"
+	" FROM temp.sync_accounts n CROSS JOIN accounts a ON a.name = n.name"
 	" WHERE n.uuid IS NOT NULL AND a.uuid <> n.uuid AND"
 	" ((a.uuid <> '' AND NOT EXISTS (SELECT 1 FROM temp.sync_accounts m"
 	"   WHERE m.uuid = a.uuid))"
 	"  OR (a.uuid = '' AND EXISTS (SELECT 1 FROM accounts b"
-	"   WHERE b.uuid = n.uuid AND b.name <> n.name)))"
-	" ORDER BY a.name" };
+	"   WHERE b.uuid = n.uuid AND b.uuid <> '' AND b.name <> n.name)))"
+	" ORDER BY n.name" };
 /* Stored accounts staged under another name, by their UUID. */
 static const struct store_sql q_sync_renames = { "sync renames",
 	"SELECT a.name AS \"from\", n.name AS \"to\", n.uuid AS uuid"
-	" FROM temp.sync_accounts n JOIN accounts a ON a.uuid = n.uuid"
-	" WHERE n.uuid <> '' AND a.name <> n.name ORDER BY n.name" };
+	" FROM temp.sync_accounts n CROSS JOIN accounts a ON a.uuid = n.uuid"
+	" WHERE n.uuid <> '' AND a.uuid <> '' AND a.name <> n.name ORDER BY n.name" };
 static const struct store_sql q_account_gone = { "account move",
 	"UPDATE accounts SET present = 0, updated_at = :now WHERE name = :name" };
 
