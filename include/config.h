@@ -7,6 +7,13 @@
 
 #define CONFIG_WEB_UIDS_MAX 16
 
+/* The policy's choices, parsed once at load (in the order of their words). */
+enum config_loopback_unknown {
+	LOOPBACK_UNKNOWN_PASS, LOOPBACK_UNKNOWN_DEFER, LOOPBACK_UNKNOWN_REFUSE
+};
+enum config_web_action { WEB_ACTION_REFUSE, WEB_ACTION_HOLD };
+enum config_redirect_action { REDIRECT_DEFER, REDIRECT_PASS, REDIRECT_FAIL };
+
 struct config {
 	char *file;
 
@@ -34,11 +41,14 @@ struct config {
 	char *policy_repeat_offence;		/* "wait" or "permanent" */
 	int policy_suspend_on_complaint;
 	char *policy_loopback_unknown;		/* "pass", "defer" or "refuse" */
+	enum config_loopback_unknown policy_loopback_unknown_choice;
 	char *policy_web_uids;			/* user names or uids, separated by spaces or commas */
 	unsigned long policy_web_uid[CONFIG_WEB_UIDS_MAX];	/* the same as uids: */
 	size_t policy_web_nuids;		/* config_web_uids_resolve() fills them */
 	char *policy_web_action;		/* "refuse" or "hold" */
+	enum config_web_action policy_web_action_choice;
 	char *policy_redirect_action;		/* "defer", "pass" or "fail" */
+	enum config_redirect_action policy_redirect_action_choice;
 
 	char *user_socket_path;
 	long long user_socket_max_connections;

@@ -527,6 +527,28 @@ cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *er
 	return 0;
 }
 
+/* The index of a word in a NULL-terminated table; 0 when missing. */
+static int
+cfg_choice(const char *const *words, const char *word)
+{
+	for (int i = 0; word != NULL && words[i] != NULL; i++)
+		if (strcmp(words[i], word) == 0)
+			return i;
+	return 0;
+}
+
+/* The policy's choices as enums, so that no message compares their words. */
+static void
+cfg_choices_parse(struct config *cfg)
+{
+	cfg->policy_loopback_unknown_choice = (enum config_loopback_unknown)
+	    cfg_choice(loopback_unknowns, cfg->policy_loopback_unknown);
+	cfg->policy_web_action_choice = (enum config_web_action)
+	    cfg_choice(web_actions, cfg->policy_web_action);
+	cfg->policy_redirect_action_choice = (enum config_redirect_action)
+	    cfg_choice(redirect_actions, cfg->policy_redirect_action);
+}
+
 /* Load from an already-read libconfig tree. */
 static int
 cfg_load(config_t *lc, const char *name, const char *text, struct config *cfg,
@@ -544,6 +566,7 @@ cfg_load(config_t *lc, const char *name, const char *text, struct config *cfg,
 			goto fail;
 	if (cfg_check_semantics(lc, cfg, name, err, errlen) == -1)
 		goto fail;
+	cfg_choices_parse(cfg);
 	return 0;
 fail:
 	config_free(cfg);

@@ -91,8 +91,8 @@ static void
 conn_line_handle(struct conn *c, char *line)
 {
 	struct proto_request req;
+	struct check_reply reply;
 	char err[128], text[512];
-	enum verdict v;
 
 	if (proto_request_parse(line, &req, err, sizeof err) == -1) {
 		char clean[160];
@@ -113,12 +113,14 @@ conn_line_handle(struct conn *c, char *line)
 		conn_reply_send(c, VERDICT_ERROR, "5.5.2 verb not allowed on this socket");
 		return;
 	}
-	text[0] = '\0';
 	if (req.verb == PROTO_EVENT)
-		v = check_event(c->srv, c->id, &req, text, sizeof text);
+		check_event(&c->srv->chk, c->id, &req, &reply);
 	else
-		v = check_request(c->srv, c->id, &req, text, sizeof text);
-	conn_reply_send(c, v, text);
+		check_request(&c->srv->chk, c->id, &req, &reply);
+	/* an automatic suspension handed to the writer: under way until it is written */
+	if (reply.suspending[0] != '\0')
+		server_pending_add(c->srv, reply.suspending);
+	conn_reply_send(c, reply.verdict, reply.text);
 }
 
 /* A whole line (without its newline) of len bytes at c->in. */
