@@ -39,7 +39,7 @@ enum store_view_query {
 	SVQ_ACCOUNT,		/* 1 if account ?1 is present */
 	SVQ_TARGET,		/* 1 if target ?1 has an active suspension */
 	SVQ_CHANGE,		/* last change of account ?1's account suspensions */
-	SVQ_LIMITS,		/* detector, action, value: limits of account ?1 */
+	SVQ_LIMITS,		/* account, detector, action, value: limits of account ?1 */
 	SVQ_DATA_VERSION,	/* PRAGMA data_version */
 	SVQ_COUNT
 };

@@ -44,7 +44,7 @@ static const char *const sv_sql[SVQ_COUNT] = {
 	[SVQ_TARGET] = "SELECT 1 FROM suspensions WHERE target = ?1 AND lifted_at IS NULL",
 	[SVQ_CHANGE] = "SELECT coalesce(max(max(created_at, coalesce(lifted_at, 0))), 0)"
 	    " FROM suspensions WHERE account = ?1 AND kind = 'account'",
-	[SVQ_LIMITS] = "SELECT detector, action, value FROM limits WHERE account = ?1",
+	[SVQ_LIMITS] = "SELECT account, detector, action, value FROM limits WHERE account = ?1",
 	[SVQ_DATA_VERSION] = "PRAGMA data_version",
 };
 
