@@ -62,6 +62,7 @@ struct check_env {
 	struct pending_account *const *pending;	/* the server's list, read only */
 	struct check_uid uids[CHECK_UIDS];
 	unsigned long long uids_applied;	/* the view's changes the cache is valid for */
+	long long view_warned;		/* when a stale view was last logged */
 	struct check_rcpts rc;		/* scratch of one decision: no allocation */
 	struct message_record m;
 };

@@ -600,11 +600,16 @@ static int
 check_view_ready(struct check_env *env, unsigned long long connid)
 {
 	char err[512];
+	long long now;
 
 	if (view_refresh(env->view, env->sv, 0, err, sizeof err) == 0)
 		return 0;
-	log_warnx("conn %llu: cannot bring the view in step with the database: %s", connid,
-	    err);
+	/* once a second at most: every query fails alike */
+	if ((now = clock_now()) != env->view_warned) {
+		env->view_warned = now;
+		log_warnx("conn %llu: cannot bring the view in step with the database,"
+		    " answering DEFER: %s", connid, err);
+	}
 	return -1;
 }
 

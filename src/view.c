@@ -33,7 +33,7 @@ struct view_map {
 };
 
 struct view_account {
-	char name[ACCOUNT_NAME_MAX];
+	uint32_t name;			/* at v->names + name */
 	long long last_change;		/* its last account suspension or lift, 0 none */
 	int present;			/* in the accounts table, present */
 	int32_t limits;			/* index in v->limits, -1 none */
@@ -46,13 +46,22 @@ struct view_limits {
 	unsigned char set[DET_COUNT];
 };
 
+/*
+ * A domain's value: its account's index + 1 (0: listed for no account),
+ * and VIEW_LOCAL when it is a local domain.  On cPanel most domains are
+ * both: one map keeps each name once.
+ */
+#define VIEW_LOCAL (1 << 30)
+#define VIEW_OWNER (VIEW_LOCAL - 1)
+
 struct view {
-	struct view_map domains;	/* domain -> account index */
-	struct view_map locals;		/* local domain -> 1 */
+	struct view_map domains;	/* domain -> account index + 1 | VIEW_LOCAL */
 	struct view_map accounts;	/* name -> account index */
 	struct view_map targets;	/* active suspension target -> 1 */
 	struct view_account *acc;
 	size_t nacc, capacc;
+	char *names;			/* the accounts' names, one after another */
+	size_t nnames, capnames;
 	struct view_limits *limits;
 	size_t nlim, caplim;
 	uint64_t gen;			/* the generation last seen */
@@ -229,10 +238,10 @@ view_free(struct view *v)
 	if (v == NULL)
 		return;
 	view_map_free(&v->domains);
-	view_map_free(&v->locals);
 	view_map_free(&v->accounts);
 	view_map_free(&v->targets);
 	free(v->acc);
+	free(v->names);
 	free(v->limits);
 	free(v);
 }
@@ -242,10 +251,9 @@ void
 view_clear(struct view *v)
 {
 	view_map_clear(&v->domains);
-	view_map_clear(&v->locals);
 	view_map_clear(&v->accounts);
 	view_map_clear(&v->targets);
-	v->nacc = v->nlim = 0;
+	v->nacc = v->nlim = v->nnames = 0;
 	v->ok = 0;
 }
 
@@ -273,10 +281,13 @@ view_account_slot(struct view *v, const char *name)
 {
 	int32_t i = view_map_get(&v->accounts, name);
 	struct view_account *a;
+	uint32_t off;
 
 	if (i >= 0)
 		return i;
-	if (strlen(name) >= ACCOUNT_NAME_MAX)
+	if (strlen(name) >= ACCOUNT_NAME_MAX || v->nacc >= VIEW_OWNER)
+		return -1;
+	if ((off = view_arena_add(&v->names, &v->nnames, &v->capnames, name)) == 0)
 		return -1;
 	if (v->nacc == v->capacc) {
 		size_t cap = v->capacc ? v->capacc * 2 : 1024;
@@ -288,37 +299,46 @@ view_account_slot(struct view *v, const char *name)
 	}
 	a = &v->acc[v->nacc];
 	memset(a, 0, sizeof *a);
-	snprintf(a->name, sizeof a->name, "%s", name);
+	a->name = off - 1;
 	a->limits = -1;
 	if (view_map_put(&v->accounts, name, (int32_t)v->nacc) == -1)
 		return -1;
 	return (int32_t)v->nacc++;
 }
 
-int
-view_domain_set(struct view *v, const char *domain, const char *account)
+/* A domain's value set to val: removed when it says nothing. */
+static int
+view_domain_put(struct view *v, const char *domain, int32_t val)
 {
-	int32_t a;
-
-	if (account == NULL) {
+	if (val == 0) {
 		view_map_del(&v->domains, domain);
 		return 0;
 	}
-	if ((a = view_account_slot(v, account)) < 0) {
-		view_map_del(&v->domains, domain);
-		return strlen(account) >= ACCOUNT_NAME_MAX ? 0 : -1;
-	}
-	return view_map_put(&v->domains, domain, a);
+	return view_map_put(&v->domains, domain, val);
+}
+
+/* The account a domain is listed for; NULL: none. */
+int
+view_domain_set(struct view *v, const char *domain, const char *account)
+{
+	int32_t cur = view_map_get(&v->domains, domain), a = -1;
+
+	if (cur < 0)
+		cur = 0;
+	if (account != NULL && (a = view_account_slot(v, account)) < 0 &&
+	    strlen(account) < ACCOUNT_NAME_MAX)
+		return -1;
+	return view_domain_put(v, domain, (cur & VIEW_LOCAL) | (a >= 0 ? a + 1 : 0));
 }
 
 int
 view_local_set(struct view *v, const char *domain, int local)
 {
-	if (!local) {
-		view_map_del(&v->locals, domain);
-		return 0;
-	}
-	return view_map_put(&v->locals, domain, 1);
+	int32_t cur = view_map_get(&v->domains, domain);
+
+	if (cur < 0)
+		cur = 0;
+	return view_domain_put(v, domain, (cur & VIEW_OWNER) | (local ? VIEW_LOCAL : 0));
 }
 
 int
@@ -407,11 +427,11 @@ view_limit_set(struct view *v, const char *account, const char *detector,
 int
 view_domain_owner(const struct view *v, const char *domain, char *account, size_t len)
 {
-	int32_t a = view_map_get(&v->domains, domain);
+	int32_t val = view_map_get(&v->domains, domain);
 
-	if (a < 0)
+	if (val < 0 || (val & VIEW_OWNER) == 0)
 		return 0;
-	snprintf(account, len, "%s", v->acc[a].name);
+	snprintf(account, len, "%s", v->names + v->acc[(val & VIEW_OWNER) - 1].name);
 	return 1;
 }
 
@@ -426,7 +446,9 @@ view_account_exists(const struct view *v, const char *name)
 int
 view_local_domain(const struct view *v, const char *domain)
 {
-	return view_map_get(&v->locals, domain) == 1;
+	int32_t val = view_map_get(&v->domains, domain);
+
+	return val >= 0 && (val & VIEW_LOCAL) != 0;
 }
 
 int
@@ -466,8 +488,9 @@ view_limits_apply(const struct view *v, const char *account, struct detect_limit
 size_t
 view_memory(const struct view *v)
 {
-	const struct view_map *m[] = { &v->domains, &v->locals, &v->accounts, &v->targets };
-	size_t n = v->capacc * sizeof v->acc[0] + v->caplim * sizeof v->limits[0];
+	const struct view_map *m[] = { &v->domains, &v->accounts, &v->targets };
+	size_t n = v->capacc * sizeof v->acc[0] + v->caplim * sizeof v->limits[0] +
+	    v->capnames;
 
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
 		n += m[i]->cap * sizeof(struct view_slot) + m[i]->acap;
