@@ -26,6 +26,8 @@ struct usersock;
 struct view;
 
 #define CONN_INBUF 2048		/* most request lines fit: no allocation */
+#define CONN_OUTBUF 640		/* every reply the policy socket gives fits */
+#define CONN_IDLE_MAX 256	/* freed connections kept for the next ones */
 
 struct conn {
 	unsigned long long id;
@@ -35,12 +37,13 @@ struct conn {
 	struct timeval deadline;	/* read_timeout from accept, not from the last byte */
 	char *in;			/* inbuf, or allocated for a longer line */
 	size_t inlen, incap;
-	char *out;			/* the reply */
+	char *out;			/* the reply: outbuf, or allocated when longer */
 	size_t outlen, outoff;
 	int replied;
 	int dead;
 	TAILQ_ENTRY(conn) entry;
 	char inbuf[CONN_INBUF];
+	char outbuf[CONN_OUTBUF];
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -71,6 +74,8 @@ struct server {
 	struct event *reap;
 	struct conn_list conns;
 	struct conn_list dead;
+	struct conn_list idle;		/* freed, kept for reuse: no allocation per query */
+	int nidle;
 	int nconns;
 	int stopping;
 	unsigned long long next_id;
@@ -92,5 +97,6 @@ void server_pending_done(struct server *srv, const char *account, int ok);
 void conn_accept(struct server *srv, evutil_socket_t fd);
 void conn_close(struct conn *c);
 void conn_reap_cb(evutil_socket_t fd, short what, void *arg);
+void conn_idle_free(struct server *srv);
 
 #endif

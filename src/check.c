@@ -390,18 +390,20 @@ check_detect_facts(struct check_env *env, const struct proto_request *req, int l
 	return 0;
 }
 
-/* Gather the facts of a CHECK; -1 on a store error. */
+/* Gather the facts of a CHECK; -1 with the reason in err. */
 static int
 check_gather(struct check_env *env, const struct proto_request *req, int loopback,
-    struct check_facts *f)
+    struct check_facts *f, char *err, size_t errlen)
 {
 	struct decision_facts *df = &f->df;
 	struct policy_decision pd;
 	const char *account;
 
 	memset(f, 0, sizeof *f);
-	if (check_identify(env, req, &f->id) == -1)
+	if (check_identify(env, req, &f->id) == -1) {
+		snprintf(err, errlen, "the user database cannot be read");
 		return -1;
+	}
 	check_web_identify(env, req, &f->id);
 	if (loopback && f->id.how == HOW_UID)
 		f->id.how = HOW_LOOPBACK_UID;
@@ -426,7 +428,11 @@ check_gather(struct check_env *env, const struct proto_request *req, int loopbac
 	if (!df->whole || df->pending)
 		return 0;
 	policy_verdict(&f->id, &df->policy, df->allow_local_delivery, &pd);
-	return pd.verdict == VERDICT_PASS ? check_detect_facts(env, req, loopback, f) : 0;
+	if (pd.verdict == VERDICT_PASS && check_detect_facts(env, req, loopback, f) == -1) {
+		snprintf(err, errlen, "%s", store_error(env->st));
+		return -1;
+	}
+	return 0;
 }
 
 /* The log line of a decision: refusals at info, the rest at debug. */
@@ -487,10 +493,10 @@ check_decide(struct check_env *env, unsigned long long connid,
 {
 	struct check_facts f;
 	struct decision d;
+	char err[512];
 
-	if (check_gather(env, req, loopback, &f) == -1) {
-		log_warnx("conn %llu: cannot decide, answering DEFER: %s", connid,
-		    store_error(env->st));
+	if (check_gather(env, req, loopback, &f, err, sizeof err) == -1) {
+		log_warnx("conn %llu: cannot decide, answering DEFER: %s", connid, err);
 		out->verdict = VERDICT_DEFER;
 		decision_reply(REPLY_UNAVAILABLE, "", NULL, out->text, sizeof out->text);
 		return;

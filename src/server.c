@@ -582,6 +582,7 @@ server_init_events(struct server *srv)
 	server_view_start(srv);
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->dead);
+	TAILQ_INIT(&srv->idle);
 	signal(SIGPIPE, SIG_IGN);
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
@@ -621,6 +622,7 @@ server_shutdown(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c);
 	conn_reap_cb(-1, 0, srv);
+	conn_idle_free(srv);
 	usersock_stop(srv->us);
 	srv->us = NULL;
 	recorder_stop(srv->rec, server_done_one, srv);
