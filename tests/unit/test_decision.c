@@ -11,8 +11,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "decision.h"
+#include "store.h"
+#include "store_view.h"
 #include "view.h"
 
 static struct identity
@@ -251,6 +256,89 @@ test_view(void **state)
 	view_free(v);
 }
 
+/* SQL on a second connection, as mailabusectl or sqlite3 would write it. */
+static void
+sql(const char *path, const char *text)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, text, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", text, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/*
+ * The view on a throwaway database: loaded whole, then kept in step by
+ * migration 7's change log (each table's triggers), and read whole again
+ * when the log lost entries it had not seen.
+ */
+static void
+test_view_store(void **state)
+{
+	char dir[] = "/tmp/mailabuse-view.XXXXXX", path[128], err[256], acc[64];
+	struct store_view *sv;
+	struct detect_limits lim;
+	struct store *st;
+	struct view *v;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/db", dir);
+	assert_non_null(st = store_open(path, 5000, err, sizeof err));
+	assert_non_null(sv = store_view_open(st, err, sizeof err));
+	assert_non_null(v = view_new());
+	sql(path, "INSERT INTO accounts (name, created_at, updated_at) VALUES ('bob', 1, 1);"
+	    "INSERT INTO domains VALUES ('example.com', 'bob', 'main');"
+	    "INSERT INTO local_domains VALUES ('example.com');"
+	    "INSERT INTO suspensions (target, account, kind, reason, source, created_by,"
+	    " created_at) VALUES ('info@example.com', 'bob', 'mailbox', 'r', 's', 't', 10);");
+	assert_int_equal(view_refresh(v, sv, 0, err, sizeof err), 0);
+	assert_int_equal(view_domain_owner(v, "example.com", acc, sizeof acc), 1);
+	assert_string_equal(acc, "bob");
+	assert_true(view_account_exists(v, "bob"));
+	assert_true(view_local_domain(v, "example.com"));
+	assert_true(view_target_suspended(v, "info@example.com"));
+	/* changes after the load: applied from the log */
+	sql(path, "INSERT INTO suspensions (target, account, kind, reason, source, created_by,"
+	    " created_at) VALUES ('bob', 'bob', 'account', 'r', 's', 't', 20);"
+	    "UPDATE suspensions SET lifted_at = 30 WHERE target = 'info@example.com';"
+	    "INSERT INTO domains VALUES ('shop.test', 'bob', 'addon');"
+	    "DELETE FROM local_domains;"
+	    "UPDATE accounts SET present = 0 WHERE name = 'bob';"
+	    "INSERT INTO limits VALUES ('bob', 'account_messages', 7, 'hold', 1, 'me');");
+	assert_int_equal(view_refresh(v, sv, 1, err, sizeof err), 0);
+	assert_true(view_target_suspended(v, "bob"));
+	assert_false(view_target_suspended(v, "info@example.com"));
+	assert_int_equal(view_last_change(v, "bob"), 20);
+	assert_int_equal(view_domain_owner(v, "shop.test", acc, sizeof acc), 1);
+	assert_false(view_local_domain(v, "example.com"));
+	assert_int_equal(view_domain_owner(v, "example.com", acc, sizeof acc), 1);
+	assert_false(view_account_exists(v, "bob"));
+	memset(&lim, 0, sizeof lim);
+	view_limits_apply(v, "bob", &lim);
+	assert_int_equal(lim.l[DET_ACCOUNT_MESSAGES].value, 7);
+	assert_int_equal(lim.l[DET_ACCOUNT_MESSAGES].action, ACTION_HOLD);
+	/* entries lost before the view saw them: read whole again */
+	sql(path, "UPDATE suspensions SET lifted_at = 40 WHERE target = 'bob';"
+	    "DELETE FROM domains WHERE domain = 'shop.test';"
+	    "DELETE FROM view_changes WHERE id < (SELECT max(id) FROM view_changes);");
+	assert_int_equal(view_refresh(v, sv, 1, err, sizeof err), 0);
+	assert_false(view_target_suspended(v, "bob"));
+	assert_int_equal(view_last_change(v, "bob"), 40);
+	assert_int_equal(view_domain_owner(v, "shop.test", acc, sizeof acc), 0);
+	/* the log gone: the refresh fails and the view says it is stale */
+	sql(path, "ALTER TABLE view_changes RENAME TO away;");
+	assert_int_equal(view_refresh(v, sv, 1, err, sizeof err), -1);
+	assert_false(view_ok(v));
+	view_free(v);
+	store_view_close(sv);
+	store_close(st);
+	snprintf(err, sizeof err, "rm -rf %s", dir);
+	assert_int_equal(system(err), 0);
+}
+
 int
 main(void)
 {
@@ -261,6 +349,7 @@ main(void)
 		cmocka_unit_test(test_not_ours),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_view),
+		cmocka_unit_test(test_view_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
