@@ -36,7 +36,9 @@ static const char *const sv_sql[SVQ_COUNT] = {
 	[SVQ_CHANGES_ALL] = "SELECT account, max(max(created_at, coalesce(lifted_at, 0)))"
 	    " FROM suspensions WHERE kind = 'account' GROUP BY account",
 	[SVQ_LIMITS_ALL] = "SELECT account, detector, action, value FROM limits",
-	[SVQ_LOG_SPAN] = "SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM view_changes",
+	/* each of min and max alone: a seek to one end of the table, not a scan */
+	[SVQ_LOG_SPAN] = "SELECT coalesce((SELECT min(id) FROM view_changes), 0),"
+	    " coalesce((SELECT max(id) FROM view_changes), 0)",
 	[SVQ_LOG] = "SELECT tbl, id, key, key2 FROM view_changes WHERE id > ?1 ORDER BY id",
 	[SVQ_DOMAIN] = "SELECT account FROM domains WHERE domain = ?1",
 	[SVQ_LOCAL] = "SELECT 1 FROM local_domains WHERE domain = ?1",

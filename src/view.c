@@ -628,6 +628,7 @@ view_reload(struct view *v, struct store_view *sv, long long last_id)
 		if (store_view_rows(sv, load[i].q, NULL, 0, load[i].cb, v) != 0)
 			return -1;
 	v->last_id = last_id;
+	v->applied++;		/* what was cached beside the view is stale too */
 	return 0;
 }
 
