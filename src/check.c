@@ -410,7 +410,7 @@ check_gather(struct check_env *env, const struct proto_request *req, int loopbac
 	df->id = &f->id;
 	df->whole = strcmp(req->ctx, "local") == 0 || strcmp(req->stage, "data") == 0;
 	df->allow_local_delivery = env->cfg->policy_allow_local_delivery;
-	df->web_hold = env->cfg->policy_web_action_choice == WEB_ACTION_HOLD;
+	df->web_hold = env->cfg->policy_web_action_choice == CONFIG_WEB_HOLD;
 	f->ours = f->id.kind == IDENTITY_ACCOUNT || f->id.kind == IDENTITY_MAILBOX;
 	if (!f->ours)
 		return 0;
@@ -546,10 +546,10 @@ check_route(struct check_env *env, unsigned long long connid, const struct proto
 	    " policy.redirect_action=%s", connid, rcpt, parent, id.account,
 	    id.mailbox[0] ? " mailbox=" : "", id.mailbox, acc ? "account" : "mailbox",
 	    env->cfg->policy_redirect_action);
-	if (action == REDIRECT_PASS)
+	if (action == CONFIG_REDIRECT_PASS)
 		return;
-	out->verdict = action == REDIRECT_FAIL ? VERDICT_REFUSE : VERDICT_DEFER;
-	decision_reply(action == REDIRECT_FAIL ? REPLY_ROUTE_REFUSE : REPLY_ROUTE_DEFER,
+	out->verdict = action == CONFIG_REDIRECT_FAIL ? VERDICT_REFUSE : VERDICT_DEFER;
+	decision_reply(action == CONFIG_REDIRECT_FAIL ? REPLY_ROUTE_REFUSE : REPLY_ROUTE_DEFER,
 	    id.account, NULL, out->text, sizeof out->text);
 }
 
@@ -633,15 +633,15 @@ check_request(struct check_env *env, unsigned long long connid,
 	lo = check_loopback(env, connid, req, uid, sizeof uid);
 	if (lo == LOOPBACK_UNKNOWN) {
 		switch (env->cfg->policy_loopback_unknown_choice) {
-		case LOOPBACK_UNKNOWN_DEFER:
+		case CONFIG_LOOPBACK_DEFER:
 			out->verdict = VERDICT_DEFER;
 			decision_reply(REPLY_LOOPBACK_DEFER, "", NULL, out->text, sizeof out->text);
 			break;
-		case LOOPBACK_UNKNOWN_REFUSE:
+		case CONFIG_LOOPBACK_REFUSE:
 			out->verdict = VERDICT_REFUSE;
 			decision_reply(REPLY_LOOPBACK_REFUSE, "", NULL, out->text, sizeof out->text);
 			break;
-		case LOOPBACK_UNKNOWN_PASS:
+		case CONFIG_LOOPBACK_PASS:
 		default:
 			break;
 		}

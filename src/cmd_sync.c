@@ -25,6 +25,7 @@
 #include "cpanel.h"
 #include "ctl.h"
 #include "identity.h"
+#include "priv.h"
 #include "str.h"
 
 struct sync_account {
@@ -894,6 +895,8 @@ cmd_sync(struct ctl *c, int argc, char **argv)
 	if (ss.only != NULL && !identity_account_name_valid(ss.only))
 		return ctl_usage_error("sync: --account %s: not a valid account name", ss.only);
 	ss.only_len = ss.only != NULL ? strlen(ss.only) : 0;
+	if (ss.only == NULL)
+		priv_background();	/* a full sync must not slow the daemon's answers */
 	if (c->json && (ss.json = json_array()) == NULL)
 		return ctl_json_print(NULL);
 	if ((r = ctl_store(c)) != 0)
