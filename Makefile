@@ -53,12 +53,12 @@ LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
-PURE = duration proto identity policy cpanel detect str
+PURE = duration proto identity policy cpanel detect str decision
 # The store: its core (store.c) and one file for each thing it keeps.
 STORE = store store_account store_suspension store_complaint store_outbox store_audit \
-	store_limits store_sync store_outgoing store_record
+	store_limits store_sync store_outgoing store_record store_view
 COMMON = $(PURE) log config clock $(STORE) notify notify_exec notices lifecycle priv
-DAEMON = mailabused server conn check selfservice usersock recorder sockdiag
+DAEMON = mailabused server conn check view selfservice usersock recorder sockdiag
 CTL = ctl ctl_args ctl_util ctl_user cmd_sync cmd_suspend cmd_status cmd_list cmd_history cmd_complaint cmd_unblock \
 	cmd_expire cmd_limits cmd_top cmd_transfer cmd_doctor cmd_frozen
 
@@ -68,7 +68,7 @@ BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
 # The store's: one a file of the store, each on a throwaway database.
 STORE_TESTS = store_core store_account store_suspension store_complaint store_outbox \
 	store_audit store_limits store_sync store_outgoing store_record
-UNIT_TESTS = duration proto identity policy unblock cpanel config detect str notify \
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect str notify decision \
 	$(STORE_TESTS)
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
@@ -116,6 +116,10 @@ $(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log dete
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_notify: $(BUILD)/test_notify.o $(call obj,notify_exec)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+# the view links the store's side of it (store_view.c), unused by the test
+$(BUILD)/test_decision: $(BUILD)/test_decision.o $(call obj,$(PURE) view $(STORE))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_store_%: $(BUILD)/test_store_%.o $(call obj,$(STORE))
