@@ -54,9 +54,9 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str
-COMMON = $(PURE) log config clock store notify notices lifecycle priv
-DAEMON = mailabused server conn check selfservice usersock recorder sockdiag
-CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen
+COMMON = $(PURE) log config clock store notify notices lifecycle priv metrics stats
+DAEMON = mailabused server conn check selfservice usersock recorder sockdiag scrape
+CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen cmd_stats
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 

@@ -63,6 +63,8 @@ int cmd_limits(struct ctl *c, int argc, char **argv);
 /* cmd_transfer.c */
 int cmd_export(struct ctl *c, int argc, char **argv);
 int cmd_import(struct ctl *c, int argc, char **argv);
+/* cmd_stats.c */
+int cmd_stats(struct ctl *c, int argc, char **argv);
 /* cmd_doctor.c */
 int cmd_doctor(struct ctl *c, int argc, char **argv);
 

@@ -16,6 +16,7 @@
 #include "detect.h"
 #include "identity.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "recorder.h"
 #include "server.h"
@@ -401,6 +402,7 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 		check_copy(m->reason, sizeof m->reason, why);
 		log_info("conn %llu: account=%s source=%s: over a limit, %s: %s", connid,
 		    m->account, m->source, detect_action_name(trip.action), why);
+		metrics_detect_add((int)trip.det, (int)trip.action);
 		switch (trip.action) {
 		case ACTION_HOLD:
 			*v = VERDICT_HOLD;

@@ -63,6 +63,7 @@ static const struct {
 	{ "doctor", cmd_doctor, 0, "doctor [--exim-user USER] [--exim PATH] [--exim-config FILE]"
 	    " [--cron-file FILE] [--json]" },
 	{ "frozen", cmd_frozen, 0, "frozen [--release] [--json] [--exim PATH] [--exim-config FILE]" },
+	{ "stats", cmd_stats, 0, "stats [--json]" },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 

@@ -191,6 +191,7 @@ enum stmt_id {
 	S_HOST_UPSERT, S_HOST_FIRST, S_MSG_OUTCOME, S_LIMITS_GET, S_LIMIT_SET, S_LIMIT_DELETE,
 	S_HIST_SOURCES, S_HIST_DOMAINS, S_HIST_HOSTS, S_TOP, S_RECENT, S_PURGE_HOSTS,
 	S_OUT_STAGE, S_OUT_CHANGES, S_OUT_DELETE, S_OUT_UPSERT, S_OUT_GET,
+	S_STATS,
 	S_COUNT
 };
 
@@ -418,6 +419,14 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " FROM suspensions WHERE target IN (?1, ?2) AND lifted_at IS NULL",
 	[S_LAST_AUDIT] = "SELECT coalesce(max(at), 0) FROM audit WHERE account = ?1"
 	    " AND action IN (?2, ?3)",
+	/* accounts active, suspended, removed (not suspended); notices queued, sent, failed */
+	[S_STATS] = "SELECT coalesce(sum(present = 1 AND NOT susp), 0), coalesce(sum(susp), 0),"
+	    " coalesce(sum(present = 0 AND NOT susp), 0),"
+	    " (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL),"
+	    " (SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL),"
+	    " (SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL)"
+	    " FROM (SELECT present, EXISTS (SELECT 1 FROM suspensions s WHERE s.target = a.name"
+	    "  AND s.lifted_at IS NULL) AS susp FROM accounts a)",
 	[S_SYNC_COUNTS] = "SELECT (SELECT count(*) FROM accounts WHERE present = 1),"
 	    " (SELECT count(*) FROM accounts WHERE present = 1"
 	    "  AND name NOT IN (SELECT name FROM temp.sync_accounts)),"
@@ -2003,6 +2012,29 @@ store_sync_counts(struct store *st, long long *present, long long *removed, long
 		*present = sqlite3_column_int64(s, 0);
 		*removed = sqlite3_column_int64(s, 1);
 		*staged = sqlite3_column_int64(s, 2);
+		store_done(s);
+	}
+	return r == 1 ? 0 : -1;
+}
+
+/*
+ * For the metrics: accounts by state (active, suspended, removed: a
+ * removed account still suspended counts as suspended) in accounts[3],
+ * the outbox's notices by state (queued, sent, failed) in notices[3].
+ */
+int
+store_stats(struct store *st, long long accounts[3], long long notices[3])
+{
+	sqlite3_stmt *s = store_stmt(st, S_STATS);
+	int r;
+
+	if (s == NULL)
+		return -1;
+	if ((r = store_step_one(st, s, "stats")) == 1) {
+		for (int i = 0; i < 3; i++) {
+			accounts[i] = sqlite3_column_int64(s, i);
+			notices[i] = sqlite3_column_int64(s, 3 + i);
+		}
 		store_done(s);
 	}
 	return r == 1 ? 0 : -1;
