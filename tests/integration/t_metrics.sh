@@ -127,6 +127,17 @@ exec 3>&-
 expect_eq "refused at the cap: counted" 1 \
     "$(value 'mailabuse_connections_refused_total{socket="policy",reason="cap"}')"
 
+# The user socket's per-uid cap (4, root exempt): a fifth connection of nobody's.
+as_nobody() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
+exec 3> >(as_nobody "$BUILD/mabclient" -H 4 "$USOCK" >"$T/uhold.out")
+wait_until 10 grep -q '^held 4' "$T/uhold.out"
+expect_eq "user socket, over the per-uid cap: turned away" "DEFER 4.3.2 too many connections from your uid" \
+    "$(as_nobody "$BUILD/mabclient" -q "$USOCK" PING)"
+exec 3>&-
+check "refused at the per-uid cap: counted" wait_until 10 counter_is \
+    'mailabuse_connections_refused_total{socket="user",reason="uid"}' 1
+check "... and the held ones timed out or were closed" wait_until 10 grep -q '^3:' "$T/uhold.out"
+
 # A detector's action: bob's mailbox limit lowered to 1 message an hour.
 ctl limits bob account_messages=1/defer --reason "metrics test" >/dev/null
 expect_eq "over a detector's limit: DEFER" DEFER "$(q CHECK ctx=smtp stage=data \
@@ -161,6 +172,32 @@ ctl stats --json >"$T/stats.json"
 expect_eq "stats --json: a counter's value" '["daemon",null,1]' "$(jq -c '[.source, .daemon_error,
     (.metrics[] | select(.name == "mailabuse_verdicts_total" and .labels.context == "rcpt"
     and .labels.verdict == "refuse") | .value)]' "$T/stats.json")"
+
+# Out of descriptors: accept pauses, and says so in the counter once it
+# can be scraped again.
+daemon_stop
+start_emfile() {
+    local i
+    for i in 1 2 3 4 5; do
+        PORT=$(free_port)
+        MAX_CONNECTIONS=200 metrics_conf "127.0.0.1:$PORT"
+        ( ulimit -n 48; exec "$BUILD/mailabused" -f -c "$T/mailabused.conf" >>"$T/daemon.log" 2>&1 ) &
+        DAEMON_PID=$!
+        wait_until 10 ping_ok && return 0
+        daemon_stop
+    done
+    return 1
+}
+check "daemon starts with 48 descriptors" start_emfile
+URL=http://127.0.0.1:$PORT/metrics
+exec 3> >("$BUILD/mabclient" -H 60 "$SOCK" >"$T/hold.out")
+wait_until 10 grep -q '^held 60' "$T/hold.out"
+check "EMFILE is logged" wait_until 10 grep -q 'accept: Too many open files; pausing' "$T/daemon.log"
+exec 3>&-
+wait_until 10 grep -q '^59:' "$T/hold.out"
+check "EMFILE on the policy socket: counted" wait_until 10 scrape
+emfile=$(value 'mailabuse_connections_refused_total{socket="policy",reason="emfile"}')
+if [ "${emfile:-0}" -ge 1 ]; then pass "emfile counted ($emfile pauses)"; else fail "emfile counted" "got: $emfile"; fi
 
 # --- a real Prometheus server scraping the daemon (the plain pass only:
 # it runs none of our code, and is heavy)
