@@ -251,7 +251,7 @@ int
 cmd_stats(struct ctl *c, int argc, char **argv)
 {
 	struct metrics_db db;
-	char why[512] = "", *text = NULL;
+	char why[1024] = "", cause[512], *text = NULL;
 	const char *from;
 	json_t *arr = NULL, *doc;
 	int r;
@@ -261,9 +261,12 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 	else if (argc != 1)
 		return ctl_usage_error("usage: stats [--json]");
 	if (c->cfg.metrics_listen[0] != '\0') {
-		if ((text = stats_fetch(c->cfg.metrics_listen, why, sizeof why)) == NULL)
-			fprintf(stderr, "mailabusectl: stats: the daemon does not answer at %s: %s;"
-			    " the database's figures only\n", c->cfg.metrics_listen, why);
+		if ((text = stats_fetch(c->cfg.metrics_listen, cause, sizeof cause)) == NULL) {
+			snprintf(why, sizeof why, "the daemon does not answer at %s: %s",
+			    c->cfg.metrics_listen, cause);
+			fprintf(stderr, "mailabusectl: stats: %s; the database's figures only\n",
+			    ctl_esc(why));
+		}
 	} else
 		snprintf(why, sizeof why, "metrics.listen is off");
 	from = text != NULL ? "daemon" : "database";
@@ -282,8 +285,8 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 		return ctl_json_print(NULL);
 	}
 	if (!c->json)
-		printf("# figures from the %s%s%s%s\n", from, text != NULL && *why != '\0' ? " (" : "",
-		    *why != '\0' ? ctl_esc(why) : "", *why != '\0' ? ")" : "");
+		printf("# figures from the %s%s%s%s\n", from, *why != '\0' ? " (" : "", ctl_esc(why),
+		    *why != '\0' ? ")" : "");
 	if (stats_samples(text, arr) == -1) {
 		fprintf(stderr, "mailabusectl: stats: the daemon's figures are not in Prometheus's"
 		    " text format\n");

@@ -57,6 +57,12 @@ expect_match "build info" '^mailabuse_build_info\{version="0\.1\.0"\} 1$' "$(cat
 daemon_stop
 expect_eq "the daemon stops cleanly" 0 "$DAEMON_STATUS"
 check "the metrics socket is removed at stop" test ! -e "$T/run/metrics.sock"
+ctl stats --json >"$T/stats.json" 2>"$T/stats.err"
+expect_eq "stats with the daemon down: the database's figures, and why" \
+    '["database",true,1]' "$(jq -c '[.source, (.daemon_error | test("does not answer at")),
+    (.metrics[] | select(.name == "mailabuse_accounts" and .labels.state == "suspended") | .value)]' \
+    "$T/stats.json")"
+expect_match "... said on stderr" 'stats: the daemon does not answer at .*metrics.sock' "$(cat "$T/stats.err")"
 
 # --- on a loopback port: known traffic, then each counter
 start_on_port() {
