@@ -54,14 +54,14 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str
-COMMON = $(PURE) log config clock store notify notices lifecycle priv metrics stats
+COMMON = $(PURE) log config clock store notify notify_exec notices lifecycle priv metrics stats
 DAEMON = mailabused server conn check selfservice usersock recorder sockdiag scrape
 CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen cmd_stats
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy unblock cpanel config detect str
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect str notify
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -105,6 +105,9 @@ $(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect str)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/test_notify: $(BUILD)/test_notify.o $(call obj,notify_exec)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))

@@ -662,7 +662,7 @@ doctor_exim_events(struct doctor *d)
 {
 	char action[4096];
 
-	if (d->c->cfg.detect_limit[6] == 0)
+	if (d->c->cfg.detect_limit[DET_BOUNCE] == 0)
 		return;		/* detect.bounce_percent = 0: not needed */
 	if (d->exim_bp == NULL) {
 		doctor_report(d, "exim events", 0, "cannot read Exim's configuration (%s)",
