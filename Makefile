@@ -1,7 +1,7 @@
 # mailabuse: plain make with pkg-config.
 #   make                 build mailabused and mailabusectl
-#   make check           unit and integration tests, plain and under ASan+UBSan,
-#                        and each fuzz target briefly
+#   make check           unit tests, the layering check (tests/layers), integration
+#                        tests, plain and under ASan+UBSan, and each fuzz target briefly
 #   make fuzz            each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make SANITIZE=1 ...  build (or test) with AddressSanitizer and UBSan
 #   make run             run mailabused in the foreground on ./state
@@ -56,7 +56,8 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 PURE = duration proto identity policy cpanel detect str
 COMMON = $(PURE) log config clock store notify notify_exec notices lifecycle priv metrics stats
 DAEMON = mailabused server conn check selfservice usersock recorder sockdiag scrape
-CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen cmd_stats
+CTL = ctl ctl_args ctl_util ctl_user cmd_sync cmd_suspend cmd_status cmd_list cmd_history cmd_complaint cmd_unblock \
+	cmd_expire cmd_limits cmd_top cmd_transfer cmd_doctor cmd_frozen cmd_stats
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
@@ -123,7 +124,11 @@ unit: $(UNIT_BINS)
 integration: $(BINS) $(BUILD)/mabclient
 	tests/integration/run.sh $(BUILD)
 
-check-one: unit integration
+# No object uses a symbol of a layer above its own (tests/layers, from nm).
+layers: $(BINS)
+	sh tests/layers.sh $(BUILD)
+
+check-one: unit layers integration
 
 # The whole suite: a plain build, then the same tests under ASan and UBSan,
 # then each fuzz target for a few seconds.
@@ -258,7 +263,7 @@ rpm:
 	    contrib/rpm/mailabuse.spec
 	ls build-rpm/RPMS/*/mailabuse-$(VERSION)-*.rpm
 
-.PHONY: all unit integration check check-one run install uninstall clean bench bench-long fuzz \
+.PHONY: all unit integration layers check check-one run install uninstall clean bench bench-long fuzz \
 	fuzz-check deb rpm
 
 $(BUILD)/mabclient: tests/integration/mabclient.c $(call obj,proto)

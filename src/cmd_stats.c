@@ -248,7 +248,7 @@ stats_samples(char *text, json_t *arr)
 }
 
 int
-cmd_stats(struct ctl *c, int argc, char **argv)
+cmd_stats(struct ctl *c, const struct ctl_args *a)
 {
 	struct metrics_db db;
 	char why[1024] = "", cause[512], *text = NULL;
@@ -256,10 +256,7 @@ cmd_stats(struct ctl *c, int argc, char **argv)
 	json_t *arr = NULL, *doc;
 	int r;
 
-	if (argc == 2 && strcmp(argv[1], "--json") == 0)
-		c->json = 1;
-	else if (argc != 1)
-		return ctl_usage_error("usage: stats [--json]");
+	(void)a;
 	if (c->cfg.metrics_listen[0] != '\0') {
 		if ((text = stats_fetch(c->cfg.metrics_listen, cause, sizeof cause)) == NULL) {
 			snprintf(why, sizeof why, "the daemon does not answer at %s: %s",

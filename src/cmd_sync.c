@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -848,32 +847,14 @@ sync_outgoing_cb(void *arg, const char *account, const char *old_state,
 }
 
 int
-cmd_sync(struct ctl *c, int argc, char **argv)
+cmd_sync(struct ctl *c, const struct ctl_args *a)
 {
 	struct sync_state ss = { .c = c };
 	int r;
-
-	static const struct option opts[] = {
-		{ "account", required_argument, NULL, 'a' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
 	char only[ACCOUNT_NAME_MAX];
-	int ch, force = 0;
+	int force = ctl_args_has(a, "force");
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'a')
-			ss.only = ctl_account_arg(optarg, only, sizeof only);
-		else if (ch == 'f')
-			force = 1;
-		else if (ch == 'j')
-			c->json = 1;
-		else
-			return EX_USAGE;
-	}
-	if (optind != argc)
-		return ctl_usage_error("usage: sync [--account USER] [--force] [--json]");
+	ss.only = ctl_account_arg(ctl_args_get(a, "account"), only, sizeof only);
 	if (ss.only != NULL && !identity_account_name_valid(ss.only))
 		return ctl_usage_error("sync: --account %s: not a valid account name", ss.only);
 	ss.only_len = ss.only != NULL ? strlen(ss.only) : 0;
