@@ -261,6 +261,7 @@ int store_sync_counts(struct store *st, long long *present, long long *removed,
 int store_sync_guard(struct store *st, struct sync_guard *g);
 int store_sync_suspended_losses(struct store *st, const char *account, store_loss_cb cb,
     void *arg);
+int store_stats(struct store *st, long long accounts[3], long long notices[3]);
 int store_busy(struct store *st);
 int store_set_synchronous(struct store *st, int full);
 /* mailabusectl export and import: one account's record, as JSON rows. */

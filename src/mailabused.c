@@ -19,6 +19,7 @@
 #include "detect.h"
 #include "notify.h"
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "recorder.h"
 #include "server.h"
@@ -56,6 +57,12 @@ listen_undo(struct server *srv)
 		close(srv->user_fd);	/* its thread is not started yet */
 		srv->user_fd = -1;
 		unlink(srv->cfg->user_socket_path);
+	}
+	if (srv->metrics_fd != -1) {
+		close(srv->metrics_fd);
+		srv->metrics_fd = -1;
+		if (srv->cfg->metrics_listen[0] == '/')
+			unlink(srv->cfg->metrics_listen);
 	}
 }
 
@@ -263,6 +270,7 @@ main(int argc, char **argv)
 	/* after daemon(): a thread does not survive fork */
 	if ((srv.rec = recorder_start(conf, srv.done_pipe[1], err, sizeof err)) == NULL)
 		fatalx("cannot start the writer: %s", err);
+	metrics_started(clock_now());
 	server_init_events(&srv);
 	log_info("mailabused %s listening on %s, database %s, as user %s", MAILABUSE_VERSION,
 	    cfg->policy_socket_path, cfg->database_path, priv_user_name());

@@ -142,3 +142,37 @@ store_account_domains(struct store *st, const char *name,
 	store_bind_text(s, ":account", name);
 	return store_walk(st, s, store_domain_row_cb, &w);
 }
+
+/* accounts active, suspended, removed (not suspended); notices queued, sent, failed */
+static const struct store_sql q_stats = { "stats",
+	"SELECT coalesce(sum(present = 1 AND NOT susp), 0) AS active,"
+	" coalesce(sum(susp), 0) AS suspended,"
+	" coalesce(sum(present = 0 AND NOT susp), 0) AS removed,"
+	" (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL) AS queued,"
+	" (SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL) AS sent,"
+	" (SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL) AS failed"
+	" FROM (SELECT present, EXISTS (SELECT 1 FROM suspensions s WHERE s.target = a.name"
+	"  AND s.lifted_at IS NULL) AS susp FROM accounts a)" };
+
+/*
+ * For the metrics: accounts by state (active, suspended, removed: a
+ * removed account still suspended counts as suspended) in accounts[3],
+ * the outbox's notices by state (queued, sent, failed) in notices[3].
+ */
+int
+store_stats(struct store *st, long long accounts[3], long long notices[3])
+{
+	static const char *const acol[3] = { "active", "suspended", "removed" };
+	static const char *const ncol[3] = { "queued", "sent", "failed" };
+	struct store_stmt *s = store_prepare(st, &q_stats);
+	int r;
+
+	if ((r = store_one(st, s)) == 1) {
+		for (int i = 0; i < 3; i++) {
+			accounts[i] = store_col_int(s, acol[i]);
+			notices[i] = store_col_int(s, ncol[i]);
+		}
+		store_reset(s);
+	}
+	return r == 1 ? 0 : -1;
+}
