@@ -41,6 +41,7 @@ enum store_view_query {
 	SVQ_CHANGE,		/* last change of account ?1's account suspensions */
 	SVQ_LIMITS,		/* account, detector, action, value: limits of account ?1 */
 	SVQ_DATA_VERSION,	/* PRAGMA data_version */
+	SVQ_SIZES,		/* domains + local domains, accounts: to size the maps */
 	SVQ_COUNT
 };
 

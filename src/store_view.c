@@ -48,6 +48,8 @@ static const char *const sv_sql[SVQ_COUNT] = {
 	    " FROM suspensions WHERE account = ?1 AND kind = 'account'",
 	[SVQ_LIMITS] = "SELECT account, detector, action, value FROM limits WHERE account = ?1",
 	[SVQ_DATA_VERSION] = "PRAGMA data_version",
+	[SVQ_SIZES] = "SELECT (SELECT count(*) FROM domains) + (SELECT count(*) FROM local_domains),"
+	    " (SELECT count(*) FROM accounts)",
 };
 
 struct store_view {

@@ -218,6 +218,29 @@ view_map_clear(struct view_map *m)
 	m->alen = 0;
 }
 
+/* Room for n keys without growing: a first load does not rehash as it goes. */
+static int
+view_map_reserve(struct view_map *m, long long n)
+{
+	uint32_t cap = 1024;
+
+	while ((long long)cap * 3 < n * 4 && cap < (1u << 30))
+		cap *= 2;
+	return cap > m->cap ? view_map_resize(m, cap) : 0;
+}
+
+/* The maps sized for the tables' rows, from their counts. */
+static int
+view_sizes_cb(void *arg, const struct store_view_row *r)
+{
+	struct view *v = arg;
+
+	if (view_map_reserve(&v->domains, r->n[0]) == -1 ||
+	    view_map_reserve(&v->accounts, r->n[1]) == -1)
+		return -1;
+	return 0;
+}
+
 static void
 view_map_free(struct view_map *m)
 {
@@ -624,6 +647,8 @@ view_reload(struct view *v, struct store_view *sv, long long last_id)
 	};
 
 	view_clear(v);
+	if (store_view_rows(sv, SVQ_SIZES, NULL, 0, view_sizes_cb, v) != 0)
+		return -1;
 	for (size_t i = 0; i < sizeof load / sizeof load[0]; i++)
 		if (store_view_rows(sv, load[i].q, NULL, 0, load[i].cb, v) != 0)
 			return -1;
