@@ -54,7 +54,7 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str
-COMMON = $(PURE) log config clock store notify notices lifecycle priv
+COMMON = $(PURE) log config clock store history notify notices lifecycle priv
 DAEMON = mailabused server conn check selfservice usersock recorder sockdiag
 CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen
 

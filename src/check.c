@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "detect.h"
+#include "history.h"
 #include "identity.h"
 #include "log.h"
 #include "policy.h"
@@ -386,7 +387,7 @@ check_detect(struct server *srv, unsigned long long connid, const struct check_r
 	dm.rcpt_hashes = rc->hashes;
 	dm.n_rcpt_hashes = rc->n_hashes;
 	if (dm.mailbox[0] != '\0' && m->ip[0] != '\0') {
-		if ((r = store_host_first_seen(srv->st, dm.mailbox, m->ip, &first)) == -1)
+		if ((r = history_host_first_seen(srv->hist, dm.mailbox, m->ip, &first)) == -1)
 			return -1;
 		dm.host = detect_hash(m->ip);
 		dm.host_new = r == 0 || first >= now - DETECT_WINDOW;

@@ -12,6 +12,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "history.h"
 #include "lifecycle.h"
 #include "notify.h"
 
@@ -77,7 +78,7 @@ int
 cmd_expire(struct ctl *c, int argc, char **argv)
 {
 	struct pending p = { NULL, 0, 0 };
-	long long closed = 0, purged = 0;
+	long long closed = 0, purged = 0, n = 0;
 	int r, queued = 0, sent = 0, failed = 0, given_up = 0;
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
@@ -131,6 +132,13 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 	    c->now - c->cfg.retention_records, &purged) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "expire");
+	if ((r = ctl_history(c)) != 0)
+		return r;
+	if (history_begin(c->hist) == -1 ||
+	    history_purge(c->hist, c->now - c->cfg.retention_messages, &n) == -1 ||
+	    history_commit(c->hist) == -1)
+		return ctl_history_error(c, "expire");
+	purged += n;
 	if (c->json)
 		return ctl_json_print(json_pack("{s:I, s:i, s:i, s:i, s:i, s:I}",
 		    "complaint_windows_ended", (json_int_t)closed, "eligibility_notices_queued",

@@ -11,6 +11,7 @@
 
 #include "ctl.h"
 #include "detect.h"
+#include "history.h"
 #include "lifecycle.h"
 
 struct limits_view {
@@ -194,10 +195,13 @@ cmd_limits(struct ctl *c, int argc, char **argv)
 		if (!c->json)
 			printf("%s: %s\n", a.name, ctl_esc(detail));
 	}
-	if (store_commit(c->st) == -1 || limits_load(c, a.name, &lv) == -1 ||
-	    store_history_sources(c->st, a.name, c->now - DETECT_WINDOW, -1, 1000, hour_cb,
-	    &use) == -1)
+	if (store_commit(c->st) == -1 || limits_load(c, a.name, &lv) == -1)
 		goto dberr;
+	if ((r = ctl_history(c)) != 0 || history_sources(c->hist, a.name,
+	    c->now - DETECT_WINDOW, -1, 1000, hour_cb, &use) == -1) {
+		json_decref(changes);
+		return r != 0 ? r : ctl_history_error(c, "limits");
+	}
 	arr = json_array();
 	if (!c->json)
 		printf("%-18s %-16s %-8s %s\n", "DETECTOR", "LIMIT", "FROM", "LAST HOUR");
@@ -261,9 +265,9 @@ top_cb(void *arg, const struct source_stats *x)
 	long long pm = 0, pr = 0;
 
 	if (limits_load(tc->c, x->account, &lv) == -1 ||
-	    store_history_sources(tc->c->st, x->account, tc->c->now - DETECT_WINDOW, -1, 1000,
+	    history_sources(tc->c->hist, x->account, tc->c->now - DETECT_WINDOW, -1, 1000,
 	    hour_cb, &use) == -1 ||
-	    store_history_sources(tc->c->st, x->account, x->first_at, -1, 1, top_busiest_cb,
+	    history_sources(tc->c->hist, x->account, x->first_at, -1, 1, top_busiest_cb,
 	    &busiest) == -1) {
 		json_decref(o);
 		return -1;
@@ -316,12 +320,12 @@ cmd_top(struct ctl *c, int argc, char **argv)
 	}
 	if (argc != optind)
 		return ctl_usage_error("top: no arguments expected");
-	if ((r = ctl_store(c)) != 0)
+	if ((r = ctl_history(c)) != 0)
 		return r;
 	tc.arr = json_array();
-	if (store_top_accounts(c->st, c->now - since, limit, top_cb, &tc) == -1) {
+	if (history_top_accounts(c->hist, c->now - since, limit, top_cb, &tc) == -1) {
 		json_decref(tc.arr);
-		return ctl_db_error(c, "top");
+		return ctl_history_error(c, "top");
 	}
 	if (c->json)
 		return ctl_json_print(tc.arr);

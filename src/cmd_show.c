@@ -10,6 +10,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "history.h"
 #include "lifecycle.h"
 
 /* Parse [--json] [--state S] [--limit N] and the positional arguments. */
@@ -88,16 +89,19 @@ show_fetch(struct ctl *c, const char *verb, const char *name, long long limit,
 	}
 	if (name == NULL)
 		return ctl_usage_error("%s: name the account", verb);
-	if ((r = ctl_store(c)) != 0)
+	if ((r = strcmp(verb, "STATUS") == 0 ? ctl_store(c) : ctl_history(c)) != 0)
 		return r;
 	if (strcmp(verb, "STATUS") == 0)
 		*j = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
 	else
-		*j = lifecycle_history(c->st, name, c->now - since, c->now, limit, -1, &rc);
+		*j = lifecycle_history(c->st, c->hist, name, c->now - since, c->now, limit, -1,
+		    &rc);
 	if (rc == LC_NOT_FOUND) {
 		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(name));
 		return EX_NOINPUT;
 	}
+	if (rc != LC_OK && c->hist != NULL && history_error(c->hist)[0] != '\0')
+		return ctl_history_error(c, verb);
 	if (rc != LC_OK)
 		return ctl_db_error(c, verb);
 	return 0;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "history.h"
 #include "identity.h"
 #include "lifecycle.h"
 
@@ -48,7 +49,11 @@ transfer_record(struct ctl *c, const struct account *a, int with_history)
 	for (size_t i = 0; i < TRANSFER_NTABLES; i++) {
 		if (transfer_tables[i].history && !with_history)
 			continue;
-		if ((rows = store_record_rows(c->st, transfer_tables[i].table, a->name)) == NULL) {
+		/* the history's rows from its own file (ctl_history opened it) */
+		rows = transfer_tables[i].history ?
+		    history_record_rows(c->hist, transfer_tables[i].table, a->name) :
+		    store_record_rows(c->st, transfer_tables[i].table, a->name);
+		if (rows == NULL) {
 			json_decref(rec);
 			return NULL;
 		}
@@ -136,7 +141,7 @@ cmd_export(struct ctl *c, int argc, char **argv)
 	if (argc - optind != 1)
 		return ctl_usage_error("usage: export ACCOUNT [--with-history] [--output FILE] [--json]");
 	name = ctl_account_arg(argv[optind], lower, sizeof lower);
-	if ((r = ctl_store(c)) != 0)
+	if ((r = history ? ctl_history(c) : ctl_store(c)) != 0)
 		return r;
 	if (store_read_begin(c->st) == -1)
 		return ctl_db_error(c, "export");
@@ -152,6 +157,8 @@ cmd_export(struct ctl *c, int argc, char **argv)
 	store_read_end(c->st);
 	if (rec == NULL) {
 		json_decref(status);
+		if (c->hist != NULL && history_error(c->hist)[0] != '\0')
+			return ctl_history_error(c, "export");
 		return ctl_db_error(c, "export");
 	}
 	if (gethostname(host, sizeof host) == -1)
@@ -276,7 +283,7 @@ cmd_import(struct ctl *c, int argc, char **argv)
 	json_t *doc, *rec, *cur = NULL, *cmp_file = NULL, *cmp_cur = NULL, *ids = NULL;
 	json_error_t jerr;
 	struct account a;
-	long long rows = 0, history_rows = 0;
+	long long rows = 0, history_rows = 0, n_messages = 0, n_hosts = 0;
 	int ch, force = 0, history = 0, r, same, replaced = 0;
 
 	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
@@ -328,11 +335,12 @@ cmd_import(struct ctl *c, int argc, char **argv)
 		json_object_del(rec, "messages");
 		json_object_del(rec, "mailbox_hosts");
 	}
-	if ((r = ctl_store(c)) != 0) {
+	if ((r = history ? ctl_history(c) : ctl_store(c)) != 0) {
 		json_decref(doc);
 		return r;
 	}
-	if (store_begin(c->st) == -1) {
+	/* the history first: a failure after it leaves rows that the next import skips */
+	if (store_begin(c->st) == -1 || (history && history_begin(c->hist) == -1)) {
 		json_decref(doc);
 		return ctl_db_error(c, "import");
 	}
@@ -390,12 +398,18 @@ cmd_import(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 	/* audit and history: rows already here (a second import) are not added again */
-	if (transfer_insert(c, rec, "audit", 1, ids, &rows) == -1 ||
-	    transfer_insert(c, rec, "messages", 1, ids, &history_rows) == -1 ||
-	    transfer_insert(c, rec, "mailbox_hosts", 1, ids, &history_rows) == -1) {
+	if (transfer_insert(c, rec, "audit", 1, ids, &rows) == -1) {
 		r = ctl_db_error(c, "import");
 		goto out;
 	}
+	if (history && (history_record_import(c->hist, "messages", as,
+	    json_object_get(rec, "messages"), &n_messages) == -1 ||
+	    history_record_import(c->hist, "mailbox_hosts", as,
+	    json_object_get(rec, "mailbox_hosts"), &n_hosts) == -1)) {
+		r = ctl_history_error(c, "import");
+		goto out;
+	}
+	history_rows = n_messages + n_hosts;
 	rows += history_rows;
 	if (rows > 0) {
 		snprintf(detail, sizeof detail, "imported from %s, exported at %s on %s%s%s%s",
@@ -406,6 +420,10 @@ cmd_import(struct ctl *c, int argc, char **argv)
 			r = ctl_db_error(c, "import");
 			goto out;
 		}
+	}
+	if (history && history_commit(c->hist) == -1) {
+		r = ctl_history_error(c, "import");
+		goto out;
 	}
 	if (store_commit(c->st) == -1) {
 		r = ctl_db_error(c, "import");
@@ -423,8 +441,11 @@ cmd_import(struct ctl *c, int argc, char **argv)
 		    replaced ? "; the record here was replaced" : "");
 	r = 0;
 out:
-	if (r != 0)
+	if (r != 0) {
+		if (c->hist != NULL)
+			history_rollback(c->hist);
 		store_rollback(c->st);
+	}
 	json_decref(ids);
 	json_decref(cmp_file);
 	json_decref(cmp_cur);

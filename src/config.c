@@ -44,6 +44,7 @@ static const char *const redirect_actions[] = { "defer", "pass", "fail", NULL };
 
 static const struct cfg_key cfg_keys[] = {
 	{ "database.path", CFG_STRING, OFF(database_path), "/var/lib/mailabuse/mailabuse.db", 0, 0, NULL },
+	{ "database.history_path", CFG_STRING, OFF(database_history_path), "", 0, 0, NULL },
 	{ "database.busy_timeout", CFG_DURATION, OFF(database_busy_timeout), "5s", 1, 3600, NULL },
 	{ "policy_socket.path", CFG_STRING, OFF(policy_socket_path), "/run/mailabuse/policy.sock", 0, 0, NULL },
 	{ "policy_socket.mode", CFG_MODE, OFF(policy_socket_mode), "0660", 0, 0, NULL },
@@ -460,6 +461,7 @@ cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *er
 {
 	static const struct { const char *path; size_t off; int may_be_empty; } abs_paths[] = {
 		{ "database.path", OFF(database_path), 0 },
+		{ "database.history_path", OFF(database_history_path), 1 },
 		{ "policy_socket.path", OFF(policy_socket_path), 0 },
 		{ "user_socket.path", OFF(user_socket_path), 0 },
 		{ "pid_file", OFF(pid_file), 1 },
@@ -611,6 +613,35 @@ config_free(struct config *cfg)
 	cfg->file = NULL;
 }
 
+/* A copy of src of its own (the writer thread's); 0, or -1 out of memory. */
+int
+config_copy(struct config *dst, const struct config *src)
+{
+	*dst = *src;
+	dst->file = NULL;
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->type == CFG_STRING || k->type == CFG_MODE || k->type == CFG_ENUM)
+			*(char **)(void *)((char *)dst + k->offset) = NULL;
+	}
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		char *const *from = (char *const *)(const void *)((const char *)src + k->offset);
+		char **to = (char **)(void *)((char *)dst + k->offset);
+
+		if ((k->type == CFG_STRING || k->type == CFG_MODE || k->type == CFG_ENUM) &&
+		    *from != NULL && (*to = strdup(*from)) == NULL)
+			goto fail;
+	}
+	if (src->file != NULL && (dst->file = strdup(src->file)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	config_free(dst);
+	return -1;
+}
+
 /*
  * On reload: the keys read only at start keep their running values
  * (database.path, the sockets, pid_file, user).
@@ -618,10 +649,11 @@ config_free(struct config *cfg)
 void
 config_keep_restart_keys(struct config *next, const struct config *running)
 {
-	char **n[] = { &next->database_path, &next->policy_socket_path,
-	    &next->policy_socket_mode, &next->policy_socket_group, &next->user_socket_path,
+	char **n[] = { &next->database_path, &next->database_history_path,
+	    &next->policy_socket_path, &next->policy_socket_mode, &next->policy_socket_group, &next->user_socket_path,
 	    &next->pid_file, &next->user };
-	char *const *o[] = { &running->database_path, &running->policy_socket_path,
+	char *const *o[] = { &running->database_path, &running->database_history_path,
+	    &running->policy_socket_path,
 	    &running->policy_socket_mode, &running->policy_socket_group,
 	    &running->user_socket_path, &running->pid_file, &running->user };
 

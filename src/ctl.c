@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "duration.h"
+#include "history.h"
 #include "identity.h"
 #include "log.h"
 #include "notify.h"
@@ -130,6 +132,19 @@ ctl_db_error(struct ctl *c, const char *what)
 	return EX_UNAVAILABLE;
 }
 
+/* A history error: say it, roll back what was begun; the exit status. */
+int
+ctl_history_error(struct ctl *c, const char *what)
+{
+	fprintf(stderr, "mailabusectl: %s: history error: %s\n", what,
+	    c->hist != NULL ? history_error(c->hist) : "not open");
+	if (c->hist != NULL)
+		history_rollback(c->hist);
+	if (c->st != NULL)
+		store_rollback(c->st);
+	return EX_UNAVAILABLE;
+}
+
 /* Open the database on first use; 0 or an exit status. */
 int
 ctl_store(struct ctl *c)
@@ -148,6 +163,31 @@ ctl_store(struct ctl *c)
 	if ((c->st = store_open(c->cfg.database_path, c->cfg.database_busy_timeout * 1000,
 	    err, sizeof err)) == NULL) {
 		fprintf(stderr, "mailabusectl: cannot open database: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	return 0;
+}
+
+/* Open the database and the history on first use; 0 or an exit status. */
+int
+ctl_history(struct ctl *c)
+{
+	char err[1024], path[PATH_MAX];
+	int r;
+
+	if (c->hist != NULL)
+		return 0;
+	/* the policy database first: its migrations hand the old records over */
+	if ((r = ctl_store(c)) != 0)
+		return r;
+	history_path(&c->cfg, path, sizeof path);
+	if (priv_is_root() && (r = priv_db_prepare(path, err, sizeof err)) != 0) {
+		fprintf(stderr, "mailabusectl: cannot open the history: %s\n", err);
+		return r == EX_NOUSER ? r : EX_UNAVAILABLE;
+	}
+	if ((c->hist = history_open(path, c->cfg.database_path,
+	    c->cfg.database_busy_timeout * 1000, err, sizeof err)) == NULL) {
+		fprintf(stderr, "mailabusectl: cannot open the history: %s\n", err);
 		return EX_UNAVAILABLE;
 	}
 	return 0;
@@ -548,6 +588,7 @@ main(int argc, char **argv)
 		ctl_actor_init(&c, for_whom);
 		optind = 0;	/* glibc: rescan from argv[1] */
 		r = ctl_commands[i].fn(&c, argc, argv);
+		history_close(c.hist);
 		store_close(c.st);
 		config_free(&c.cfg);
 		if (fflush(stdout) != 0 && r == 0)

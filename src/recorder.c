@@ -4,6 +4,9 @@
  * connection of its own, so that no answer ever waits for a write, a
  * sync or a lock held by mailabusectl.
  *
+ * Message records and outcomes go to the history file (history.c), the
+ * suspensions to the policy database: a connection to each.
+ *
  * The queue is a list under a mutex: the loop appends (a malloc and a
  * copy), the writer takes the whole list at once and writes it in one
  * transaction.  Under load the batches grow by themselves.  Message
@@ -25,6 +28,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "history.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "recorder.h"
@@ -61,6 +65,7 @@ struct rec_item {
 			long long at, uid, n_local, n_external;
 		} m;
 		struct rec_suspend *s;
+		struct config *cfg;	/* a reload: the loop's new configuration, copied */
 	} u;
 	char strings[];
 };
@@ -84,9 +89,9 @@ struct recorder {
 	int stop;
 	int urgent;			/* a suspension or reload is queued */
 	int done_fd;
-	char *conf_path;
 	struct config cfg;		/* the writer's own copy */
-	struct store *st;
+	struct store *st;		/* suspensions */
+	struct history *hist;		/* records and outcomes */
 	struct message_record scratch;	/* the record being written */
 	unsigned long long dropped;
 	long long last_drop_log;
@@ -107,6 +112,10 @@ rec_item_free(struct rec_item *it)
 {
 	if (it->kind == REC_SUSPEND)
 		free(it->u.s);
+	else if (it->kind == REC_RELOAD && it->u.cfg != NULL) {
+		config_free(it->u.cfg);
+		free(it->u.cfg);
+	}
 	free(it);
 }
 
@@ -248,13 +257,23 @@ recorder_suspend(struct recorder *r, const char *account, const char *reason, co
 	rec_push(r, it, 0);
 }
 
+/* The loop took a new configuration: the writer takes a copy of it, in turn. */
 void
-recorder_reload(struct recorder *r)
+recorder_reload(struct recorder *r, const struct config *cfg)
 {
 	struct rec_item *it = rec_item_new(REC_RELOAD, 0);
 
-	if (it != NULL)
-		rec_push(r, it, 0);
+	if (it != NULL && ((it->u.cfg = calloc(1, sizeof *it->u.cfg)) == NULL ||
+	    config_copy(it->u.cfg, cfg) == -1)) {
+		free(it->u.cfg);
+		free(it);
+		it = NULL;
+	}
+	if (it == NULL) {
+		log_warnx("history: out of memory: the writer keeps its configuration");
+		return;
+	}
+	rec_push(r, it, 0);
 }
 
 /*
@@ -375,28 +394,28 @@ rec_write_batch(struct recorder *r, struct rec_item *first)
 {
 	struct rec_item *it;
 
-	if (store_begin(r->st) == -1)
+	if (history_begin(r->hist) == -1)
 		return -1;
 	for (it = first; it != NULL; it = STAILQ_NEXT(it, entry)) {
 		int rc;
 
 		if (it->kind == REC_MESSAGE) {
 			rec_msg_unpack(it, &r->scratch);
-			rc = store_message_insert(r->st, &r->scratch);
+			rc = history_message_insert(r->hist, &r->scratch);
 		} else
-			rc = store_message_outcome(r->st, it->u.o.msgid, it->u.o.outcome);
+			rc = history_message_outcome(r->hist, it->u.o.msgid, it->u.o.outcome);
 
 		if (rc == -1) {
-			if (store_busy(r->st)) {
-				store_rollback(r->st);
+			if (history_busy(r->hist)) {
+				history_rollback(r->hist);
 				return -1;
 			}
 			/* a bad record is not worth the others: skip it */
-			log_warnx("history: record not written: %s", store_error(r->st));
+			log_warnx("history: record not written: %s", history_error(r->hist));
 		}
 	}
-	if (store_commit(r->st) == -1) {
-		store_rollback(r->st);
+	if (history_commit(r->hist) == -1) {
+		history_rollback(r->hist);
 		return -1;
 	}
 	return 0;
@@ -408,8 +427,6 @@ rec_drain_controls(struct recorder *r, struct rec_list *work)
 {
 	struct rec_list records;
 	struct rec_item *it;
-	struct config next;
-	char err[512];
 
 	STAILQ_INIT(&records);
 	while ((it = STAILQ_FIRST(work)) != NULL) {
@@ -421,14 +438,10 @@ rec_drain_controls(struct recorder *r, struct rec_list *work)
 		if (it->kind == REC_SUSPEND)
 			rec_done(r, it->u.s->account, rec_suspend(r, it) == 0);
 		else {
-			memset(&next, 0, sizeof next);
-			if (config_load_file(r->conf_path, &next, err, sizeof err) == 0) {
-				config_free(&r->cfg);
-				r->cfg = next;
-			} else {
-				log_warnx("history: the writer keeps its configuration: %s", err);
-				config_free(&next);
-			}
+			config_free(&r->cfg);
+			r->cfg = *it->u.cfg;
+			free(it->u.cfg);
+			it->u.cfg = NULL;
 		}
 		rec_item_free(it);
 	}
@@ -451,18 +464,18 @@ rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
 	if (STAILQ_EMPTY(work))
 		return;
 	while (rec_write_batch(r, STAILQ_FIRST(work)) == -1) {
-		if (stop || (!store_busy(r->st) && ++tries >= RECORDER_TRIES)) {
+		if (stop || (!history_busy(r->hist) && ++tries >= RECORDER_TRIES)) {
 			log_warnx("history: %zu records dropped: %s", n_records,
-			    store_error(r->st));
+			    history_error(r->hist));
 			pthread_mutex_lock(&r->lock);
 			r->dropped += n_records;
 			pthread_mutex_unlock(&r->lock);
 			break;
 		}
-		if (store_busy(r->st))
-			log_debug("history: database busy, retrying: %s", store_error(r->st));
+		if (history_busy(r->hist))
+			log_debug("history: database busy, retrying: %s", history_error(r->hist));
 		else
-			log_warnx("history: cannot write, retrying: %s", store_error(r->st));
+			log_warnx("history: cannot write, retrying: %s", history_error(r->hist));
 		sleep(RECORDER_RETRY_SECONDS);
 	}
 	while ((it = STAILQ_FIRST(work)) != NULL) {
@@ -516,13 +529,15 @@ rec_main(void *arg)
 }
 
 /*
- * Open the writer's own connection and configuration and start the
- * thread.  done_fd receives "ok ACCOUNT" or "fail ACCOUNT" per suspension.
+ * Take a copy of the loop's configuration, open the writer's own
+ * connections and start the thread.  done_fd gets a byte when
+ * suspensions are done.
  */
 struct recorder *
-recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen)
+recorder_start(const struct config *cfg, int done_fd, char *err, size_t errlen)
 {
 	struct recorder *r = calloc(1, sizeof *r);
+	char hpath[4096];
 	int rc;
 
 	if (r == NULL) {
@@ -532,15 +547,16 @@ recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen)
 	STAILQ_INIT(&r->queue);
 	STAILQ_INIT(&r->done);
 	r->done_fd = done_fd;
-	if ((r->conf_path = strdup(conf_path)) == NULL) {
+	if (config_copy(&r->cfg, cfg) == -1) {
 		snprintf(err, errlen, "out of memory");
 		free(r);
 		return NULL;
 	}
-	if (config_load_file(conf_path, &r->cfg, err, errlen) == -1)
-		goto fail;
+	history_path(&r->cfg, hpath, sizeof hpath);
 	if ((r->st = store_open(r->cfg.database_path, r->cfg.database_busy_timeout * 1000,
-	    err, errlen)) == NULL)
+	    err, errlen)) == NULL ||
+	    (r->hist = history_open(hpath, r->cfg.database_path,
+	    r->cfg.database_busy_timeout * 1000, err, errlen)) == NULL)
 		goto fail;
 	if (store_set_synchronous(r->st, 0) == -1) {
 		snprintf(err, errlen, "%s", store_error(r->st));
@@ -557,9 +573,9 @@ recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen)
 	return r;
 
 fail:
+	history_close(r->hist);
 	store_close(r->st);
 	config_free(&r->cfg);
-	free(r->conf_path);
 	free(r);
 	return NULL;
 }
@@ -584,8 +600,8 @@ recorder_stop(struct recorder *r, recorder_done_cb cb, void *arg)
 		    r->dropped);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->wake);
+	history_close(r->hist);
 	store_close(r->st);
 	config_free(&r->cfg);
-	free(r->conf_path);
 	free(r);
 }

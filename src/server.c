@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "detect.h"
+#include "history.h"
 #include "log.h"
 #include "notify.h"
 #include "priv.h"
@@ -390,7 +391,7 @@ server_detect_rebuild(struct server *srv)
 	for (int i = 0; i < DET_COUNT; i++)
 		if (srv->rebuild_lim.l[i].value > 0)
 			srv->rebuild_lim.l[i].value = 100000000;	/* keep all: own limits may be higher */
-	if (store_recent_messages(srv->st, now - DETECT_WINDOW, server_rebuild_cb, srv) == -1)
+	if (history_recent_messages(srv->hist, now - DETECT_WINDOW, server_rebuild_cb, srv) == -1)
 		return -1;
 	log_info("detection: %zu senders active in the last hour", detect_size(srv->det));
 	return 0;
@@ -430,7 +431,7 @@ server_reload(struct server *srv)
 	srv->cfg = next;
 	config_free(old);
 	free(old);
-	recorder_reload(srv->rec);
+	recorder_reload(srv->rec, srv->cfg);
 	usersock_reload(srv->us);
 	log_info("configuration reloaded from %s", srv->conf_path);
 }

@@ -162,6 +162,17 @@ static const char *const store_migrations[] = {
 	"  state TEXT NOT NULL CHECK (state IN ('suspended', 'held')),"
 	"  since INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+
+	/* 7: taken by the hot path's work */
+	"",
+
+	/*
+	 * 8: the message history moves to a file of its own (history.c): its
+	 * tables are set aside here, and the history's first open copies them
+	 * over and drops them
+	 */
+	"ALTER TABLE messages RENAME TO messages_v7;"
+	"ALTER TABLE mailbox_hosts RENAME TO mailbox_hosts_v7;",
 };
 #define STORE_SCHEMA_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
