@@ -61,7 +61,7 @@ CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy unblock cpanel config detect str
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect str history
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -105,6 +105,10 @@ $(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect str)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+# the history's tests run on throwaway SQLite files
+$(BUILD)/test_history: $(BUILD)/test_history.o $(call obj,history store)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))

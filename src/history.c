@@ -529,6 +529,19 @@ history_rollback(struct history *h)
 		(void)hist_exec(h, s, "rollback");
 }
 
+/* Make id the account's newest record. */
+static int
+hist_last_set(struct history *h, const char *account, long long id)
+{
+	sqlite3_stmt *s = hist_stmt(h, H_LAST_SET);
+
+	if (s == NULL)
+		return -1;
+	hist_bind_text(s, 1, account);
+	sqlite3_bind_int64(s, 2, id);
+	return hist_exec(h, s, "account's newest record");
+}
+
 /* Bind the columns of a record to ?1... in the order of hist_cols. */
 static void
 hist_bind_record(sqlite3_stmt *s, const struct message_record *m)
@@ -599,11 +612,7 @@ history_message_insert(struct history *h, const struct message_record *m)
 	if (hist_exec(h, s, "record") == -1)
 		return -1;
 	id = sqlite3_last_insert_rowid(h->db);
-	if ((s = hist_stmt(h, H_LAST_SET)) == NULL)
-		return -1;
-	hist_bind_text(s, 1, m->account);
-	sqlite3_bind_int64(s, 2, id);
-	if (hist_exec(h, s, "record") == -1)
+	if (hist_last_set(h, m->account, id) == -1)
 		return -1;
 	if (hour != h->hour) {
 		if ((s = hist_stmt(h, H_HOUR)) == NULL)
@@ -1115,13 +1124,7 @@ hist_relink(struct history *h, const char *account)
 	sqlite3_finalize(u);
 	if (rc != SQLITE_DONE)
 		return hist_fail(h, "import");
-	if (prev == 0)
-		return 0;
-	if ((s = hist_stmt(h, H_LAST_SET)) == NULL)
-		return -1;
-	hist_bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, prev);
-	return hist_exec(h, s, "import");
+	return prev == 0 ? 0 : hist_last_set(h, account, prev);
 }
 
 /*
@@ -1141,9 +1144,10 @@ history_record_import(struct history *h, const char *table, const char *account,
 	int r = -1, messages = strcmp(table, "messages") == 0;
 
 	*n = 0;
+	/* chained as the writer chains them; hist_relink puts them in time order */
 	if (messages)
-		snprintf(sql, sizeof sql, "INSERT INTO messages (%s) VALUES (%s)", HIST_COLS,
-		    HIST_PARAMS);
+		snprintf(sql, sizeof sql, "INSERT INTO messages (prev, %s) VALUES ((SELECT id"
+		    " FROM account_last WHERE account = :account), %s)", HIST_COLS, HIST_PARAMS);
 	else if (strcmp(table, "mailbox_hosts") == 0)
 		snprintf(sql, sizeof sql, "INSERT INTO mailbox_hosts (mailbox, ip, account,"
 		    " first_seen, last_seen) VALUES (:mailbox, :ip, :account, :first_seen,"
@@ -1196,6 +1200,9 @@ history_record_import(struct history *h, const char *table, const char *account,
 		if (sqlite3_changes(h->db) > 0)
 			(*n)++;
 		hist_done(s);
+		if (messages && hist_last_set(h, json_string_value(json_object_get(row,
+		    "account")), sqlite3_last_insert_rowid(h->db)) == -1)
+			goto out;
 	}
 	if (messages && *n > 0 && hist_relink(h, account) == -1)
 		goto out;

@@ -197,7 +197,9 @@ mutate_cpanel() {
 	rm -f "$B/added"
 }
 
-# USERFLOOD_ROWS messages of the owners, over the last week, in one transaction.
+# USERFLOOD_ROWS messages of the owners, over the last week, in one
+# transaction, into the history file as the writer appends them (in time
+# order, each account's records chained, the first of each hour noted).
 history_sql() {
 	local n=0
 	for u in $OWNERS; do n=$((n + 1)); done
@@ -213,7 +215,12 @@ SELECT strftime('%s', 'now') - i * 3, 'mabbench' || (1 + i % $n),
     'r' || i || '@d' || (i % 300) || '.test', 'PASS', 'flood' || i, 'mailbox',
     'u' || (i % 50) || '@mabbench' || (1 + i % $n) || '.test', 0, 1,
     'd' || (i % 300) || '.test:1', 1
-FROM n;
+FROM n ORDER BY i DESC;
+UPDATE messages SET prev = c.p FROM (SELECT id, lag(id) OVER (PARTITION BY account
+    ORDER BY id) AS p FROM messages) AS c WHERE c.id = messages.id;
+INSERT OR REPLACE INTO account_last (account, id) SELECT account, max(id) FROM messages
+    GROUP BY account;
+INSERT OR IGNORE INTO hours (hour, id) SELECT at / 3600, min(id) FROM messages GROUP BY at / 3600;
 COMMIT;
 X
 }
@@ -250,7 +257,7 @@ userflood() {
 
 for r in $(seq 1 "$REPS"); do
 	echo "== repetition $r of $REPS"
-	rm -f "$B/state/db" "$B/state/db-wal" "$B/state/db-shm"
+	rm -f "$B"/state/db*
 	for f in userdomains trueuserowners localdomains; do
 		cp "$B/cpanel/etc/$f.orig" "$B/cpanel/etc/$f"
 	done
@@ -275,7 +282,10 @@ for r in $(seq 1 "$REPS"); do
 	    "max_ms=$(printf '%s\n' $same $changed | sort -g | tail -1)" "cpu_ms=$(median $cpu)" \
 	    "status_ms=$(median $base)"
 	suspend_sql | sqlite3 "$B/state/db"
-	[ -z "$OWNERS" ] || history_sql | sqlite3 "$B/state/db"
+	if [ -n "$OWNERS" ]; then
+		ctl history mabbench1 >/dev/null	# the history file, made for the daemon
+		history_sql | sqlite3 "$B/state/db-history.db"
+	fi
 	[ "$BENCH_ONLY" != long ] || break
 	if [ "$BENCH_ONLY" = userflood ]; then
 		start_daemon
@@ -372,7 +382,7 @@ if [ -n "$BENCH_LONG" ]; then
 		rec L "long$i" $(load -c 16 -n "$seg" -p "$D" -f "$B/requests" "$B/policy.sock") \
 		    "rss_kib=$(rss "$D")" \
 		    "wal_mib=$(du -cm "$B"/state/*-wal 2>/dev/null | tail -1 | cut -f1)" \
-		    "db_mib=$(du -cm "$B"/state/*.db "$B/state/db" 2>/dev/null | tail -1 | cut -f1)"
+		    "db_mib=$(du -cm "$B"/state/db "$B"/state/*.db 2>/dev/null | tail -1 | cut -f1)"
 	done
 	rec L long "queries=$((seg * LONG_SEGMENTS))" "segments=$LONG_SEGMENTS" \
 	    "rss_before_kib=$r0" "rss_after_kib=$(rss "$D")"
