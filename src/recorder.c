@@ -7,9 +7,12 @@
  * Message records and outcomes go to the history file (history.c), the
  * suspensions to the policy database: a connection to each.
  *
- * The queue is a list under a mutex: the loop appends (a malloc and a
- * copy), the writer takes the whole list at once and writes it in one
- * transaction.  Under load the batches grow by themselves.  Message
+ * The queue is a list under a mutex: the loop appends (a copy into a
+ * slot), the writer takes the whole list at once and writes it in one
+ * transaction, then gives the slots back.  The slots of records and
+ * outcomes are kept for reuse in two sizes, a few thousand at most:
+ * no malloc by the loop and free by the writer per record, whose
+ * interleaving with the loop's own allocations fragmented the heap.  Under load the batches grow by themselves.  Message
  * records and outcomes beyond the configured bound are dropped and
  * counted, never waited for.  An automatic suspension is never dropped:
  * it goes before the records taken with it, is committed in a
@@ -41,6 +44,12 @@
 
 enum rec_kind { REC_MESSAGE, REC_OUTCOME, REC_SUSPEND, REC_RELOAD };
 
+/* Slots kept for reuse: most packed records fit a small one. */
+#define REC_SLOT_SMALL 512
+#define REC_SLOT_LARGE (sizeof(struct rec_item) + sizeof(struct message_record))
+#define REC_POOL_SMALL 2048
+#define REC_POOL_LARGE 128
+
 struct rec_suspend {
 	char account[ACCOUNT_NAME_MAX];
 	char reason[REASON_MAX / 2];
@@ -56,6 +65,7 @@ struct rec_suspend {
 struct rec_item {
 	STAILQ_ENTRY(rec_item) entry;
 	enum rec_kind kind;
+	int slot;			/* its pool: 0 small, 1 large, -1 none */
 	union {
 		struct {
 			char msgid[64];
@@ -84,6 +94,8 @@ struct recorder {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct rec_list queue;
+	struct rec_list pool[2];	/* under lock: free slots, small and large */
+	size_t npool[2];
 	struct rec_done_list done;	/* under lock; done_fd wakes the loop */
 	size_t queued;			/* records and outcomes in the queue or being written */
 	int stop;
@@ -102,8 +114,34 @@ rec_item_new(enum rec_kind kind, size_t extra)
 {
 	struct rec_item *it = calloc(1, sizeof *it + extra);
 
-	if (it != NULL)
+	if (it != NULL) {
 		it->kind = kind;
+		it->slot = -1;
+	}
+	return it;
+}
+
+/* A slot for a record or outcome with extra bytes of strings: from the pool, or new. */
+static struct rec_item *
+rec_slot_take(struct recorder *r, enum rec_kind kind, size_t extra)
+{
+	size_t need = sizeof(struct rec_item) + extra;
+	int slot = need <= REC_SLOT_SMALL ? 0 : need <= REC_SLOT_LARGE ? 1 : -1;
+	struct rec_item *it = NULL;
+
+	if (slot == -1)
+		return rec_item_new(kind, extra);
+	pthread_mutex_lock(&r->lock);
+	if ((it = STAILQ_FIRST(&r->pool[slot])) != NULL) {
+		STAILQ_REMOVE_HEAD(&r->pool[slot], entry);
+		r->npool[slot]--;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (it == NULL && (it = malloc(slot == 0 ? REC_SLOT_SMALL : REC_SLOT_LARGE)) == NULL)
+		return NULL;
+	memset(it, 0, sizeof *it);
+	it->kind = kind;
+	it->slot = slot;
 	return it;
 }
 
@@ -134,9 +172,9 @@ rec_msg_field(const struct message_record *m, size_t i)
 	return (const char *)m + rec_msg_fields[i].offset;
 }
 
-/* Pack a record into a new item. */
+/* Pack a record into a slot. */
 static struct rec_item *
-rec_msg_pack(const struct message_record *m)
+rec_msg_pack(struct recorder *r, const struct message_record *m)
 {
 	struct rec_item *it;
 	size_t len = 0, n;
@@ -144,7 +182,7 @@ rec_msg_pack(const struct message_record *m)
 
 	for (size_t i = 0; i < REC_NFIELDS; i++)
 		len += strlen(rec_msg_field(m, i)) + 1;
-	if ((it = rec_item_new(REC_MESSAGE, len)) == NULL)
+	if ((it = rec_slot_take(r, REC_MESSAGE, len)) == NULL)
 		return NULL;
 	it->u.m.at = m->at;
 	it->u.m.uid = m->uid;
@@ -217,7 +255,7 @@ rec_push(struct recorder *r, struct rec_item *it, size_t max)
 int
 recorder_message(struct recorder *r, const struct message_record *m, size_t max)
 {
-	struct rec_item *it = rec_msg_pack(m);
+	struct rec_item *it = rec_msg_pack(r, m);
 
 	if (it == NULL)
 		return -1;
@@ -227,7 +265,7 @@ recorder_message(struct recorder *r, const struct message_record *m, size_t max)
 int
 recorder_outcome(struct recorder *r, const char *msgid, const char *outcome, size_t max)
 {
-	struct rec_item *it = rec_item_new(REC_OUTCOME, 0);
+	struct rec_item *it = rec_slot_take(r, REC_OUTCOME, 0);
 
 	if (it == NULL)
 		return -1;
@@ -421,6 +459,31 @@ rec_write_batch(struct recorder *r, struct rec_item *first)
 	return 0;
 }
 
+/* Give the slots of a written list back to the pool (up to its bound), free the rest. */
+static void
+rec_slots_give(struct recorder *r, struct rec_list *list)
+{
+	static const size_t max[2] = { REC_POOL_SMALL, REC_POOL_LARGE };
+	struct rec_list spare;
+	struct rec_item *it;
+
+	STAILQ_INIT(&spare);
+	pthread_mutex_lock(&r->lock);
+	while ((it = STAILQ_FIRST(list)) != NULL) {
+		STAILQ_REMOVE_HEAD(list, entry);
+		if (it->slot >= 0 && r->npool[it->slot] < max[it->slot]) {
+			STAILQ_INSERT_HEAD(&r->pool[it->slot], it, entry);
+			r->npool[it->slot]++;
+		} else
+			STAILQ_INSERT_TAIL(&spare, it, entry);
+	}
+	pthread_mutex_unlock(&r->lock);
+	while ((it = STAILQ_FIRST(&spare)) != NULL) {
+		STAILQ_REMOVE_HEAD(&spare, entry);
+		rec_item_free(it);
+	}
+}
+
 /* Apply the suspensions and reloads of the work list first, each on its own. */
 static void
 rec_drain_controls(struct recorder *r, struct rec_list *work)
@@ -457,7 +520,6 @@ rec_drain_controls(struct recorder *r, struct rec_list *work)
 static void
 rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
 {
-	struct rec_item *it;
 	int tries = 0;
 
 	rec_drain_controls(r, work);
@@ -478,10 +540,7 @@ rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
 			log_warnx("history: cannot write, retrying: %s", history_error(r->hist));
 		sleep(RECORDER_RETRY_SECONDS);
 	}
-	while ((it = STAILQ_FIRST(work)) != NULL) {
-		STAILQ_REMOVE_HEAD(work, entry);
-		rec_item_free(it);
-	}
+	rec_slots_give(r, work);
 }
 
 static void *
@@ -545,6 +604,8 @@ recorder_start(const struct config *cfg, int done_fd, char *err, size_t errlen)
 		return NULL;
 	}
 	STAILQ_INIT(&r->queue);
+	STAILQ_INIT(&r->pool[0]);
+	STAILQ_INIT(&r->pool[1]);
 	STAILQ_INIT(&r->done);
 	r->done_fd = done_fd;
 	if (config_copy(&r->cfg, cfg) == -1) {
@@ -587,6 +648,8 @@ fail:
 void
 recorder_stop(struct recorder *r, recorder_done_cb cb, void *arg)
 {
+	struct rec_item *it;
+
 	if (r == NULL)
 		return;
 	pthread_mutex_lock(&r->lock);
@@ -598,6 +661,11 @@ recorder_stop(struct recorder *r, recorder_done_cb cb, void *arg)
 	if (r->dropped > 0)
 		log_warnx("history: %llu records were dropped while the writer was behind",
 		    r->dropped);
+	for (int i = 0; i < 2; i++)
+		while ((it = STAILQ_FIRST(&r->pool[i])) != NULL) {
+			STAILQ_REMOVE_HEAD(&r->pool[i], entry);
+			free(it);
+		}
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->wake);
 	history_close(r->hist);
