@@ -21,6 +21,58 @@
 struct history;
 struct config;
 
+/* One message the daemon decided on, for the account's history. */
+struct message_record {
+	long long at;
+	char account[ACCOUNT_NAME_MAX];
+	char mailbox[ADDRESS_MAX];
+	char ctx[8];
+	long long uid;			/* -1 when not known */
+	char script[256];
+	char ip[64];
+	char sender[ADDRESS_MAX];
+	char rcpt[1024];		/* the recipients, ", " separated, cut at 1023 bytes */
+	char verdict[8];
+	char msgid[64];			/* Exim's message id; "" before DATA */
+	char source_kind[16];		/* "mailbox", "script", "local"; "" for old records */
+	char source[256];		/* the mailbox, the script, or "sendmail (uid NAME)" */
+	long long n_local;		/* recipients in the server's local domains */
+	long long n_external;		/* the others */
+	char domains[512];		/* external recipient domains, "domain:count,..." */
+	long long delivered, deferred, bounced;	/* outcomes reported by Exim */
+	char reason[256];		/* why it was refused, deferred or held */
+};
+
+/* What one source (or account) sent in a period. */
+struct source_stats {
+	char account[ACCOUNT_NAME_MAX];
+	char kind[16];
+	char source[256];
+	long long messages, n_local, n_external;
+	long long delivered, deferred, bounced;
+	long long refused, held, limited;	/* verdicts REFUSE, HOLD, DEFER */
+	long long first_at, last_at;
+};
+
+/* A message let through recently, for rebuilding the detectors' windows. */
+struct recent_message {
+	long long at;
+	char account[ACCOUNT_NAME_MAX];
+	char kind[16];
+	char source[256];
+	char ip[64];
+	const char *rcpt;		/* valid during the callback */
+	long long n_external;
+	long long ok, failed;
+	long long uid;			/* -1 when not known */
+	long long host_first_seen;
+	long long last_change;		/* the account's last suspension or lift, or 0 */
+};
+
+typedef int (*history_message_cb)(void *arg, const struct message_record *m);
+typedef int (*history_source_cb)(void *arg, const struct source_stats *x);
+typedef int (*history_recent_cb)(void *arg, const struct recent_message *r);
+
 /* The history file of a configuration: database.history_path, or beside database.path. */
 void history_path(const struct config *cfg, char *buf, size_t len);
 
@@ -49,18 +101,18 @@ int history_host_first_seen(struct history *h, const char *mailbox, const char *
 
 /* Reading: an account's records, its sources, the busiest accounts. */
 int history_message_list(struct history *h, const char *account, long long since,
-    long long limit, store_message_cb cb, void *arg);
+    long long limit, history_message_cb cb, void *arg);
 int history_sources(struct history *h, const char *account, long long since,
-    long long max_rows, long long limit, store_source_cb cb, void *arg);
+    long long max_rows, long long limit, history_source_cb cb, void *arg);
 int history_top_accounts(struct history *h, long long since, long long limit,
-    store_source_cb cb, void *arg);
+    history_source_cb cb, void *arg);
 int history_domains(struct history *h, const char *account, long long since,
     long long max_rows, int (*cb)(void *arg, const char *kind, const char *source,
     const char *domains), void *arg);
 int history_hosts(struct history *h, const char *account, long long since,
     long long max_rows, int (*cb)(void *arg, const char *kind, const char *source,
     const char *ip, long long messages, long long first_seen), void *arg);
-int history_recent_messages(struct history *h, long long since, store_recent_cb cb,
+int history_recent_messages(struct history *h, long long since, history_recent_cb cb,
     void *arg);
 
 /* Delete the records older than before (whole hours) and hosts not seen since; *n rows. */

@@ -128,8 +128,7 @@ cmd_expire(struct ctl *c, int argc, char **argv)
 		return ctl_db_error(c, "expire");
 	/* 4. old records, never those the unblock rule needs */
 	if (store_begin(c->st) == -1 ||
-	    store_purge(c->st, c->now - c->cfg.retention_messages,
-	    c->now - c->cfg.retention_records, &purged) == -1 ||
+	    store_purge(c->st, c->now - c->cfg.retention_records, &purged) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "expire");
 	if ((r = ctl_history(c)) != 0)

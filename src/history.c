@@ -692,7 +692,7 @@ hist_walk(struct history *h, sqlite3_stmt *s, const char *what,
 
 struct hist_msg_ctx {
 	struct message_record *m;
-	store_message_cb cb;
+	history_message_cb cb;
 	void *arg;
 };
 
@@ -709,7 +709,7 @@ hist_msg_row(sqlite3_stmt *s, void *ctx)
 /* The newest `limit` records of an account since a time, oldest first. */
 int
 history_message_list(struct history *h, const char *account, long long since,
-    long long limit, store_message_cb cb, void *arg)
+    long long limit, history_message_cb cb, void *arg)
 {
 	sqlite3_stmt *s = hist_stmt(h, H_LIST);
 	struct hist_msg_ctx x = { NULL, cb, arg };
@@ -735,7 +735,7 @@ enum { SUM_ACCOUNT, SUM_KIND, SUM_SOURCE, SUM_MESSAGES, SUM_LOCAL, SUM_EXTERNAL,
 	SUM_FIRST, SUM_LAST };
 
 struct hist_src_ctx {
-	store_source_cb cb;
+	history_source_cb cb;
 	void *arg;
 };
 
@@ -769,7 +769,7 @@ hist_source_row(sqlite3_stmt *s, void *ctx)
  */
 int
 history_sources(struct history *h, const char *account, long long since,
-    long long max_rows, long long limit, store_source_cb cb, void *arg)
+    long long max_rows, long long limit, history_source_cb cb, void *arg)
 {
 	sqlite3_stmt *s = hist_stmt(h, H_SOURCES);
 	struct hist_src_ctx x = { cb, arg };
@@ -786,7 +786,7 @@ history_sources(struct history *h, const char *account, long long since,
 /* The accounts sending the most since a time (kind and source ""). */
 int
 history_top_accounts(struct history *h, long long since, long long limit,
-    store_source_cb cb, void *arg)
+    history_source_cb cb, void *arg)
 {
 	sqlite3_stmt *s = hist_stmt(h, H_TOP);
 	struct hist_src_ctx x = { cb, arg };
@@ -863,7 +863,7 @@ history_hosts(struct history *h, const char *account, long long since,
 }
 
 struct hist_recent_ctx {
-	store_recent_cb cb;
+	history_recent_cb cb;
 	void *arg;
 };
 
@@ -899,7 +899,7 @@ hist_recent_row(sqlite3_stmt *s, void *ctx)
  * or lift (read from the policy database).
  */
 int
-history_recent_messages(struct history *h, long long since, store_recent_cb cb, void *arg)
+history_recent_messages(struct history *h, long long since, history_recent_cb cb, void *arg)
 {
 	struct hist_recent_ctx x = { cb, arg };
 	sqlite3_stmt *s;

@@ -1,6 +1,6 @@
 /*
  * The store: one SQLite file in WAL mode.  Every SQL statement of the
- * project is here, prepared once, bound, reset after use and finalised
+ * project but the message history's (history.c) is here, prepared once, bound, reset after use and finalised
  * at close.  The schema evolves by numbered migrations on
  * PRAGMA user_version.
  */
@@ -182,7 +182,6 @@ enum stmt_id {
 	S_ACCOUNT_GET, S_ACCOUNT_LIST, S_ACCOUNT_DOMAINS,
 	S_SUSP_INSERT, S_SUSP_LIFT, S_SUSP_LIST,
 	S_AUDIT_INSERT, S_AUDIT_LIST,
-	S_MSG_INSERT, S_MSG_LIST,
 	S_STAGE_ACCOUNT, S_STAGE_DOMAIN, S_STAGE_LOCAL,
 	S_SYNC_ACC_ADDED, S_SYNC_ACC_CHANGED, S_SYNC_ACC_REMOVED,
 	S_SYNC_DOM_ADDED, S_SYNC_DOM_CHANGED, S_SYNC_DOM_REMOVED,
@@ -196,21 +195,14 @@ enum stmt_id {
 	S_LAST_UNBLOCK, S_COMPLAINT_INSERT, S_COMPLAINT_LIST, S_COMPLAINT_GET,
 	S_COMPLAINT_CLOSE, S_EXPIRE_AUDIT, S_EXPIRE_CLOSE, S_SUSP_PENDING_ELIGIBLE,
 	S_SUSP_SET_NOTIFIED, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_CLAIM, S_OUTBOX_GET,
-	S_OUTBOX_SENT, S_OUTBOX_FAILED, S_OUTBOX_GIVE_UP, S_OUTBOX_FAILED_LIST, S_PURGE_MESSAGES, S_PURGE_AUDIT, S_PURGE_OUTBOX,
+	S_OUTBOX_SENT, S_OUTBOX_FAILED, S_OUTBOX_GIVE_UP, S_OUTBOX_FAILED_LIST, S_PURGE_AUDIT, S_PURGE_OUTBOX,
 	S_PURGE_COMPLAINTS, S_PURGE_SUSPENSIONS,
 	S_SUSP_FLAGS, S_LAST_AUDIT, S_SYNC_COUNTS, S_SYNC_GUARD, S_SYNC_SUSP_LOSSES, S_SYNC_SUSP_LOSSES_ONE,
-	S_HOST_UPSERT, S_HOST_FIRST, S_MSG_OUTCOME, S_LIMITS_GET, S_LIMIT_SET, S_LIMIT_DELETE,
-	S_HIST_SOURCES, S_HIST_DOMAINS, S_HIST_HOSTS, S_TOP, S_RECENT, S_PURGE_HOSTS,
+	S_LIMITS_GET, S_LIMIT_SET, S_LIMIT_DELETE,
 	S_OUT_STAGE, S_OUT_CHANGES, S_OUT_DELETE, S_OUT_UPSERT, S_OUT_GET,
 	S_COUNT
 };
 
-/* An account's messages of a period, the newest ?3 of them at most. */
-#define HIST_ROWS "(SELECT * FROM messages WHERE account = ?1 AND at >= ?2" \
-	" AND source_kind <> '' ORDER BY at DESC LIMIT ?3)"
-#define MSG_COLS "id, at, account, mailbox, ctx, coalesce(uid, -1), script, ip, sender," \
-	" rcpt, verdict, coalesce(msgid, ''), source_kind, source, n_local, n_external, domains," \
-	" delivered, deferred, bounced, reason"
 #define SUSP_COLS "id, target, account, kind, reason, source, created_by, created_at," \
 	" coalesce(lifted_at, 0), coalesce(lifted_by, ''), coalesce(lift_reason, '')," \
 	" coalesce(lift_kind, ''), coalesce(complaint_id, 0)"
@@ -253,54 +245,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_AUDIT_LIST] = "SELECT * FROM (SELECT id, at, actor, action, coalesce(account, ''),"
 	    " coalesce(target, ''), detail FROM audit WHERE account = ?1"
 	    " ORDER BY at DESC, id DESC LIMIT ?2) ORDER BY at, id",
-	[S_MSG_INSERT] = "INSERT INTO messages (at, account, mailbox, ctx, uid, script, ip,"
-	    " sender, rcpt, verdict, msgid, source_kind, source, n_local, n_external, domains,"
-	    " reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-	    " ?16, ?17)",
-	[S_MSG_LIST] = "SELECT * FROM (SELECT " MSG_COLS " FROM messages WHERE account = ?1"
-	    " AND at >= ?3 ORDER BY at DESC, id DESC LIMIT ?2) ORDER BY at, id",
-	[S_HOST_UPSERT] = "INSERT INTO mailbox_hosts (mailbox, ip, account, first_seen, last_seen)"
-	    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (mailbox, ip) DO UPDATE"
-	    " SET last_seen = max(last_seen, excluded.last_seen)",
-	[S_HOST_FIRST] = "SELECT first_seen FROM mailbox_hosts WHERE mailbox = ?1 AND ip = ?2",
-	[S_MSG_OUTCOME] = "UPDATE messages SET delivered = delivered + (?2 = 'delivered'),"
-	    " deferred = deferred + (?2 = 'deferred'), bounced = bounced + (?2 = 'bounced')"
-	    " WHERE msgid = ?1",
 	[S_LIMITS_GET] = "SELECT detector, value, action, set_at, set_by FROM limits"
 	    " WHERE account = ?1 ORDER BY detector",
 	[S_LIMIT_SET] = "INSERT OR REPLACE INTO limits (account, detector, value, action, set_at,"
 	    " set_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[S_LIMIT_DELETE] = "DELETE FROM limits WHERE account = ?1 AND detector = ?2",
-	[S_HIST_SOURCES] = "SELECT account, source_kind, source, count(*), sum(n_local),"
-	    " sum(n_external), sum(delivered), sum(deferred), sum(bounced),"
-	    " sum(verdict = 'REFUSE'), sum(verdict = 'HOLD'), sum(verdict = 'DEFER'),"
-	    " min(at), max(at) FROM " HIST_ROWS
-	    " GROUP BY account, source_kind, source"
-	    " ORDER BY sum(n_external) DESC, count(*) DESC, source LIMIT ?4",
-	[S_HIST_DOMAINS] = "SELECT source_kind, source, domains FROM " HIST_ROWS
-	    " WHERE domains <> ''",
-	[S_HIST_HOSTS] = "SELECT m.source_kind, m.source, m.ip, count(*), min(m.at),"
-	    " coalesce((SELECT h.first_seen FROM mailbox_hosts h"
-	    "  WHERE h.mailbox = m.source AND h.ip = m.ip), min(m.at))"
-	    " FROM " HIST_ROWS " AS m WHERE m.ip <> ''"
-	    " GROUP BY m.source_kind, m.source, m.ip"
-	    " ORDER BY m.source, count(*) DESC, m.ip",
-	/* the period's rows only, not every account's whole history */
-	[S_TOP] = "SELECT account, count(*), sum(n_local), sum(n_external), sum(delivered),"
-	    " sum(deferred), sum(bounced), sum(verdict = 'REFUSE'), sum(verdict = 'HOLD'),"
-	    " sum(verdict = 'DEFER'), min(at), max(at)"
-	    " FROM messages INDEXED BY messages_at WHERE at >= ?1 AND source_kind <> ''"
-	    " GROUP BY account ORDER BY sum(n_external) DESC, count(*) DESC, account LIMIT ?2",
-	/* the last hour of what was let through, since the account's last suspension or lift */
-	[S_RECENT] = "SELECT * FROM (SELECT m.at, m.account, m.source_kind, m.source, m.ip,"
-	    " m.rcpt, m.n_external, m.delivered, m.deferred + m.bounced, coalesce(m.uid, -1),"
-	    " coalesce((SELECT h.first_seen FROM mailbox_hosts h"
-	    "  WHERE h.mailbox = m.source AND h.ip = m.ip), m.at),"
-	    " (SELECT coalesce(max(max(s.created_at, coalesce(s.lifted_at, 0))), 0)"
-	    "  FROM suspensions s WHERE s.account = m.account AND s.kind = 'account') AS last_change,"
-	    " m.id FROM messages m WHERE m.at >= ?1 AND m.verdict IN ('PASS', 'HOLD')"
-	    " AND m.source_kind <> '') WHERE at > last_change ORDER BY at, id",
-	[S_PURGE_HOSTS] = "DELETE FROM mailbox_hosts WHERE last_seen < ?1",
 	[S_STAGE_ACCOUNT] = "INSERT OR REPLACE INTO temp.sync_accounts (name, owner, contact,"
 	    " main_domain) VALUES (?1, ?2, ?3, ?4)",
 	[S_STAGE_DOMAIN] = "INSERT OR REPLACE INTO temp.sync_domains (domain, account, kind)"
@@ -410,7 +359,6 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_FAILED_LIST] = "SELECT id, account, kind, rcpt, attempts, created_at, failed_at,"
 	    " coalesce(last_error, '') FROM outbox WHERE account = ?1 AND failed_at IS NOT NULL"
 	    " ORDER BY failed_at, id",
-	[S_PURGE_MESSAGES] = "DELETE FROM messages WHERE at < ?1",
 	[S_PURGE_AUDIT] = "DELETE FROM audit WHERE at < ?1",
 	[S_PURGE_OUTBOX] = "DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?1)"
 	    " OR (failed_at IS NOT NULL AND failed_at < ?1)",
@@ -964,269 +912,6 @@ store_audit_list(struct store *st, const char *account, long long limit,
 	    col_text(s, 4, e.account, sizeof e.account), col_text(s, 5, e.target, sizeof e.target),
 	    col_text(s, 6, e.detail, sizeof e.detail)),
 	    cb(arg, &e));
-}
-
-/* Record one decided message in the account's history, and the host it came from. */
-int
-store_message_insert(struct store *st, const struct message_record *m)
-{
-	sqlite3_stmt *s = store_stmt(st, S_MSG_INSERT);
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, m->at);
-	bind_text(s, 2, m->account);
-	bind_text(s, 3, m->mailbox);
-	bind_text(s, 4, m->ctx);
-	if (m->uid >= 0)
-		sqlite3_bind_int64(s, 5, m->uid);
-	else
-		sqlite3_bind_null(s, 5);
-	bind_text(s, 6, m->script);
-	bind_text(s, 7, m->ip);
-	bind_text(s, 8, m->sender);
-	bind_text(s, 9, m->rcpt);
-	bind_text(s, 10, m->verdict);
-	bind_text(s, 11, m->msgid[0] != '\0' ? m->msgid : NULL);
-	bind_text(s, 12, m->source_kind);
-	bind_text(s, 13, m->source);
-	sqlite3_bind_int64(s, 14, m->n_local);
-	sqlite3_bind_int64(s, 15, m->n_external);
-	bind_text(s, 16, m->domains);
-	bind_text(s, 17, m->reason);
-	if (store_exec_stmt(st, s, "message insert") == -1)
-		return -1;
-	if (strcmp(m->source_kind, "mailbox") != 0 || m->ip[0] == '\0')
-		return 0;
-	if ((s = store_stmt(st, S_HOST_UPSERT)) == NULL)
-		return -1;
-	bind_text(s, 1, m->source);
-	bind_text(s, 2, m->ip);
-	bind_text(s, 3, m->account);
-	sqlite3_bind_int64(s, 4, m->at);
-	return store_exec_stmt(st, s, "host insert");
-}
-
-/* A delivery outcome ("delivered", "deferred", "bounced") of a recorded message. */
-int
-store_message_outcome(struct store *st, const char *msgid, const char *outcome)
-{
-	sqlite3_stmt *s = store_stmt(st, S_MSG_OUTCOME);
-
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, msgid);
-	bind_text(s, 2, outcome);
-	return store_exec_stmt(st, s, "message outcome");
-}
-
-/* When a mailbox was first used from a host (hot path): 1 found, 0 never, -1. */
-int
-store_host_first_seen(struct store *st, const char *mailbox, const char *ip, long long *first)
-{
-	sqlite3_stmt *s = store_stmt(st, S_HOST_FIRST);
-	int r;
-
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, mailbox);
-	bind_text(s, 2, ip);
-	if ((r = store_step_one(st, s, "host lookup")) == 1) {
-		*first = sqlite3_column_int64(s, 0);
-		store_done(s);
-	}
-	return r;
-}
-
-static void
-store_message_row(sqlite3_stmt *s, struct message_record *m)
-{
-	m->at = sqlite3_column_int64(s, 1);
-	col_text(s, 2, m->account, sizeof m->account);
-	col_text(s, 3, m->mailbox, sizeof m->mailbox);
-	col_text(s, 4, m->ctx, sizeof m->ctx);
-	m->uid = sqlite3_column_int64(s, 5);
-	col_text(s, 6, m->script, sizeof m->script);
-	col_text(s, 7, m->ip, sizeof m->ip);
-	col_text(s, 8, m->sender, sizeof m->sender);
-	col_text(s, 9, m->rcpt, sizeof m->rcpt);
-	col_text(s, 10, m->verdict, sizeof m->verdict);
-	col_text(s, 11, m->msgid, sizeof m->msgid);
-	col_text(s, 12, m->source_kind, sizeof m->source_kind);
-	col_text(s, 13, m->source, sizeof m->source);
-	m->n_local = sqlite3_column_int64(s, 14);
-	m->n_external = sqlite3_column_int64(s, 15);
-	col_text(s, 16, m->domains, sizeof m->domains);
-	m->delivered = sqlite3_column_int64(s, 17);
-	m->deferred = sqlite3_column_int64(s, 18);
-	m->bounced = sqlite3_column_int64(s, 19);
-	col_text(s, 20, m->reason, sizeof m->reason);
-}
-
-/* Hand each row of a message query to cb. */
-static int
-store_message_walk(struct store *st, sqlite3_stmt *s, const char *what,
-    store_message_cb cb, void *arg)
-{
-	struct message_record *m = malloc(sizeof *m);
-	int rc;
-
-	if (m == NULL) {
-		store_done(s);
-		snprintf(st->err, sizeof st->err, "%s: out of memory", what);
-		return -1;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		store_message_row(s, m);
-		if (cb(arg, m) != 0)
-			break;
-	}
-	free(m);
-	store_done(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_fail(st, what);
-	return 0;
-}
-
-/* The last `limit` messages of an account since a time, oldest first. */
-int
-store_message_list(struct store *st, const char *account, long long since, long long limit,
-    store_message_cb cb, void *arg)
-{
-	sqlite3_stmt *s = store_stmt(st, S_MSG_LIST);
-
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, limit);
-	sqlite3_bind_int64(s, 3, since);
-	return store_message_walk(st, s, "message list", cb, arg);
-}
-
-static void
-store_source_row(sqlite3_stmt *s, struct source_stats *x)
-{
-	col_text(s, 0, x->account, sizeof x->account);
-	col_text(s, 1, x->kind, sizeof x->kind);
-	col_text(s, 2, x->source, sizeof x->source);
-	x->messages = sqlite3_column_int64(s, 3);
-	x->n_local = sqlite3_column_int64(s, 4);
-	x->n_external = sqlite3_column_int64(s, 5);
-	x->delivered = sqlite3_column_int64(s, 6);
-	x->deferred = sqlite3_column_int64(s, 7);
-	x->bounced = sqlite3_column_int64(s, 8);
-	x->refused = sqlite3_column_int64(s, 9);
-	x->held = sqlite3_column_int64(s, 10);
-	x->limited = sqlite3_column_int64(s, 11);
-	x->first_at = sqlite3_column_int64(s, 12);
-	x->last_at = sqlite3_column_int64(s, 13);
-}
-
-/*
- * What each source of an account sent since a time (of its newest
- * max_rows messages at most), the busiest `limit` first.
- */
-int
-store_history_sources(struct store *st, const char *account, long long since,
-    long long max_rows, long long limit, store_source_cb cb, void *arg)
-{
-	sqlite3_stmt *s = store_stmt(st, S_HIST_SOURCES);
-
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, max_rows);
-	sqlite3_bind_int64(s, 4, limit);
-	STORE_WALK(st, s, "history", struct source_stats x, store_source_row(s, &x),
-	    cb(arg, &x));
-}
-
-/* Accounts sending the most since a time. */
-int
-store_top_accounts(struct store *st, long long since, long long limit,
-    store_source_cb cb, void *arg)
-{
-	sqlite3_stmt *s = store_stmt(st, S_TOP);
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, since);
-	sqlite3_bind_int64(s, 2, limit);
-	STORE_WALK(st, s, "top", struct source_stats x,
-	    (memset(&x, 0, sizeof x), col_text(s, 0, x.account, sizeof x.account),
-	    x.messages = sqlite3_column_int64(s, 1), x.n_local = sqlite3_column_int64(s, 2),
-	    x.n_external = sqlite3_column_int64(s, 3), x.delivered = sqlite3_column_int64(s, 4),
-	    x.deferred = sqlite3_column_int64(s, 5), x.bounced = sqlite3_column_int64(s, 6),
-	    x.refused = sqlite3_column_int64(s, 7), x.held = sqlite3_column_int64(s, 8),
-	    x.limited = sqlite3_column_int64(s, 9), x.first_at = sqlite3_column_int64(s, 10),
-	    x.last_at = sqlite3_column_int64(s, 11)),
-	    cb(arg, &x));
-}
-
-/* The recipient domains of each message of an account since a time. */
-int
-store_history_domains(struct store *st, const char *account, long long since,
-    long long max_rows,
-    int (*cb)(void *arg, const char *kind, const char *source, const char *domains),
-    void *arg)
-{
-	sqlite3_stmt *s = store_stmt(st, S_HIST_DOMAINS);
-
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, max_rows);
-	STORE_WALK(st, s, "history domains", int dummy_, (void)(dummy_ = 0),
-	    cb(arg, (const char *)sqlite3_column_text(s, 0),
-	    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2)));
-}
-
-/* The client hosts of each source of an account since a time, with when first seen. */
-int
-store_history_hosts(struct store *st, const char *account, long long since,
-    long long max_rows,
-    int (*cb)(void *arg, const char *kind, const char *source, const char *ip,
-    long long messages, long long first_seen), void *arg)
-{
-	sqlite3_stmt *s = store_stmt(st, S_HIST_HOSTS);
-
-	if (s == NULL)
-		return -1;
-	bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, max_rows);
-	STORE_WALK(st, s, "history hosts", int dummy_, (void)(dummy_ = 0),
-	    cb(arg, (const char *)sqlite3_column_text(s, 0),
-	    (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2),
-	    sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 5)));
-}
-
-/*
- * The messages let through since a time (for the detectors' windows at
- * start-up), leaving out what came before each account's last
- * suspension or lift.
- */
-int
-store_recent_messages(struct store *st, long long since, store_recent_cb cb, void *arg)
-{
-	sqlite3_stmt *s = store_stmt(st, S_RECENT);
-
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, since);
-	STORE_WALK(st, s, "recent messages", struct recent_message r,
-	    (r.at = sqlite3_column_int64(s, 0),
-	    col_text(s, 1, r.account, sizeof r.account),
-	    col_text(s, 2, r.kind, sizeof r.kind), col_text(s, 3, r.source, sizeof r.source),
-	    col_text(s, 4, r.ip, sizeof r.ip),
-	    r.rcpt = (const char *)sqlite3_column_text(s, 5),
-	    r.n_external = sqlite3_column_int64(s, 6), r.ok = sqlite3_column_int64(s, 7),
-	    r.failed = sqlite3_column_int64(s, 8), r.uid = sqlite3_column_int64(s, 9),
-	    r.host_first_seen = sqlite3_column_int64(s, 10),
-	    r.last_change = sqlite3_column_int64(s, 11)),
-	    cb(arg, &r));
 }
 
 /* An account's own limits, each as (detector, value, action, when set, by whom). */
@@ -1929,14 +1614,12 @@ store_outbox_failed_list(struct store *st, const char *account, store_notice_cb 
 	    col_text(s, 7, nt.error, sizeof nt.error)), cb(arg, &nt));
 }
 
-/* Delete what is older than the retention periods; *n counts the rows. */
+/* Delete the records older than retention.records (history.c purges its own); *n rows. */
 int
-store_purge(struct store *st, long long messages_before, long long records_before,
-    long long *n)
+store_purge(struct store *st, long long records_before, long long *n)
 {
 	static const enum stmt_id ids[] = {
-		S_PURGE_MESSAGES, S_PURGE_AUDIT, S_PURGE_OUTBOX, S_PURGE_COMPLAINTS,
-		S_PURGE_SUSPENSIONS, S_PURGE_HOSTS,
+		S_PURGE_AUDIT, S_PURGE_OUTBOX, S_PURGE_COMPLAINTS, S_PURGE_SUSPENSIONS,
 	};
 
 	*n = 0;
@@ -1945,8 +1628,7 @@ store_purge(struct store *st, long long messages_before, long long records_befor
 
 		if (s == NULL)
 			return -1;
-		sqlite3_bind_int64(s, 1, ids[i] == S_PURGE_MESSAGES || ids[i] == S_PURGE_HOSTS ?
-		    messages_before : records_before);
+		sqlite3_bind_int64(s, 1, records_before);
 		if (store_exec_stmt(st, s, "purge") == -1)
 			return -1;
 		*n += sqlite3_changes(st->db);
@@ -2181,7 +1863,7 @@ store_read_end(struct store *st)
  * an error, never a silently dropped value.
  */
 static const char *const store_record_tables[] = {
-	"suspensions", "complaints", "limits", "audit", "messages", "mailbox_hosts",
+	"suspensions", "complaints", "limits", "audit",	/* the history: history.c */
 };
 
 /* Whether table is one an account's record is exported from. */
