@@ -361,7 +361,9 @@ hist_detach(struct history *h)
  * The records of before the split: the policy database's migration 8
  * renamed its tables messages_v7 and mailbox_hosts_v7; copy them here in
  * time order, chained, and drop them there.  The copy is marked done in
- * the same transaction, so that a crash before the drop never copies twice.
+ * the same transaction (the two files commit one after the other), so
+ * that a crash before the policy database's drop never copies twice; the
+ * mark goes once the drop is done.
  */
 static const char *const hist_copy_sql[] = {
 	"INSERT INTO temp.copy_base SELECT coalesce(max(id), 0) FROM main.messages",
@@ -431,7 +433,8 @@ hist_copy_policy(struct history *h)
 	    hist_exec_sql(h, "COMMIT", "copy") == -1)
 		goto fail;
 	hist_detach(h);
-	return 0;
+	/* both committed: a database restored from before the split copies again */
+	return hist_exec_sql(h, "DELETE FROM meta WHERE key = 'policy_v7_copied'", "copy");
 fail:
 	(void)sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
 	hist_detach(h);

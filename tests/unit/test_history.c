@@ -411,6 +411,17 @@ test_migration_of_old_records(void **state)
 	/* a second open moves nothing again */
 	h = open_hist(f);
 	assert_int_equal(sql_int(f->hist, "SELECT count(*) FROM messages"), 4);
+	assert_int_equal(sql_int(f->hist, "SELECT count(*) FROM meta"), 0);
+	history_close(h);
+	/* a crash after the history's commit, before the database's: the drop only */
+	sql(f->policy, "CREATE TABLE messages_v7 AS SELECT 1 AS id;"
+	    " CREATE TABLE mailbox_hosts_v7 AS SELECT 1 AS mailbox;");
+	sql(f->hist, "INSERT INTO meta VALUES ('policy_v7_copied', 4)");
+	h = open_hist(f);
+	assert_int_equal(sql_int(f->hist, "SELECT count(*) FROM messages"), 4);
+	assert_int_equal(sql_int(f->hist, "SELECT count(*) FROM meta"), 0);
+	assert_int_equal(sql_int(f->policy, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name IN ('messages_v7', 'mailbox_hosts_v7')"), 0);
 	history_close(h);
 	store_close(st);
 	json_decref(o);
