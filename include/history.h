@@ -115,6 +115,9 @@ int history_hosts(struct history *h, const char *account, long long since,
 int history_recent_messages(struct history *h, long long since, history_recent_cb cb,
     void *arg);
 
+/* An account renamed: its records and hosts go to the new name. */
+int history_account_move(struct history *h, const char *from, const char *to);
+
 /* Delete the records older than before (whole hours) and hosts not seen since; *n rows. */
 int history_purge(struct history *h, long long before, long long *n);
 

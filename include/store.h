@@ -145,6 +145,8 @@ int store_sync_stage_local(struct store *st, const char *domain);
 int store_sync_stage_scope(struct store *st, const char *domain);
 int store_sync_stage_uuid(struct store *st, const char *name, const char *uuid);
 int store_sync_renames(struct store *st, long long now, store_sync_cb cb, void *arg);
+int store_history_moves(struct store *st, int (*cb)(void *arg, const char *from,
+    const char *to), void *arg);
 int store_sync_apply(struct store *st, long long now, const char *account,
     store_sync_cb cb, void *arg);
 

@@ -1090,27 +1090,50 @@ hist_bind_json(struct history *h, sqlite3_stmt *s, const char *table, json_t *ro
 	return 0;
 }
 
-/* Link an account's records again in time order, after an import. */
+/* Add the ids of an account's chain to temp.relink. */
 static int
-hist_relink(struct history *h, const char *account)
+hist_relink_add(struct history *h, const char *account)
 {
 	char sql[1024];
+	sqlite3_stmt *s;
+	int rc;
+
+	snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO temp.relink (id) SELECT id FROM (%s)",
+	    HIST_CHAIN);
+	if (sqlite3_prepare_v2(h->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return hist_fail(h, "relink");
+	hist_bind_text(s, 1, account);
+	sqlite3_bind_int64(s, 2, 0);
+	sqlite3_bind_int64(s, 3, -1);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : hist_fail(h, "relink");
+}
+
+/*
+ * Link an account's records again in time order, after an import; with
+ * other, those of other too, which become the account's (a rename).
+ */
+static int
+hist_relink(struct history *h, const char *account, const char *other)
+{
 	sqlite3_stmt *s, *u;
 	long long prev = 0;
 	int rc;
 
-	snprintf(sql, sizeof sql, "SELECT id FROM messages WHERE id IN (%s) ORDER BY at, id",
-	    HIST_CHAIN);
-	if (sqlite3_prepare_v2(h->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return hist_fail(h, "import");
-	if (sqlite3_prepare_v2(h->db, "UPDATE messages SET prev = nullif(?2, 0) WHERE id = ?1",
-	    -1, &u, NULL) != SQLITE_OK) {
+	if (hist_exec_sql(h, "CREATE TEMP TABLE IF NOT EXISTS relink (id INTEGER PRIMARY KEY);"
+	    " DELETE FROM temp.relink", "relink") == -1 ||
+	    hist_relink_add(h, account) == -1 || (other != NULL && hist_relink_add(h, other) == -1))
+		return -1;
+	if (sqlite3_prepare_v2(h->db, "SELECT id FROM messages WHERE id IN"
+	    " (SELECT id FROM temp.relink) ORDER BY at, id", -1, &s, NULL) != SQLITE_OK)
+		return hist_fail(h, "relink");
+	if (sqlite3_prepare_v2(h->db, "UPDATE messages SET prev = nullif(?2, 0), account = ?3"
+	    " WHERE id = ?1", -1, &u, NULL) != SQLITE_OK) {
 		sqlite3_finalize(s);
-		return hist_fail(h, "import");
+		return hist_fail(h, "relink");
 	}
-	hist_bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, 0);
-	sqlite3_bind_int64(s, 3, -1);
+	hist_bind_text(u, 3, account);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		long long id = sqlite3_column_int64(s, 0);
 
@@ -1126,8 +1149,40 @@ hist_relink(struct history *h, const char *account)
 	sqlite3_finalize(s);
 	sqlite3_finalize(u);
 	if (rc != SQLITE_DONE)
-		return hist_fail(h, "import");
-	return prev == 0 ? 0 : hist_last_set(h, account, prev);
+		return hist_fail(h, "relink");
+	if (prev != 0 && hist_last_set(h, account, prev) == -1)
+		return -1;
+	if (other == NULL)
+		return 0;
+	if (sqlite3_prepare_v2(h->db, "DELETE FROM account_last WHERE account = ?1", -1, &s,
+	    NULL) != SQLITE_OK)
+		return hist_fail(h, "relink");
+	hist_bind_text(s, 1, other);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : hist_fail(h, "relink");
+}
+
+/*
+ * An account renamed (sync, by cPanel's UUID): its records and hosts go
+ * to the new name, in the caller's transaction.
+ */
+int
+history_account_move(struct history *h, const char *from, const char *to)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (hist_relink(h, to, from) == -1)
+		return -1;
+	if (sqlite3_prepare_v2(h->db, "UPDATE mailbox_hosts SET account = ?2 WHERE account = ?1",
+	    -1, &s, NULL) != SQLITE_OK)
+		return hist_fail(h, "account move");
+	hist_bind_text(s, 1, from);
+	hist_bind_text(s, 2, to);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : hist_fail(h, "account move");
 }
 
 /*
@@ -1207,7 +1262,7 @@ history_record_import(struct history *h, const char *table, const char *account,
 		    "account")), sqlite3_last_insert_rowid(h->db)) == -1)
 			goto out;
 	}
-	if (messages && *n > 0 && hist_relink(h, account) == -1)
+	if (messages && *n > 0 && hist_relink(h, account, NULL) == -1)
 		goto out;
 	r = 0;
 out:

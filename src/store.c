@@ -973,8 +973,12 @@ store_sync_stage_begin(struct store *st)
 	    "CREATE INDEX IF NOT EXISTS temp.sync_domains_account ON sync_domains (account);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_local (domain TEXT PRIMARY KEY);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_scope (domain TEXT PRIMARY KEY);"
+	    /* the renames' moves, in order, for the history file (store_history_moves) */
+	    "CREATE TEMP TABLE IF NOT EXISTS history_moves (seq INTEGER PRIMARY KEY,"
+	    " from_name TEXT NOT NULL, to_name TEXT NOT NULL);"
 	    "DELETE FROM temp.sync_accounts; DELETE FROM temp.sync_domains;"
-	    " DELETE FROM temp.sync_local; DELETE FROM temp.sync_scope;", NULL, NULL, NULL) != SQLITE_OK)
+	    " DELETE FROM temp.sync_local; DELETE FROM temp.sync_scope;"
+	    " DELETE FROM temp.history_moves;", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st, "sync staging");
 	return 0;
 }
@@ -1090,8 +1094,8 @@ store_exec_once(struct store *st, const char *sql, const char *a, const char *b,
 
 /*
  * Give an account's whole record (suspensions, complaints, unblocks,
- * limits, audit, history, hosts, notices; with_domains: its domains too)
- * to another name, which must be free.  Rare (renames): not cached.
+ * limits, audit, notices; with_domains: its domains too) to another
+ * name, which must be free; the move is noted for the history's file.  Rare (renames): not cached.
  */
 static int
 store_account_move(struct store *st, const char *from, const char *to, int with_domains)
@@ -1104,9 +1108,9 @@ store_account_move(struct store *st, const char *from, const char *to, int with_
 		"UPDATE complaints SET account = ?2 WHERE account = ?1",
 		"UPDATE audit SET target = ?2 WHERE account = ?1 AND target = ?1",
 		"UPDATE audit SET account = ?2 WHERE account = ?1",
-		"UPDATE messages SET account = ?2 WHERE account = ?1",
 		"UPDATE limits SET account = ?2 WHERE account = ?1",
-		"UPDATE mailbox_hosts SET account = ?2 WHERE account = ?1",
+		/* the history's own file follows after the commit */
+		"INSERT INTO temp.history_moves (from_name, to_name) VALUES (?1, ?2)",
 		"UPDATE outbox SET account = ?2 WHERE account = ?1",
 	};
 
@@ -1266,6 +1270,29 @@ out:
 	free(rn);
 	free(reused);
 	return r;
+}
+
+/* The account moves of the last sync's renames, in order, for the history file; -1 if cb fails. */
+int
+store_history_moves(struct store *st, int (*cb)(void *arg, const char *from,
+    const char *to), void *arg)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT from_name, to_name FROM temp.history_moves"
+	    " ORDER BY seq", -1, &s, NULL) != SQLITE_OK)
+		return store_fail(st, "history moves");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (cb(arg, (const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1)) != 0)
+			break;
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return -1;
+	if (rc != SQLITE_DONE)
+		return store_fail(st, "history moves");
+	return 0;
 }
 
 /* Report the rows of one of the S_SYNC_* comparison queries. */
