@@ -324,6 +324,32 @@ test_export_import(void **state)
 	history_close(h);
 }
 
+/* A rename (sync): bob's records and hosts become robert's, merged with robert's own. */
+static void
+test_account_move(void **state)
+{
+	struct history *h = open_hist(*state);
+	struct message_record m;
+	long long c[2] = { 0, 0 };
+	json_t *hosts;
+
+	fill(h);
+	assert_int_equal(history_begin(h), 0);
+	rec(&m, NOW - 10, "robert", "r@robert.test", "192.0.2.3", "PASS", "", 1);
+	assert_int_equal(history_message_insert(h, &m), 0);
+	assert_int_equal(history_account_move(h, "bob", "robert"), 0);
+	assert_int_equal(history_commit(h), 0);
+	assert_int_equal(history_message_list(h, "robert", 0, 1000, count_cb, c), 0);
+	assert_int_equal(c[0], 11);
+	c[0] = c[1] = 0;
+	assert_int_equal(history_message_list(h, "bob", 0, 1000, count_cb, c), 0);
+	assert_int_equal(c[0], 0);
+	hosts = history_record_rows(h, "mailbox_hosts", "robert");
+	assert_int_equal(json_array_size(hosts), 3);
+	json_decref(hosts);
+	history_close(h);
+}
+
 /* Run SQL on a file. */
 static void
 sql(const char *path, const char *text)
@@ -456,6 +482,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_recent_reads_suspensions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_whole_hours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_of_old_records, setup, teardown),
 		cmocka_unit_test(test_path_default),
 	};
