@@ -1,7 +1,7 @@
 # mailabuse: plain make with pkg-config.
 #   make                 build mailabused and mailabusectl
-#   make check           unit and integration tests, plain and under ASan+UBSan,
-#                        and each fuzz target briefly
+#   make check           unit tests, the layering check (tests/layers), integration
+#                        tests, plain and under ASan+UBSan, and each fuzz target briefly
 #   make fuzz            each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make SANITIZE=1 ...  build (or test) with AddressSanitizer and UBSan
 #   make run             run mailabused in the foreground on ./state
@@ -54,14 +54,15 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str
-COMMON = $(PURE) log config clock store history notify notices lifecycle priv
+COMMON = $(PURE) log config clock store history notify notify_exec notices lifecycle priv
 DAEMON = mailabused server conn check selfservice usersock recorder sockdiag
-CTL = ctl cmd_sync cmd_suspend cmd_show cmd_complaint cmd_unblock cmd_expire cmd_limits cmd_transfer cmd_doctor cmd_frozen
+CTL = ctl ctl_args ctl_util ctl_user cmd_sync cmd_suspend cmd_status cmd_list cmd_history cmd_complaint cmd_unblock \
+	cmd_expire cmd_limits cmd_top cmd_transfer cmd_doctor cmd_frozen
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy unblock cpanel config detect str history
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect str notify history
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -107,6 +108,9 @@ $(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
 $(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect str)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
+$(BUILD)/test_notify: $(BUILD)/test_notify.o $(call obj,notify_exec)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
 # the history's tests run on throwaway SQLite files
 $(BUILD)/test_history: $(BUILD)/test_history.o $(call obj,history store)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
@@ -124,7 +128,11 @@ unit: $(UNIT_BINS)
 integration: $(BINS) $(BUILD)/mabclient
 	tests/integration/run.sh $(BUILD)
 
-check-one: unit integration
+# No object uses a symbol of a layer above its own (tests/layers, from nm).
+layers: $(BINS)
+	sh tests/layers.sh $(BUILD)
+
+check-one: unit layers integration
 
 # The whole suite: a plain build, then the same tests under ASan and UBSan,
 # then each fuzz target for a few seconds.
@@ -259,7 +267,7 @@ rpm:
 	    contrib/rpm/mailabuse.spec
 	ls build-rpm/RPMS/*/mailabuse-$(VERSION)-*.rpm
 
-.PHONY: all unit integration check check-one run install uninstall clean bench bench-long fuzz \
+.PHONY: all unit integration layers check check-one run install uninstall clean bench bench-long fuzz \
 	fuzz-check deb rpm
 
 $(BUILD)/mabclient: tests/integration/mabclient.c $(call obj,proto)

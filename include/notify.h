@@ -1,4 +1,4 @@
-/* notify.c: notices to account owners: templates, the outbox, sendmail. */
+/* notify.c, notify_exec.c: notices to account owners: templates, the outbox, sendmail. */
 #ifndef MAILABUSE_NOTIFY_H
 #define MAILABUSE_NOTIFY_H
 
@@ -28,6 +28,10 @@ char *notify_render(const char *tmpl, const struct notify_var *vars, size_t nvar
 int notify_queue(struct store *st, const struct config *cfg, const char *account,
     const char *kind, const struct notify_var *vars, size_t nvars, long long now,
     char *err, size_t errlen);
+/* notify_exec.c: run the mail command with one message, within a deadline. */
+int notify_exec(const char *command, const char *msg, long long timeout, char *err,
+    size_t errlen);
+
 int notify_send_due(struct store *st, const struct config *cfg, const char *account,
     long long now, int *sent, int *failed, int *given_up);
 

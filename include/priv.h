@@ -24,4 +24,7 @@ void priv_pidfile_remove(int fd, const char *path);
 
 int priv_drop(char *err, size_t errlen);
 
+#define PRIV_BACKGROUND_NICE 10
+void priv_background(void);
+
 #endif

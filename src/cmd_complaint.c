@@ -5,7 +5,7 @@
  * policy.suspend_on_complaint) suspends the account with the complaint
  * as its reason.
  */
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,58 +15,45 @@
 #include "duration.h"
 #include "lifecycle.h"
 
+/* complaint add's options, checked: the source, the window, whether to suspend. */
 static int
-complaint_add(struct ctl *c, int argc, char **argv)
+complaint_add_args(struct ctl *c, const struct ctl_args *a, const char **source,
+    long long *window, int *suspend)
 {
-	static const struct option opts[] = {
-		{ "ref", required_argument, NULL, 'r' },
-		{ "source", required_argument, NULL, 's' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "suspend", no_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *ref = NULL, *source = "report", *name;
-	long long window = c->cfg.policy_complaint_window;
-	int ch, r = 0, suspend = c->cfg.policy_suspend_on_complaint, is_mailbox;
-	struct complaint cp;
-	struct suspension sp, cur;
-	char derr[256], account[ACCOUNT_NAME_MAX], norm[ADDRESS_MAX], end[32], detail[1400];
+	const char *ref = ctl_args_get(a, "ref");
+	char derr[256];
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		switch (ch) {
-		case 'r':
-			ref = optarg;
-			break;
-		case 's':
-			source = optarg;
-			break;
-		case 'w':
-			if (duration_parse(optarg, &window, derr, sizeof derr) == -1)
-				return ctl_usage_error("complaint add: --window: %s", derr);
-			if (window > 3650 * 86400LL)
-				return ctl_usage_error("complaint add: --window is at most 3650d");
-			break;
-		case 'S':
-			suspend = 1;
-			break;
-		case 'j':
-			c->json = 1;
-			break;
-		default:
-			return EX_USAGE;
-		}
+	*source = ctl_args_text(a, "source", "report");
+	*window = c->cfg.policy_complaint_window;
+	*suspend = c->cfg.policy_suspend_on_complaint || ctl_args_has(a, "suspend");
+	if (ctl_args_has(a, "window")) {
+		if (duration_parse(ctl_args_get(a, "window"), window, derr, sizeof derr) == -1)
+			return ctl_usage_error("complaint add: --window: %s", derr);
+		if (*window > 3650 * 86400LL)
+			return ctl_usage_error("complaint add: --window is at most 3650d");
 	}
-	if (optind + 1 != argc)
-		return ctl_usage_error("usage: complaint add ACCOUNT --ref TEXT [--source SOURCE]"
-		    " [--window DURATION] [--suspend]");
-	name = argv[optind];
 	if (ref == NULL || *ref == '\0' || strlen(ref) >= REASON_MAX - 64)
 		return ctl_usage_error("complaint add: --ref is required (up to %d characters)",
 		    REASON_MAX - 65);
-	if (!ctl_source_valid(source))
+	if (!ctl_source_valid(*source))
 		return ctl_usage_error("complaint add: --source must be a word such as report,"
 		    " fbl, detection or admin");
+	return 0;
+}
+
+/* mailabusectl complaint add ACCOUNT --ref TEXT: a validated complaint. */
+int
+cmd_complaint_add(struct ctl *c, const struct ctl_args *a)
+{
+	const char *ref = ctl_args_get(a, "ref"), *source, *name = a->argv[0];
+	long long window;
+	int r, suspend, is_mailbox;
+	struct complaint cp;
+	struct suspension sp, cur;
+	char account[ACCOUNT_NAME_MAX], norm[ADDRESS_MAX], end[32], detail[1400];
+
+	if ((r = complaint_add_args(c, a, &source, &window, &suspend)) != 0)
+		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)
@@ -159,32 +146,22 @@ complaint_list_cb(void *arg, const struct complaint *cp)
 	return 0;
 }
 
-static int
-complaint_list(struct ctl *c, int argc, char **argv)
+/* mailabusectl complaint list ACCOUNT: the account's complaints and their windows. */
+int
+cmd_complaint_list(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct complaint_list_ctx lc = { c, NULL };
-	struct account a;
+	struct account acc;
 	char lower[ACCOUNT_NAME_MAX];
-	int ch, r;
+	int r;
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch != 'j')
-			return EX_USAGE;
-		c->json = 1;
-	}
-	if (optind + 1 != argc)
-		return ctl_usage_error("usage: complaint list ACCOUNT [--json]");
 	if ((r = ctl_store(c)) != 0)
 		return r;
-	if ((r = store_account_get(c->st, ctl_account_arg(argv[optind], lower, sizeof lower),
-	    &a)) != 1) {
+	if ((r = store_account_get(c->st, ctl_account_arg(a->argv[0], lower, sizeof lower),
+	    &acc)) != 1) {
 		if (r == -1)
 			return ctl_db_error(c, "complaint list");
-		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(argv[optind]));
+		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(a->argv[0]));
 		return EX_NOINPUT;
 	}
 	if (c->json)
@@ -192,7 +169,7 @@ complaint_list(struct ctl *c, int argc, char **argv)
 	else
 		printf("%-6s %-10s %-20s %-20s %-6s %s\n", "ID", "SOURCE", "RECEIVED",
 		    "WINDOW END", "WINDOW", "REF");
-	if (store_complaint_list(c->st, a.name, complaint_list_cb, &lc) == -1) {
+	if (store_complaint_list(c->st, acc.name, complaint_list_cb, &lc) == -1) {
 		json_decref(lc.arr);
 		return ctl_db_error(c, "complaint list");
 	}
@@ -200,34 +177,19 @@ complaint_list(struct ctl *c, int argc, char **argv)
 }
 
 /* An admin closes a complaint's window early, e.g. a complaint found unfounded. */
-static int
-complaint_close(struct ctl *c, int argc, char **argv)
+int
+cmd_complaint_close(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *reason = NULL;
+	const char *reason = ctl_args_get(a, "reason"), *arg = a->argv[0];
 	struct complaint cp;
-	char *endp, detail[1400];
+	char detail[1400];
 	long long id;
-	int ch, r;
+	int r;
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'j')
-			c->json = 1;
-		else if (ch == 'r')
-			reason = optarg;
-		else
-			return EX_USAGE;
-	}
-	if (optind + 1 != argc || reason == NULL || *reason == '\0' ||
-	    strlen(reason) >= REASON_MAX)
+	if (reason == NULL || *reason == '\0' || strlen(reason) >= REASON_MAX)
 		return ctl_usage_error("usage: complaint close ID --reason TEXT");
-	id = strtoll(argv[optind] + (argv[optind][0] == '#'), &endp, 10);
-	if (*endp != '\0' || id <= 0)
-		return ctl_usage_error("complaint close: %s is not a complaint number", argv[optind]);
+	if (ctl_number_parse(arg + (arg[0] == '#'), "", 1, LLONG_MAX, &id) == -1)
+		return ctl_usage_error("complaint close: %s is not a complaint number", arg);
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	if (store_begin(c->st) == -1)
@@ -255,28 +217,4 @@ complaint_close(struct ctl *c, int argc, char **argv)
 	printf("complaint #%lld of %s: window closed: %s\n", id, ctl_esc(cp.account),
 	    ctl_esc(reason));
 	return 0;
-}
-
-int
-cmd_complaint(struct ctl *c, int argc, char **argv)
-{
-	/* the subcommand's argv[0], as option errors name it */
-	static char add[] = "complaint add", list[] = "complaint list",
-	    close_[] = "complaint close";
-
-	if (argc < 2)
-		return ctl_usage_error("usage: complaint add|list|close ...");
-	if (strcmp(argv[1], "add") == 0) {
-		argv[1] = add;
-		return complaint_add(c, argc - 1, argv + 1);
-	}
-	if (strcmp(argv[1], "list") == 0) {
-		argv[1] = list;
-		return complaint_list(c, argc - 1, argv + 1);
-	}
-	if (strcmp(argv[1], "close") == 0) {
-		argv[1] = close_;
-		return complaint_close(c, argc - 1, argv + 1);
-	}
-	return ctl_usage_error("complaint: unknown subcommand '%s'", argv[1]);
 }

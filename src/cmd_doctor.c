@@ -662,7 +662,7 @@ doctor_exim_events(struct doctor *d)
 {
 	char action[4096];
 
-	if (d->c->cfg.detect_limit[6] == 0)
+	if (d->c->cfg.detect_limit[DET_BOUNCE] == 0)
 		return;		/* detect.bounce_percent = 0: not needed */
 	if (d->exim_bp == NULL) {
 		doctor_report(d, "exim events", 0, "cannot read Exim's configuration (%s)",
@@ -718,48 +718,19 @@ doctor_cron(struct doctor *d)
 }
 
 int
-cmd_doctor(struct ctl *c, int argc, char **argv)
+cmd_doctor(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "exim-user", required_argument, NULL, 'u' },
-		{ "exim", required_argument, NULL, 'e' },
-		{ "exim-config", required_argument, NULL, 'C' },
-		{ "cron-file", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct doctor d;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	int ch, have_user;
+	int have_user;
 
 	memset(&d, 0, sizeof d);
 	d.c = c;
-	d.exim = "exim";
-	d.cron_file = DOCTOR_CRON_FILE;
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		switch (ch) {
-		case 'j':
-			c->json = 1;
-			break;
-		case 'u':
-			d.exim_user = optarg;
-			break;
-		case 'e':
-			d.exim = optarg;
-			break;
-		case 'C':
-			d.exim_config = optarg;
-			break;
-		case 'r':
-			d.cron_file = optarg;
-			break;
-		default:
-			return EX_USAGE;
-		}
-	}
-	if (optind != argc)
-		return ctl_usage_error("doctor: no arguments expected");
+	d.exim_user = ctl_args_get(a, "exim-user");
+	d.exim = ctl_args_text(a, "exim", "exim");
+	d.exim_config = ctl_args_get(a, "exim-config");
+	d.cron_file = ctl_args_text(a, "cron-file", DOCTOR_CRON_FILE);
 	if (c->json && (d.checks = json_array()) == NULL)
 		return ctl_json_print(NULL);
 	if (doctor_config(&d) == 0) {

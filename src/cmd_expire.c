@@ -75,16 +75,13 @@ expire_eligible(struct ctl *c, const struct suspension *sp, int *queued)
 #define EXPIRE_BATCH 500	/* suspensions looked at per transaction */
 
 int
-cmd_expire(struct ctl *c, int argc, char **argv)
+cmd_expire(struct ctl *c, const struct ctl_args *a)
 {
 	struct pending p = { NULL, 0, 0 };
 	long long closed = 0, purged = 0, n = 0;
 	int r, queued = 0, sent = 0, failed = 0, given_up = 0;
 
-	if (argc == 2 && strcmp(argv[1], "--json") == 0)
-		c->json = 1;
-	else if (argc != 1)
-		return ctl_usage_error("usage: expire [--json]");
+	(void)a;
 	if ((r = ctl_store(c)) != 0)
 		return r;
 	/* 1. complaint windows that have ended */

@@ -23,7 +23,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -591,40 +590,15 @@ frozen_json(const struct frozen_msg *msgs, size_t n, int release, size_t release
 
 /* mailabusectl frozen [--release] [--json] [--exim PATH] [--exim-config FILE] */
 int
-cmd_frozen(struct ctl *c, int argc, char **argv)
+cmd_frozen(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "release", no_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "exim", required_argument, NULL, 'e' },
-		{ "exim-config", required_argument, NULL, 'C' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct frozen_run fr = { "exim", NULL };
 	struct frozen_msg *msgs = NULL;
 	size_t n = 0, released = 0, failed = 0;
-	int ch, release = 0, r;
+	int release = ctl_args_has(a, "release"), r;
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		switch (ch) {
-		case 'r':
-			release = 1;
-			break;
-		case 'j':
-			c->json = 1;
-			break;
-		case 'e':
-			fr.exim = optarg;
-			break;
-		case 'C':
-			fr.exim_conf = optarg;
-			break;
-		default:
-			return EX_USAGE;
-		}
-	}
-	if (optind != argc)
-		return ctl_usage_error("frozen: unexpected argument '%s'", argv[optind]);
+	fr.exim = ctl_args_text(a, "exim", "exim");
+	fr.exim_conf = ctl_args_get(a, "exim-config");
 	if (release) {
 		char reply[256], err[512];
 

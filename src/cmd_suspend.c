@@ -5,7 +5,6 @@
  * a suspension also queues the owner's notice in that transaction, which
  * is then sent (or left queued for `expire`).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -14,56 +13,24 @@
 #include "lifecycle.h"
 #include "notify.h"
 
-/* Parse "TARGET --reason TEXT [--source S] [--no-count] [--json]"; 0 or an exit status. */
+/* The target and the checked --reason and --source; 0 or an exit status. */
 static int
-suspend_args(struct ctl *c, int argc, char **argv, int suspend, const char **target,
-    const char **reason, const char **source, int *no_count)
+suspend_args(const struct ctl_args *a, const char **target, const char **reason,
+    const char **source)
 {
-	static const struct option opts[] = {
-		{ "reason", required_argument, NULL, 'r' },
-		{ "source", required_argument, NULL, 's' },
-		{ "no-count", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
+	const char *cmd = a->entry->name;
 
-	*reason = NULL;
-	*source = "admin";
-	*no_count = 0;
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		switch (ch) {
-		case 'r':
-			*reason = optarg;
-			break;
-		case 's':
-			if (!suspend)
-				return ctl_usage_error("%s: --source is not an option here", argv[0]);
-			*source = optarg;
-			break;
-		case 'j':
-			c->json = 1;
-			break;
-		case 'n':
-			if (suspend)
-				return ctl_usage_error("%s: --no-count is not an option here", argv[0]);
-			*no_count = 1;
-			break;
-		default:
-			return EX_USAGE;
-		}
-	}
-	if (optind + 1 != argc)
-		return ctl_usage_error("usage: %s TARGET --reason TEXT", argv[0]);
-	*target = argv[optind];
+	*target = a->argv[0];
+	*reason = ctl_args_get(a, "reason");
+	*source = strcmp(cmd, "suspend") == 0 ? ctl_args_text(a, "source", "admin") : "admin";
 	if (*reason == NULL || **reason == '\0')
-		return ctl_usage_error("%s: --reason is required", argv[0]);
+		return ctl_usage_error("%s: --reason is required", cmd);
 	if (strlen(*reason) >= REASON_MAX)
 		return ctl_usage_error("%s: --reason is longer than %d characters",
-		    argv[0], REASON_MAX - 1);
+		    cmd, REASON_MAX - 1);
 	if (!ctl_source_valid(*source))
 		return ctl_usage_error("%s: --source must be a word of 1 to 31 letters, digits,"
-		    " '-' or '_'", argv[0]);
+		    " '-' or '_'", cmd);
 	return 0;
 }
 
@@ -100,14 +67,14 @@ ctl_suspend_apply(struct ctl *c, struct suspension *sp, struct suspension *cur)
 }
 
 int
-cmd_suspend(struct ctl *c, int argc, char **argv)
+cmd_suspend(struct ctl *c, const struct ctl_args *a)
 {
 	struct suspension sp, cur;
 	const char *target, *reason, *source;
 	char ts[32];
-	int r, is_mailbox, no_count;
+	int r, is_mailbox;
 
-	if ((r = suspend_args(c, argc, argv, 1, &target, &reason, &source, &no_count)) != 0)
+	if ((r = suspend_args(a, &target, &reason, &source)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;
@@ -145,14 +112,14 @@ cmd_suspend(struct ctl *c, int argc, char **argv)
 }
 
 int
-cmd_unsuspend(struct ctl *c, int argc, char **argv)
+cmd_unsuspend(struct ctl *c, const struct ctl_args *a)
 {
 	struct suspension cur;
 	const char *target, *reason, *source, *kind;
 	char norm[ADDRESS_MAX], account[ACCOUNT_NAME_MAX];
-	int r, is_mailbox, no_count;
+	int r, is_mailbox, no_count = ctl_args_has(a, "no-count");
 
-	if ((r = suspend_args(c, argc, argv, 0, &target, &reason, &source, &no_count)) != 0)
+	if ((r = suspend_args(a, &target, &reason, &source)) != 0)
 		return r;
 	if ((r = ctl_store(c)) != 0)
 		return r;

@@ -14,11 +14,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -26,6 +26,7 @@
 #include "ctl.h"
 #include "history.h"
 #include "identity.h"
+#include "priv.h"
 #include "str.h"
 
 struct sync_account {
@@ -83,10 +84,13 @@ sync_warn(struct sync_state *ss, const char *file, unsigned line, const char *wh
 	ss->warnings++;
 }
 
-/* Add a name to the set, lower-cased; -1 when out of memory. */
+/* Add a name to the set, lower-cased, once; -1 when out of memory. */
 static int
 sync_names_add(struct sync_names *ns, const char *name)
 {
+	for (size_t i = 0; i < ns->n; i++)
+		if (strcasecmp(ns->v[i], name) == 0)
+			return 0;
 	if (ns->n == ns->cap) {
 		size_t cap = ns->cap ? ns->cap * 2 : 16;
 		char **n = realloc(ns->v, cap * sizeof *n);
@@ -129,64 +133,6 @@ sync_mine_cb(void *arg, const char *domain, const char *kind)
 	(void)kind;
 	return sync_names_add(&ss->mine, domain) == -1 ||
 	    sync_names_add(&ss->scope, domain) == -1;
-}
-
-/* White space, as the parsers of cpanel.c trim it. */
-static int
-sync_blank(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
-}
-
-/* Whether [p, e) starts with one of the names, followed by a colon or white space. */
-static int
-sync_names_prefix(const struct sync_names *ns, const char *p, const char *e, int colon)
-{
-	size_t len = (size_t)(e - p);
-
-	for (size_t i = 0; i < ns->n; i++) {
-		const char *v = ns->v[i];
-		size_t n = ns->len[i], j;
-
-		/* the end of the name first: it rules out almost every line */
-		if (len < n || (len > n && !sync_blank(p[n]) && !(colon && p[n] == ':')))
-			continue;
-		for (j = 0; j < n; j++)
-			if ((p[j] >= 'A' && p[j] <= 'Z' ? p[j] - 'A' + 'a' : p[j]) != v[j])
-				break;
-		if (j == n)
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * sync --account: whether a line of a file may concern the account,
- * looked at before it is copied or parsed (most are not: this is what
- * keeps it fast).  kind 'o' etc/trueuserowners (the account is the
- * key), 'd' etc/userdomains (the account is the value, or the domain
- * is one it has), 'l' etc/localdomains (a domain of the slice).
- */
-static int
-sync_line_wanted(struct sync_state *ss, const char *p, const char *e, int kind)
-{
-	size_t n = ss->only_len;
-
-	if (ss->only == NULL)
-		return 1;
-	while (p < e && sync_blank(*p))
-		p++;
-	while (e > p && sync_blank(e[-1]))
-		e--;
-	if (kind == 'o')
-		return (size_t)(e - p) > n && memcmp(p, ss->only, n) == 0 &&
-		    (p[n] == ':' || sync_blank(p[n]));
-	if (kind == 'l')
-		return sync_names_prefix(&ss->scope, p, e, 0);
-	if ((size_t)(e - p) > n && memcmp(e - n, ss->only, n) == 0 &&
-	    (e[-(long)n - 1] == ':' || sync_blank(e[-(long)n - 1])))
-		return 1;
-	return sync_names_prefix(&ss->mine, p, e, 1);
 }
 
 /* A file of cPanel's, read in blocks, given out a line at a time. */
@@ -252,45 +198,81 @@ sync_file_fill(struct sync_file *sf)
 	return 0;
 }
 
+/* Give out buf[p, e) as the current line; NULL when out of memory. */
+static char *
+sync_file_line(struct sync_file *sf, const char *p, const char *e)
+{
+	size_t n = (size_t)(e - p);
+
+	if (n + 1 > sf->linecap) {
+		char *b = realloc(sf->line, n + 1);
+
+		if (b == NULL) {
+			sf->error = ENOMEM;
+			return NULL;
+		}
+		sf->line = b;
+		sf->linecap = n + 1;
+	}
+	memcpy(sf->line, p, n);
+	sf->line[n] = '\0';
+	sf->pos = (size_t)(e - sf->buf);
+	return sf->line;
+}
+
 /*
  * The next line that may concern the synced slice, or NULL at the end
- * of the file or on an error (sf->error).
+ * of the file or on an error (sf->error).  sync --account looks only
+ * at the complete lines of each block, through cpanel_want_next.
  */
 static char *
 sync_file_next(struct sync_state *ss, struct sync_file *sf, int kind)
 {
-	for (;;) {
-		char *p = sf->buf + sf->pos, *e = memchr(p, '\n', sf->len - sf->pos);
-		size_t n;
+	struct cpanel_want w = {
+		.kind = kind, .account = ss->only, .account_len = ss->only_len,
+		.names = kind == 'l' ? ss->scope.v : ss->mine.v,
+		.lens = kind == 'l' ? ss->scope.len : ss->mine.len,
+		.n = kind == 'l' ? ss->scope.n : ss->mine.n,
+	};
 
-		if (e != NULL)
-			e++;
-		else if (!sf->eof) {
+	for (;;) {
+		char *p = sf->buf + sf->pos, *lim;
+		const char *s, *e;
+		size_t lines;
+
+		if (ss->only == NULL) {
+			if ((e = memchr(p, '\n', sf->len - sf->pos)) != NULL)
+				e++;
+			else if (!sf->eof) {
+				if (sync_file_fill(sf) == -1)
+					return NULL;
+				continue;
+			} else if (sf->pos < sf->len)
+				e = sf->buf + sf->len;	/* a last line without its newline */
+			else
+				return NULL;
+			sf->lineno++;
+			return sync_file_line(sf, p, e);
+		}
+		/* the complete lines in the buffer (all of it at the end of the file) */
+		if (sf->eof)
+			lim = sf->buf + sf->len;
+		else if ((lim = memrchr(p, '\n', sf->len - sf->pos)) != NULL)
+			lim++;
+		else {
 			if (sync_file_fill(sf) == -1)
 				return NULL;
 			continue;
-		} else if (sf->pos < sf->len)
-			e = sf->buf + sf->len;	/* a last line without its newline */
-		else
-			return NULL;
-		sf->pos = (size_t)(e - sf->buf);
-		sf->lineno++;
-		if (!sync_line_wanted(ss, p, e, kind))
-			continue;
-		n = (size_t)(e - p);
-		if (n + 1 > sf->linecap) {
-			char *b = realloc(sf->line, n + 1);
-
-			if (b == NULL) {
-				sf->error = ENOMEM;
-				return NULL;
-			}
-			sf->line = b;
-			sf->linecap = n + 1;
 		}
-		memcpy(sf->line, p, n);
-		sf->line[n] = '\0';
-		return sf->line;
+		s = cpanel_want_next(&w, p, lim, &e, &lines);
+		sf->lineno += (unsigned)lines;
+		if (s != NULL) {
+			sf->lineno++;
+			return sync_file_line(sf, s, e);
+		}
+		sf->pos = (size_t)(lim - sf->buf);
+		if (sync_file_fill(sf) == -1)
+			return NULL;
 	}
 }
 
@@ -902,35 +884,19 @@ sync_outgoing_cb(void *arg, const char *account, const char *old_state,
 }
 
 int
-cmd_sync(struct ctl *c, int argc, char **argv)
+cmd_sync(struct ctl *c, const struct ctl_args *a)
 {
 	struct sync_state ss = { .c = c };
 	int r;
-
-	static const struct option opts[] = {
-		{ "account", required_argument, NULL, 'a' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
 	char only[ACCOUNT_NAME_MAX];
-	int ch, force = 0;
+	int force = ctl_args_has(a, "force");
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'a')
-			ss.only = ctl_account_arg(optarg, only, sizeof only);
-		else if (ch == 'f')
-			force = 1;
-		else if (ch == 'j')
-			c->json = 1;
-		else
-			return EX_USAGE;
-	}
-	if (optind != argc)
-		return ctl_usage_error("usage: sync [--account USER] [--force] [--json]");
+	ss.only = ctl_account_arg(ctl_args_get(a, "account"), only, sizeof only);
 	if (ss.only != NULL && !identity_account_name_valid(ss.only))
 		return ctl_usage_error("sync: --account %s: not a valid account name", ss.only);
 	ss.only_len = ss.only != NULL ? strlen(ss.only) : 0;
+	if (ss.only == NULL)
+		priv_background();	/* a full sync must not slow the daemon's answers */
 	if (c->json && (ss.json = json_array()) == NULL)
 		return ctl_json_print(NULL);
 	if ((r = ctl_store(c)) != 0)

@@ -10,7 +10,6 @@
  * times; messages and mailbox hosts only with --with-history.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,46 +112,28 @@ transfer_empty(json_t *cmp)
 
 /* mailabusectl export ACCOUNT: the record as versioned JSON. */
 int
-cmd_export(struct ctl *c, int argc, char **argv)
+cmd_export(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "with-history", no_argument, NULL, 'H' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *out_path = NULL, *name;
+	const char *out_path = ctl_args_get(a, "output"), *name;
 	char lower[ACCOUNT_NAME_MAX], host[256], when[32];
-	struct account a;
+	struct account acc;
 	json_t *doc, *rec, *status;
-	int ch, history = 0, r, rc;
+	int history = ctl_args_has(a, "with-history"), r, rc;
 	FILE *f;
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'H')
-			history = 1;
-		else if (ch == 'o')
-			out_path = optarg;
-		else if (ch == 'j')
-			c->json = 1;
-		else
-			return EX_USAGE;
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error("usage: export ACCOUNT [--with-history] [--output FILE] [--json]");
-	name = ctl_account_arg(argv[optind], lower, sizeof lower);
+	name = ctl_account_arg(a->argv[0], lower, sizeof lower);
 	if ((r = history ? ctl_history(c) : ctl_store(c)) != 0)
 		return r;
 	if (store_read_begin(c->st) == -1)
 		return ctl_db_error(c, "export");
-	if ((r = store_account_get(c->st, name, &a)) != 1) {
+	if ((r = store_account_get(c->st, name, &acc)) != 1) {
 		store_read_end(c->st);
 		if (r == -1)
 			return ctl_db_error(c, "export");
 		fprintf(stderr, "mailabusectl: export: %s: no such account\n", name);
 		return EX_NOINPUT;
 	}
-	rec = transfer_record(c, &a, history);
+	rec = transfer_record(c, &acc, history);
 	status = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
 	store_read_end(c->st);
 	if (rec == NULL) {
@@ -197,8 +178,8 @@ cmd_export(struct ctl *c, int argc, char **argv)
 		}
 	}
 	if (c->json)
-		ctl_json_print(json_pack("{s:s, s:s, s:I, s:b}", "account", name, "file", out_path,
-		    "exported_at", (json_int_t)c->now, "with_history", history));
+		ctl_json_print(json_pack("{s:s, s:s, s:s, s:b}", "account", name, "file", out_path,
+		    "exported_at", when, "with_history", history));
 	else
 		printf("exported %s to %s\n", name, out_path);
 	json_decref(doc);
@@ -267,189 +248,200 @@ transfer_insert(struct ctl *c, json_t *rec, const char *table, int dedup, json_t
 	return 0;
 }
 
-/* mailabusectl import FILE: restore an exported record, idempotent, audited. */
-int
-cmd_import(struct ctl *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "as", required_argument, NULL, 'a' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "with-history", no_argument, NULL, 'H' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *path, *as = NULL, *from, *host, *when;
-	char lower[ACCOUNT_NAME_MAX], detail[REASON_MAX];
-	json_t *doc, *rec, *cur = NULL, *cmp_file = NULL, *cmp_cur = NULL, *ids = NULL;
-	json_error_t jerr;
-	struct account a;
-	long long rows = 0, history_rows = 0, n_messages = 0, n_hosts = 0;
-	int ch, force = 0, history = 0, r, same, replaced = 0;
+/* An import under way: the file's document and what was done with it. */
+struct import_run {
+	const char *path, *as, *from, *host, *when;
+	json_t *doc, *rec;
+	struct account acc;
+	long long rows, history_rows;
+	int replaced;
+};
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch == 'a')
-			as = optarg;
-		else if (ch == 'f')
-			force = 1;
-		else if (ch == 'H')
-			history = 1;
-		else if (ch == 'j')
-			c->json = 1;
-		else
-			return EX_USAGE;
-	}
-	if (argc - optind != 1)
-		return ctl_usage_error("usage: import FILE [--as USER] [--force] [--with-history]"
-		    " [--json]");
-	path = argv[optind];
-	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		fprintf(stderr, "mailabusectl: import: %s:%d: %s\n", path, jerr.line, jerr.text);
+/* Read and check the exported document; 0, or an exit status after a message. */
+static int
+import_read(struct import_run *ir)
+{
+	json_error_t jerr;
+	json_t *doc;
+	const char *fmt;
+
+	if ((ir->doc = doc = json_load_file(ir->path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		fprintf(stderr, "mailabusectl: import: %s:%d: %s\n", ir->path, jerr.line,
+		    jerr.text);
 		return EX_DATAERR;
 	}
-	from = json_string_value(json_object_get(doc, "account"));
-	host = json_string_value(json_object_get(doc, "host"));
-	when = json_string_value(json_object_get(doc, "exported_at_text"));
-	rec = json_object_get(doc, "record");
-	if (!json_is_string(json_object_get(doc, "format")) ||
-	    strcmp(json_string_value(json_object_get(doc, "format")), TRANSFER_FORMAT) != 0 ||
-	    from == NULL || !identity_account_name_valid(from) || !json_is_object(rec)) {
+	ir->from = json_string_value(json_object_get(doc, "account"));
+	ir->host = json_string_value(json_object_get(doc, "host"));
+	ir->when = json_string_value(json_object_get(doc, "exported_at_text"));
+	ir->rec = json_object_get(doc, "record");
+	fmt = json_string_value(json_object_get(doc, "format"));
+	if (fmt == NULL || strcmp(fmt, TRANSFER_FORMAT) != 0 || ir->from == NULL ||
+	    !identity_account_name_valid(ir->from) || !json_is_object(ir->rec)) {
 		fprintf(stderr, "mailabusectl: import: %s: not an account exported by mailabusectl"
-		    " export\n", path);
-		json_decref(doc);
+		    " export\n", ir->path);
 		return EX_DATAERR;
 	}
 	if (json_integer_value(json_object_get(doc, "version")) != TRANSFER_VERSION) {
 		fprintf(stderr, "mailabusectl: import: %s: format version %lld; this mailabusectl"
-		    " reads version %d\n", path,
+		    " reads version %d\n", ir->path,
 		    (long long)json_integer_value(json_object_get(doc, "version")), TRANSFER_VERSION);
-		json_decref(doc);
 		return EX_DATAERR;
 	}
-	as = ctl_account_arg(as != NULL ? as : from, lower, sizeof lower);
-	if (!identity_account_name_valid(as)) {
-		json_decref(doc);
-		return ctl_usage_error("import: --as %s: not a valid account name", as);
-	}
-	transfer_rename(rec, from, as);
-	if (!history) {
-		json_object_del(rec, "messages");
-		json_object_del(rec, "mailbox_hosts");
-	}
-	if ((r = history ? ctl_history(c) : ctl_store(c)) != 0) {
-		json_decref(doc);
-		return r;
-	}
-	/* the history first: a failure after it leaves rows that the next import skips */
-	if (store_begin(c->st) == -1 || (history && history_begin(c->hist) == -1)) {
-		json_decref(doc);
-		return ctl_db_error(c, "import");
-	}
-	r = EX_UNAVAILABLE;
-	memset(&a, 0, sizeof a);
-	if ((r = store_account_get(c->st, as, &a)) == -1) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	if (r == 0) {
-		json_t *acc = json_object_get(rec, "account");
+	return 0;
+}
 
-		snprintf(a.name, sizeof a.name, "%s", as);
-		snprintf(a.owner, sizeof a.owner, "%s",
-		    json_string_value(json_object_get(acc, "owner")) ?: "");
-		snprintf(a.contact, sizeof a.contact, "%s",
-		    json_string_value(json_object_get(acc, "contact")) ?: "");
-		snprintf(a.main_domain, sizeof a.main_domain, "%s",
-		    json_string_value(json_object_get(acc, "main_domain")) ?: "");
-		a.created_at = json_integer_value(json_object_get(acc, "created_at"));
-		if (store_account_import(c->st, &a, c->now) == -1) {
-			r = ctl_db_error(c, "import");
-			goto out;
-		}
-		rows++;
-	}
-	if ((cur = transfer_record(c, &a, 0)) == NULL) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	cmp_file = transfer_comparable(rec);
+/* The account imported into: the one here, else made from the record's; 0 or -1. */
+static int
+import_account(struct ctl *c, struct import_run *ir)
+{
+	json_t *ja = json_object_get(ir->rec, "account");
+	int r;
+
+	memset(&ir->acc, 0, sizeof ir->acc);
+	if ((r = store_account_get(c->st, ir->as, &ir->acc)) != 0)
+		return r == -1 ? -1 : 0;
+	snprintf(ir->acc.name, sizeof ir->acc.name, "%s", ir->as);
+	snprintf(ir->acc.owner, sizeof ir->acc.owner, "%s",
+	    json_string_value(json_object_get(ja, "owner")) ?: "");
+	snprintf(ir->acc.contact, sizeof ir->acc.contact, "%s",
+	    json_string_value(json_object_get(ja, "contact")) ?: "");
+	snprintf(ir->acc.main_domain, sizeof ir->acc.main_domain, "%s",
+	    json_string_value(json_object_get(ja, "main_domain")) ?: "");
+	ir->acc.created_at = json_integer_value(json_object_get(ja, "created_at"));
+	if (store_account_import(c->st, &ir->acc, c->now) == -1)
+		return -1;
+	ir->rows++;
+	return 0;
+}
+
+/*
+ * The record's rows, inside the caller's transaction: the unblock rule's
+ * (complaints, suspensions, limits) unless the same are here, replacing
+ * a different record with force; the audit and history rows not here
+ * yet.  0, CTL_REFUSED or an exit status after a message.
+ */
+static int
+import_rows(struct ctl *c, struct import_run *ir, int force)
+{
+	json_t *cur, *cmp_file, *cmp_cur, *ids;
+	long long n_messages = 0, n_hosts = 0;
+	int r = 0, same;
+
+	if ((cur = transfer_record(c, &ir->acc, 0)) == NULL)
+		return ctl_db_error(c, "import");
+	cmp_file = transfer_comparable(ir->rec);
 	cmp_cur = transfer_comparable(cur);
 	if (cmp_file == NULL || cmp_cur == NULL || (ids = json_object()) == NULL) {
 		r = ctl_json_print(NULL);
-		goto out;
+		goto out_cmp;
 	}
 	same = json_equal(cmp_file, cmp_cur);
 	if (!same && !transfer_empty(cmp_cur)) {
 		if (!force) {
 			fprintf(stderr, "mailabusectl: import: %s already has a different record here;"
-			    " use --force to replace it with the one of %s\n", as, path);
+			    " use --force to replace it with the one of %s\n", ir->as, ir->path);
 			r = CTL_REFUSED;
 			goto out;
 		}
-		if (store_record_delete(c->st, as) == -1) {
-			r = ctl_db_error(c, "import");
-			goto out;
-		}
-		replaced = 1;
+		if (store_record_delete(c->st, ir->as) == -1)
+			goto dberr;
+		ir->replaced = 1;
 	}
-	if (!same && (transfer_insert(c, rec, "complaints", 0, ids, &rows) == -1 ||
-	    transfer_insert(c, rec, "suspensions", 0, ids, &rows) == -1 ||
-	    transfer_insert(c, rec, "limits", 0, ids, &rows) == -1)) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
+	if (!same && (transfer_insert(c, ir->rec, "complaints", 0, ids, &ir->rows) == -1 ||
+	    transfer_insert(c, ir->rec, "suspensions", 0, ids, &ir->rows) == -1 ||
+	    transfer_insert(c, ir->rec, "limits", 0, ids, &ir->rows) == -1))
+		goto dberr;
 	/* audit and history: rows already here (a second import) are not added again */
-	if (transfer_insert(c, rec, "audit", 1, ids, &rows) == -1) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	if (history && (history_record_import(c->hist, "messages", as,
-	    json_object_get(rec, "messages"), &n_messages) == -1 ||
-	    history_record_import(c->hist, "mailbox_hosts", as,
-	    json_object_get(rec, "mailbox_hosts"), &n_hosts) == -1)) {
+	if (transfer_insert(c, ir->rec, "audit", 1, ids, &ir->rows) == -1)
+		goto dberr;
+	/* the history, in its own file, when asked for (--with-history opened it) */
+	if (c->hist != NULL && (history_record_import(c->hist, "messages", ir->as,
+	    json_object_get(ir->rec, "messages"), &n_messages) == -1 ||
+	    history_record_import(c->hist, "mailbox_hosts", ir->as,
+	    json_object_get(ir->rec, "mailbox_hosts"), &n_hosts) == -1)) {
 		r = ctl_history_error(c, "import");
 		goto out;
 	}
-	history_rows = n_messages + n_hosts;
-	rows += history_rows;
-	if (rows > 0) {
-		snprintf(detail, sizeof detail, "imported from %s, exported at %s on %s%s%s%s",
-		    path, when != NULL ? when : "-", host != NULL ? host : "-",
-		    strcmp(from, as) != 0 ? " as account " : "", strcmp(from, as) != 0 ? from : "",
-		    replaced ? "; the record here was replaced (--force)" : "");
-		if (store_audit_insert(c->st, c->now, c->actor, "import", as, as, detail) == -1) {
-			r = ctl_db_error(c, "import");
-			goto out;
-		}
-	}
-	if (history && history_commit(c->hist) == -1) {
-		r = ctl_history_error(c, "import");
-		goto out;
-	}
-	if (store_commit(c->st) == -1) {
-		r = ctl_db_error(c, "import");
-		goto out;
-	}
-	if (c->json)
-		ctl_json_print(json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "account", as,
-		    "from_account", from, "file", path, "changed", rows > 0, "replaced", replaced,
-		    "rows", (json_int_t)rows, "history_rows", (json_int_t)history_rows));
-	else if (rows == 0)
-		printf("import: %s: nothing to import (the record here is the same)\n", as);
-	else
-		printf("imported %s from %s (exported at %s on %s): %lld row%s%s\n", as, path,
-		    when != NULL ? when : "-", host != NULL ? host : "-", rows, rows == 1 ? "" : "s",
-		    replaced ? "; the record here was replaced" : "");
-	r = 0;
+	ir->history_rows = n_messages + n_hosts;
+	ir->rows += ir->history_rows;
+	goto out;
+dberr:
+	r = ctl_db_error(c, "import");
 out:
-	if (r != 0) {
-		if (c->hist != NULL)
-			history_rollback(c->hist);
-		store_rollback(c->st);
-	}
 	json_decref(ids);
+out_cmp:
 	json_decref(cmp_file);
 	json_decref(cmp_cur);
 	json_decref(cur);
-	json_decref(doc);
+	return r;
+}
+
+/* The audit entry of an import that changed something; 0 or -1. */
+static int
+import_audit(struct ctl *c, const struct import_run *ir)
+{
+	char detail[REASON_MAX];
+	int renamed = strcmp(ir->from, ir->as) != 0;
+
+	snprintf(detail, sizeof detail, "imported from %s, exported at %s on %s%s%s%s",
+	    ir->path, ir->when != NULL ? ir->when : "-", ir->host != NULL ? ir->host : "-",
+	    renamed ? " as account " : "", renamed ? ir->from : "",
+	    ir->replaced ? "; the record here was replaced (--force)" : "");
+	return store_audit_insert(c->st, c->now, c->actor, "import", ir->as, ir->as, detail);
+}
+
+/* mailabusectl import FILE: restore an exported record, idempotent, audited. */
+int
+cmd_import(struct ctl *c, const struct ctl_args *a)
+{
+	struct import_run ir;
+	char lower[ACCOUNT_NAME_MAX];
+	int r;
+
+	memset(&ir, 0, sizeof ir);
+	ir.path = a->argv[0];
+	if ((r = import_read(&ir)) != 0)
+		goto out;
+	ir.as = ctl_account_arg(ctl_args_text(a, "as", ir.from), lower, sizeof lower);
+	if (!identity_account_name_valid(ir.as)) {
+		r = ctl_usage_error("import: --as %s: not a valid account name", ir.as);
+		goto out;
+	}
+	transfer_rename(ir.rec, ir.from, ir.as);
+	if (!ctl_args_has(a, "with-history")) {
+		json_object_del(ir.rec, "messages");
+		json_object_del(ir.rec, "mailbox_hosts");
+	}
+	if ((r = ctl_args_has(a, "with-history") ? ctl_history(c) : ctl_store(c)) != 0)
+		goto out;
+	/* the history first: a failure after it leaves rows that the next import skips */
+	if (store_begin(c->st) == -1 || (c->hist != NULL && history_begin(c->hist) == -1) ||
+	    import_account(c, &ir) == -1) {
+		r = ctl_db_error(c, "import");
+		goto out;
+	}
+	if ((r = import_rows(c, &ir, ctl_args_has(a, "force"))) != 0 ||
+	    (ir.rows > 0 && import_audit(c, &ir) == -1) ||
+	    (c->hist != NULL && history_commit(c->hist) == -1) || store_commit(c->st) == -1) {
+		r = r != 0 ? r : ctl_db_error(c, "import");
+		if (c->hist != NULL)
+			history_rollback(c->hist);
+		store_rollback(c->st);
+		goto out;
+	}
+	if (c->json)
+		ctl_json_print(json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "account", ir.as,
+		    "from_account", ir.from, "file", ir.path, "changed", ir.rows > 0,
+		    "replaced", ir.replaced, "rows", (json_int_t)ir.rows,
+		    "history_rows", (json_int_t)ir.history_rows));
+	else if (ir.rows == 0)
+		printf("import: %s: nothing to import (the record here is the same)\n", ir.as);
+	else
+		printf("imported %s from %s (exported at %s on %s): %lld row%s%s\n", ir.as,
+		    ir.path, ir.when != NULL ? ir.when : "-", ir.host != NULL ? ir.host : "-",
+		    ir.rows, ir.rows == 1 ? "" : "s",
+		    ir.replaced ? "; the record here was replaced" : "");
+out:
+	json_decref(ir.doc);
 	return r;
 }

@@ -6,7 +6,6 @@
  * root it acts on the database; run by anyone else it asks the daemon's
  * user socket, which acts for the caller's own account only.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -15,26 +14,14 @@
 #include "lifecycle.h"
 
 int
-cmd_unblock(struct ctl *c, int argc, char **argv)
+cmd_unblock(struct ctl *c, const struct ctl_args *a)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *name = NULL;
+	const char *name;
 	char err[512], lower[ACCOUNT_NAME_MAX];
 	json_t *j = NULL;
-	int ch, r;
+	int r;
 
-	while ((ch = ctl_getopt(argc, argv, opts)) != -1) {
-		if (ch != 'j')
-			return EX_USAGE;
-		c->json = 1;
-	}
-	if (argc - optind > 1)
-		return ctl_usage_error("usage: unblock [ACCOUNT] [--json]");
-	if (argc - optind == 1)
-		name = ctl_account_arg(argv[optind], lower, sizeof lower);
+	name = ctl_account_arg(a->argv[0], lower, sizeof lower);
 	if (!ctl_is_root())
 		r = ctl_user_request(c, "UNBLOCK", name, NULL, NULL, &j);
 	else {

@@ -1,12 +1,18 @@
 /*
  * The configuration file.  libconfig parses it; a table of every known
  * setting validates it: an unknown key is an error (a typo must not pass
- * silently), and every error names file:line.
+ * silently), and every error names file:line.  The table is the one
+ * source of truth: a key's type, default, bounds, whether it is read at
+ * start only (CFG_RESTART: reload keeps it and names it when changed),
+ * and for a choice the enum field it is parsed into at load.  A new key
+ * is one row of cfg_keys (and its field in struct config); a new
+ * detector is one row of cfg_detectors, which the enum detector sizes.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,13 +30,17 @@
 
 enum cfg_type { CFG_STRING, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_MODE, CFG_ENUM };
 
+#define CFG_RESTART	0x1	/* read at start only: a reload keeps the running value */
+
 struct cfg_key {
 	const char *path;
 	enum cfg_type type;
 	size_t offset;
 	const char *def;		/* default, as it would be written */
 	long long min, max;		/* INT and DURATION bounds */
-	const char *const *choices;	/* ENUM */
+	const char *const *choices;	/* ENUM: in the order of its enum's values */
+	size_t choice_offset;		/* ENUM: the enum field the choice is parsed into */
+	unsigned flags;
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
@@ -41,72 +51,138 @@ static const char *const web_actions[] = { "refuse", "hold", NULL };
 static const char *const redirect_actions[] = { "defer", "pass", "fail", NULL };
 
 #define OFF(f) offsetof(struct config, f)
+/* a choice is stored through an int: every choice enum must be one */
+_Static_assert(sizeof(enum detect_action) == sizeof(int) &&
+    sizeof(enum log_level) == sizeof(int) &&
+    sizeof(enum config_loopback_unknown) == sizeof(int), "choice enums are ints");
+#define KEY(path, type, f, def, min, max) \
+	{ path, type, OFF(f), def, min, max, NULL, 0, 0 }
+#define KEY_RESTART(path, type, f, def) \
+	{ path, type, OFF(f), def, 0, 0, NULL, 0, CFG_RESTART }
+#define KEY_ENUM(path, f, def, choices) \
+	{ path, CFG_ENUM, OFF(f), def, 0, 0, choices, OFF(f##_choice), 0 }
 
+/* Every setting but the detectors' (cfg_detectors below), in the order -n -v prints them. */
 static const struct cfg_key cfg_keys[] = {
-	{ "database.path", CFG_STRING, OFF(database_path), "/var/lib/mailabuse/mailabuse.db", 0, 0, NULL },
-	{ "database.history_path", CFG_STRING, OFF(database_history_path), "", 0, 0, NULL },
-	{ "database.busy_timeout", CFG_DURATION, OFF(database_busy_timeout), "5s", 1, 3600, NULL },
-	{ "policy_socket.path", CFG_STRING, OFF(policy_socket_path), "/run/mailabuse/policy.sock", 0, 0, NULL },
-	{ "policy_socket.mode", CFG_MODE, OFF(policy_socket_mode), "0660", 0, 0, NULL },
-	{ "policy_socket.group", CFG_STRING, OFF(policy_socket_group), "", 0, 0, NULL },
-	{ "policy_socket.max_line", CFG_INT, OFF(policy_socket_max_line), "65536", 256, 1048576, NULL },
-	{ "policy_socket.read_timeout", CFG_DURATION, OFF(policy_socket_read_timeout), "5s", 1, 3600, NULL },
-	{ "policy_socket.max_connections", CFG_INT, OFF(policy_socket_max_connections), "512", 1, 1000000, NULL },
-	{ "pid_file", CFG_STRING, OFF(pid_file), "/run/mailabuse/mailabused.pid", 0, 0, NULL },
-	{ "user", CFG_STRING, OFF(user), "mailabuse", 0, 0, NULL },
-	{ "log_level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels },
-	{ "cpanel.root", CFG_STRING, OFF(cpanel_root), "/", 0, 0, NULL },
-	{ "policy.allow_local_delivery", CFG_BOOL, OFF(policy_allow_local_delivery), "true", 0, 0, NULL },
-	{ "policy.system_uid_max", CFG_INT, OFF(policy_system_uid_max), "999", 0, 4294967295LL, NULL },
-	{ "policy.complaint_window", CFG_DURATION, OFF(policy_complaint_window), "30d", 0, 3650 * 86400LL, NULL },
-	{ "policy.unblock_cooldown", CFG_DURATION, OFF(policy_unblock_cooldown), "90d", 0, 3650 * 86400LL, NULL },
-	{ "policy.repeat_offence", CFG_ENUM, OFF(policy_repeat_offence), "wait", 0, 0, repeat_offences },
-	{ "policy.suspend_on_complaint", CFG_BOOL, OFF(policy_suspend_on_complaint), "false", 0, 0, NULL },
-	{ "policy.loopback_unknown", CFG_ENUM, OFF(policy_loopback_unknown), "pass", 0, 0, loopback_unknowns },
-	{ "policy.web_uids", CFG_STRING, OFF(policy_web_uids), "nobody", 0, 0, NULL },
-	{ "policy.web_action", CFG_ENUM, OFF(policy_web_action), "refuse", 0, 0, web_actions },
-	{ "policy.redirect_action", CFG_ENUM, OFF(policy_redirect_action), "defer", 0, 0, redirect_actions },
-	{ "user_socket.path", CFG_STRING, OFF(user_socket_path), "/run/mailabuse/user.sock", 0, 0, NULL },
-	{ "user_socket.max_connections", CFG_INT, OFF(user_socket_max_connections), "16", 1, 10000, NULL },
-	{ "user_socket.max_per_uid", CFG_INT, OFF(user_socket_max_per_uid), "4", 1, 10000, NULL },
-	{ "notify.sendmail", CFG_STRING, OFF(notify_sendmail), "/usr/sbin/sendmail -t -i", 0, 0, NULL },
-	{ "notify.from", CFG_STRING, OFF(notify_from), "root", 0, 0, NULL },
-	{ "notify.fallback", CFG_STRING, OFF(notify_fallback), "root", 0, 0, NULL },
-	{ "notify.templates", CFG_STRING, OFF(notify_templates), "/etc/mailabuse/notices", 0, 0, NULL },
-	{ "notify.timeout", CFG_DURATION, OFF(notify_timeout), "60s", 1, 3600, NULL },
-	{ "notify.give_up", CFG_DURATION, OFF(notify_give_up), "7d", 60, 3650 * 86400LL, NULL },
-	{ "retention.messages", CFG_DURATION, OFF(retention_messages), "90d", 86400, 3650 * 86400LL, NULL },
-	{ "retention.records", CFG_DURATION, OFF(retention_records), "730d", 86400, 36500 * 86400LL, NULL },
-	{ "history.queue_max", CFG_INT, OFF(history_queue_max), "8192", 16, 1048576, NULL },
-	{ "detect.account_messages_per_hour", CFG_INT, OFF(detect_limit[0]), "1000", 0, 100000000, NULL },
-	{ "detect.account_messages_action", CFG_ENUM, OFF(detect_action[0]), "defer", 0, 0, actions },
-	{ "detect.account_rcpts_per_hour", CFG_INT, OFF(detect_limit[1]), "2000", 0, 100000000, NULL },
-	{ "detect.account_rcpts_action", CFG_ENUM, OFF(detect_action[1]), "hold", 0, 0, actions },
-	{ "detect.mailbox_messages_per_hour", CFG_INT, OFF(detect_limit[2]), "500", 0, 100000000, NULL },
-	{ "detect.mailbox_messages_action", CFG_ENUM, OFF(detect_action[2]), "defer", 0, 0, actions },
-	{ "detect.mailbox_rcpts_per_hour", CFG_INT, OFF(detect_limit[3]), "1000", 0, 100000000, NULL },
-	{ "detect.mailbox_rcpts_action", CFG_ENUM, OFF(detect_action[3]), "hold", 0, 0, actions },
-	{ "detect.mailbox_new_hosts_per_hour", CFG_INT, OFF(detect_limit[4]), "10", 0, 100000000, NULL },
-	{ "detect.mailbox_new_hosts_action", CFG_ENUM, OFF(detect_action[4]), "hold", 0, 0, actions },
-	{ "detect.script_rcpts_per_hour", CFG_INT, OFF(detect_limit[5]), "500", 0, 100000000, NULL },
-	{ "detect.script_rcpts_action", CFG_ENUM, OFF(detect_action[5]), "hold", 0, 0, actions },
-	{ "detect.bounce_percent", CFG_INT, OFF(detect_limit[6]), "50", 0, 100, NULL },
-	{ "detect.bounce_action", CFG_ENUM, OFF(detect_action[6]), "hold", 0, 0, actions },
-	{ "detect.bounce_min", CFG_INT, OFF(detect_bounce_min), "50", 1, 100000000, NULL },
+	KEY_RESTART("database.path", CFG_STRING, database_path, "/var/lib/mailabuse/mailabuse.db"),
+	KEY_RESTART("database.history_path", CFG_STRING, database_history_path, ""),
+	KEY("database.busy_timeout", CFG_DURATION, database_busy_timeout, "5s", 1, 3600),
+	KEY_RESTART("policy_socket.path", CFG_STRING, policy_socket_path, "/run/mailabuse/policy.sock"),
+	KEY_RESTART("policy_socket.mode", CFG_MODE, policy_socket_mode, "0660"),
+	KEY_RESTART("policy_socket.group", CFG_STRING, policy_socket_group, ""),
+	KEY("policy_socket.max_line", CFG_INT, policy_socket_max_line, "65536", 256, 1048576),
+	KEY("policy_socket.read_timeout", CFG_DURATION, policy_socket_read_timeout, "5s", 1, 3600),
+	KEY("policy_socket.max_connections", CFG_INT, policy_socket_max_connections, "512", 1, 1000000),
+	KEY_RESTART("pid_file", CFG_STRING, pid_file, "/run/mailabuse/mailabused.pid"),
+	KEY_RESTART("user", CFG_STRING, user, "mailabuse"),
+	KEY_ENUM("log_level", log_level, "info", log_levels),
+	KEY("cpanel.root", CFG_STRING, cpanel_root, "/", 0, 0),
+	KEY("policy.allow_local_delivery", CFG_BOOL, policy_allow_local_delivery, "true", 0, 0),
+	KEY("policy.system_uid_max", CFG_INT, policy_system_uid_max, "999", 0, 4294967295LL),
+	KEY("policy.complaint_window", CFG_DURATION, policy_complaint_window, "30d", 0, 3650 * 86400LL),
+	KEY("policy.unblock_cooldown", CFG_DURATION, policy_unblock_cooldown, "90d", 0, 3650 * 86400LL),
+	KEY_ENUM("policy.repeat_offence", policy_repeat_offence, "wait", repeat_offences),
+	KEY("policy.suspend_on_complaint", CFG_BOOL, policy_suspend_on_complaint, "false", 0, 0),
+	KEY_ENUM("policy.loopback_unknown", policy_loopback_unknown, "pass", loopback_unknowns),
+	KEY("policy.web_uids", CFG_STRING, policy_web_uids, "nobody", 0, 0),
+	KEY_ENUM("policy.web_action", policy_web_action, "refuse", web_actions),
+	KEY_ENUM("policy.redirect_action", policy_redirect_action, "defer", redirect_actions),
+	KEY_RESTART("user_socket.path", CFG_STRING, user_socket_path, "/run/mailabuse/user.sock"),
+	KEY("user_socket.max_connections", CFG_INT, user_socket_max_connections, "16", 1, 10000),
+	KEY("user_socket.max_per_uid", CFG_INT, user_socket_max_per_uid, "4", 1, 10000),
+	KEY("notify.sendmail", CFG_STRING, notify_sendmail, "/usr/sbin/sendmail -t -i", 0, 0),
+	KEY("notify.from", CFG_STRING, notify_from, "root", 0, 0),
+	KEY("notify.fallback", CFG_STRING, notify_fallback, "root", 0, 0),
+	KEY("notify.templates", CFG_STRING, notify_templates, "/etc/mailabuse/notices", 0, 0),
+	KEY("notify.timeout", CFG_DURATION, notify_timeout, "60s", 1, 3600),
+	KEY("notify.give_up", CFG_DURATION, notify_give_up, "7d", 60, 3650 * 86400LL),
+	KEY("retention.messages", CFG_DURATION, retention_messages, "90d", 86400, 3650 * 86400LL),
+	KEY("retention.records", CFG_DURATION, retention_records, "730d", 86400, 36500 * 86400LL),
+	KEY("history.queue_max", CFG_INT, history_queue_max, "8192", 16, 1048576),
+	/* the detectors' limits and actions go here (cfg_detectors) */
+	KEY("detect.bounce_min", CFG_INT, detect_bounce_min, "50", 1, 100000000),
 };
-#define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+#define CFG_NBASE (sizeof cfg_keys / sizeof cfg_keys[0])
+
+/*
+ * The detectors' settings, one row per enum detector: a limit (0 off)
+ * and an action each.  Sized by DET_COUNT: a detector added to detect.h
+ * without its row here stops the program at its first configuration.
+ */
+static const struct cfg_detector {
+	const char *limit_key, *limit_def;
+	long long limit_max;
+	const char *action_key, *action_def;
+} cfg_detectors[DET_COUNT] = {
+	[DET_ACCOUNT_MESSAGES] = { "detect.account_messages_per_hour", "1000", 100000000,
+	    "detect.account_messages_action", "defer" },
+	[DET_ACCOUNT_RCPTS] = { "detect.account_rcpts_per_hour", "2000", 100000000,
+	    "detect.account_rcpts_action", "hold" },
+	[DET_MAILBOX_MESSAGES] = { "detect.mailbox_messages_per_hour", "500", 100000000,
+	    "detect.mailbox_messages_action", "defer" },
+	[DET_MAILBOX_RCPTS] = { "detect.mailbox_rcpts_per_hour", "1000", 100000000,
+	    "detect.mailbox_rcpts_action", "hold" },
+	[DET_MAILBOX_NEW_HOSTS] = { "detect.mailbox_new_hosts_per_hour", "10", 100000000,
+	    "detect.mailbox_new_hosts_action", "hold" },
+	[DET_SCRIPT_RCPTS] = { "detect.script_rcpts_per_hour", "500", 100000000,
+	    "detect.script_rcpts_action", "hold" },
+	[DET_BOUNCE] = { "detect.bounce_percent", "50", 100,
+	    "detect.bounce_action", "hold" },
+};
+
+/* Every key: cfg_keys with the detectors' two each before detect.bounce_min. */
+#define CFG_NKEYS (CFG_NBASE + 2 * DET_COUNT)
+static struct cfg_key cfg_all[CFG_NKEYS];
+static pthread_once_t cfg_all_once = PTHREAD_ONCE_INIT;
+
+/* Build cfg_all, once per process. */
+static void
+cfg_all_build(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < CFG_NBASE; i++) {
+		if (strcmp(cfg_keys[i].path, "detect.bounce_min") == 0) {
+			for (int d = 0; d < DET_COUNT; d++) {
+				const struct cfg_detector *cd = &cfg_detectors[d];
+
+				if (cd->limit_key == NULL || cd->action_key == NULL)
+					fatalx("config: detector %s has no settings", detect_name(d));
+				cfg_all[n++] = (struct cfg_key){ cd->limit_key, CFG_INT,
+				    OFF(detect_limit) + (size_t)d * sizeof(long long), cd->limit_def,
+				    0, cd->limit_max, NULL, 0, 0 };
+				cfg_all[n++] = (struct cfg_key){ cd->action_key, CFG_ENUM,
+				    OFF(detect_action) + (size_t)d * sizeof(char *), cd->action_def,
+				    0, 0, actions, OFF(detect_action_choice) +
+				    (size_t)d * sizeof(enum detect_action), 0 };
+			}
+		}
+		cfg_all[n++] = cfg_keys[i];
+	}
+	if (n != CFG_NKEYS)
+		fatalx("config: the detectors' settings have no place in the key table");
+}
+
+/* The whole key table. */
+static const struct cfg_key *
+cfg_keys_all(void)
+{
+	pthread_once(&cfg_all_once, cfg_all_build);
+	return cfg_all;
+}
 
 /* Whether path names a known setting, or a group holding some. */
 static const struct cfg_key *
 cfg_key_find(const char *path, int *is_group)
 {
+	const struct cfg_key *keys = cfg_keys_all();
 	size_t len = strlen(path);
 
 	*is_group = 0;
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
-		if (strcmp(cfg_keys[i].path, path) == 0)
-			return &cfg_keys[i];
-		if (strncmp(cfg_keys[i].path, path, len) == 0 && cfg_keys[i].path[len] == '.')
+		if (strcmp(keys[i].path, path) == 0)
+			return &keys[i];
+		if (strncmp(keys[i].path, path, len) == 0 && keys[i].path[len] == '.')
 			*is_group = 1;
 	}
 	return NULL;
@@ -231,7 +307,12 @@ cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
 		for (const char *const *c = k->choices; *c != NULL; c++) {
 			if (strcmp(*c, text) == 0) {
 				free(*(char **)(void *)(base + k->offset));
-				*(char **)(void *)(base + k->offset) = strdup(text);
+				if ((*(char **)(void *)(base + k->offset) = strdup(text)) == NULL) {
+					snprintf(err, errlen, "out of memory");
+					return -1;
+				}
+				/* the choice's place in the list is its enum's value */
+				*(int *)(void *)(base + k->choice_offset) = (int)(c - k->choices);
 				return 0;
 			}
 		}
@@ -534,6 +615,8 @@ static int
 cfg_load(config_t *lc, const char *name, const char *text, struct config *cfg,
     char *err, size_t errlen)
 {
+	const struct cfg_key *keys = cfg_keys_all();
+
 	memset(cfg, 0, sizeof *cfg);
 	if ((cfg->file = strdup(name)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -542,7 +625,7 @@ cfg_load(config_t *lc, const char *name, const char *text, struct config *cfg,
 	if (cfg_check_unknown(config_root_setting(lc), "", name, err, errlen) == -1)
 		goto fail;
 	for (size_t i = 0; i < CFG_NKEYS; i++)
-		if (cfg_key_load(lc, name, text, cfg, &cfg_keys[i], err, errlen) == -1)
+		if (cfg_key_load(lc, name, text, cfg, &keys[i], err, errlen) == -1)
 			goto fail;
 	if (cfg_check_semantics(lc, cfg, name, err, errlen) == -1)
 		goto fail;
@@ -599,8 +682,10 @@ config_load_string(const char *text, const char *name, struct config *cfg,
 void
 config_free(struct config *cfg)
 {
+	const struct cfg_key *keys = cfg_keys_all();
+
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
+		const struct cfg_key *k = &keys[i];
 
 		if (k->type == CFG_STRING || k->type == CFG_MODE || k->type == CFG_ENUM) {
 			char **p = (char **)(void *)((char *)cfg + k->offset);
@@ -617,16 +702,16 @@ config_free(struct config *cfg)
 int
 config_copy(struct config *dst, const struct config *src)
 {
+	const struct cfg_key *keys = cfg_keys_all();
+
 	*dst = *src;
 	dst->file = NULL;
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (keys[i].type == CFG_STRING || keys[i].type == CFG_MODE ||
+		    keys[i].type == CFG_ENUM)
+			*(char **)(void *)((char *)dst + keys[i].offset) = NULL;
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
-
-		if (k->type == CFG_STRING || k->type == CFG_MODE || k->type == CFG_ENUM)
-			*(char **)(void *)((char *)dst + k->offset) = NULL;
-	}
-	for (size_t i = 0; i < CFG_NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
+		const struct cfg_key *k = &keys[i];
 		char *const *from = (char *const *)(const void *)((const char *)src + k->offset);
 		char **to = (char **)(void *)((char *)dst + k->offset);
 
@@ -642,28 +727,89 @@ fail:
 	return -1;
 }
 
+/* Whether key k has the same value in a and b. */
+static int
+cfg_key_same(const struct cfg_key *k, const struct config *a, const struct config *b)
+{
+	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case CFG_BOOL:
+		return *(const int *)(const void *)pa == *(const int *)(const void *)pb;
+	case CFG_INT:
+	case CFG_DURATION:
+		return *(const long long *)(const void *)pa == *(const long long *)(const void *)pb;
+	default:
+		return strcmp(*(char *const *)(const void *)pa, *(char *const *)(const void *)pb) == 0;
+	}
+}
+
 /*
- * On reload: the keys read only at start keep their running values
- * (database.path, the sockets, pid_file, user).
+ * The keys read only at start (flagged CFG_RESTART) whose value next
+ * changes from running: their names, ", "-separated, in buf; how many.
+ */
+size_t
+config_restart_keys_changed(const struct config *next, const struct config *running,
+    char *buf, size_t len)
+{
+	const struct cfg_key *keys = cfg_keys_all();
+	size_t n = 0, used = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		if (!(keys[i].flags & CFG_RESTART) || cfg_key_same(&keys[i], next, running))
+			continue;
+		if (used < len) {
+			int w = snprintf(buf + used, len - used, "%s%s", n > 0 ? ", " : "",
+			    keys[i].path);
+
+			used += w > 0 ? (size_t)w : 0;
+		}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * On reload: the keys read only at start (flagged CFG_RESTART) keep
+ * their running values, so that what the daemon made with them
+ * (sockets, pid file) is cleaned up right.
  */
 void
 config_keep_restart_keys(struct config *next, const struct config *running)
 {
-	char **n[] = { &next->database_path, &next->database_history_path,
-	    &next->policy_socket_path, &next->policy_socket_mode, &next->policy_socket_group, &next->user_socket_path,
-	    &next->pid_file, &next->user };
-	char *const *o[] = { &running->database_path, &running->database_history_path,
-	    &running->policy_socket_path,
-	    &running->policy_socket_mode, &running->policy_socket_group,
-	    &running->user_socket_path, &running->pid_file, &running->user };
+	const struct cfg_key *keys = cfg_keys_all();
 
-	for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
-		char *copy = strdup(*o[i]);
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &keys[i];
+		char *n = (char *)next + k->offset;
+		const char *o = (const char *)running + k->offset;
 
-		if (copy == NULL)
-			abort();
-		free(*n[i]);
-		*n[i] = copy;
+		if (!(k->flags & CFG_RESTART))
+			continue;
+		switch (k->type) {
+		case CFG_BOOL:
+			*(int *)(void *)n = *(const int *)(const void *)o;
+			break;
+		case CFG_INT:
+		case CFG_DURATION:
+			*(long long *)(void *)n = *(const long long *)(const void *)o;
+			break;
+		case CFG_ENUM:
+			*(int *)(void *)((char *)next + k->choice_offset) =
+			    *(const int *)(const void *)((const char *)running + k->choice_offset);
+			/* FALLTHROUGH */
+		default: {
+			char *copy = strdup(*(char *const *)(const void *)o);
+
+			if (copy == NULL)
+				fatalx("reload: out of memory");
+			free(*(char **)(void *)n);
+			*(char **)(void *)n = copy;
+			break;
+		}
+		}
 	}
 	next->policy_socket_mode_bits = running->policy_socket_mode_bits;
 }
@@ -672,11 +818,12 @@ config_keep_restart_keys(struct config *next, const struct config *running)
 void
 config_print(const struct config *cfg)
 {
+	const struct cfg_key *keys = cfg_keys_all();
 	const char *base = (const char *)cfg;
 	char buf[64];
 
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
+		const struct cfg_key *k = &keys[i];
 		const void *p = base + k->offset;
 
 		switch (k->type) {
@@ -702,11 +849,8 @@ void
 config_detect_limits(const struct config *cfg, struct detect_limits *lim)
 {
 	for (int i = 0; i < DET_COUNT; i++) {
-		int a = detect_action_from_name(cfg->detect_action[i] != NULL ?
-		    cfg->detect_action[i] : "defer");
-
 		lim->l[i].value = cfg->detect_limit[i];
-		lim->l[i].action = a >= 0 ? (enum detect_action)a : ACTION_DEFER;
+		lim->l[i].action = cfg->detect_action_choice[i];
 	}
 	lim->bounce_min = cfg->detect_bounce_min;
 }

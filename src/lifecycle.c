@@ -93,7 +93,7 @@ lifecycle_decide(struct store *st, const struct config *cfg, const char *account
 	struct unblock_facts f;
 	struct unblock_rules r = {
 		cfg->policy_unblock_cooldown,
-		strcmp(cfg->policy_repeat_offence, "permanent") == 0
+		cfg->policy_repeat_offence_choice == CONFIG_REPEAT_PERMANENT
 	};
 	int s;
 

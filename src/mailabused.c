@@ -126,7 +126,6 @@ main(int argc, char **argv)
 	struct config *cfg;
 	const char *conf = MAILABUSE_CONF;
 	char err[1024], abspath[PATH_MAX], hpath[PATH_MAX];
-	enum log_level lvl = LOG_LEVEL_INFO;
 	int ch, foreground = 0, check_only = 0, verbose = 0, pidfd = -1, r;
 	const char *notify_account = NULL;
 
@@ -205,8 +204,7 @@ main(int argc, char **argv)
 		free(cfg);
 		return 0;
 	}
-	(void)log_level_parse(cfg->log_level, &lvl);
-	log_init("mailabused", 1, lvl);
+	log_init("mailabused", 1, cfg->log_level_choice);
 	/* Not root: already the user (systemd User=), or refused right here. */
 	if ((!priv_is_root() || notify_account != NULL) &&
 	    (r = priv_drop(err, sizeof err)) != 0) {
@@ -258,7 +256,7 @@ main(int argc, char **argv)
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
-		log_init("mailabused", 0, lvl);
+		log_init("mailabused", 0, cfg->log_level_choice);
 		if (event_reinit(srv.base) == -1)
 			fatalx("event_reinit");
 	}

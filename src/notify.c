@@ -4,18 +4,14 @@
  * missing or broken override falls back to the built-in text with a
  * warning, so that a notice never stops a suspension) and queued in the
  * outbox in the same transaction as the change it tells about, so it
- * is never lost; it is then handed to notify.sendmail, and retried with
- * back-off until that command succeeds or notify.give_up has passed.
+ * is never lost; it is then handed to notify.sendmail (notify_exec.c),
+ * and retried with back-off until that command succeeds or
+ * notify.give_up has passed.
  */
-#include <sys/types.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
+#include <sys/resource.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +25,9 @@
 #include "str.h"
 
 #define NOTIFY_TEMPLATE_MAX 65536
-#define NOTIFY_ARGV_MAX 32
 #define NOTIFY_RETRY_MIN 300		/* first retry after 5 minutes ... */
 #define NOTIFY_RETRY_MAX 21600		/* ... doubling up to 6 hours */
+#define NOTIFY_SENDER_NICE 10
 
 /*
  * ${name} is replaced by the variable's value; "$$" is a literal "$".
@@ -221,191 +217,6 @@ notify_queue(struct store *st, const struct config *cfg, const char *account,
 	return 0;
 }
 
-/* Seconds on the monotonic clock: a deadline that wall-clock jumps do not move. */
-static long long
-notify_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec;
-}
-
-/*
- * Run notify.sendmail (split on white space, no shell) with the message
- * on its standard input.  0 on exit status 0, else -1 with err.
- */
-static int
-notify_exec(const struct config *cfg, const char *msg, char *err, size_t errlen)
-{
-	char *copy, *argv[NOTIFY_ARGV_MAX + 1], *save = NULL, *tok;
-	int in[2], out[2], argc = 0, status, timed_out = 0, short_write = 0;
-	size_t len = strlen(msg), off = 0, got = 0;
-	long long deadline;
-	int pidfd;
-	pid_t pid;
-	ssize_t w;
-	char ebuf[512];
-
-	if ((copy = strdup(cfg->notify_sendmail)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (tok = strtok_r(copy, " \t", &save); tok != NULL && argc < NOTIFY_ARGV_MAX;
-	    tok = strtok_r(NULL, " \t", &save))
-		argv[argc++] = tok;
-	argv[argc] = NULL;
-	if (argc == 0 || pipe2(in, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "cannot run notify.sendmail");
-		free(copy);
-		return -1;
-	}
-	if (pipe2(out, O_CLOEXEC) == -1) {
-		close(in[0]);
-		close(in[1]);
-		free(copy);
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	fflush(NULL);
-	if ((pid = fork()) == -1) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		free(copy);
-		return -1;
-	}
-	if (pid == 0) {
-		/* Its own process group, so that a timeout kills all it started. */
-		setpgid(0, 0);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1 || dup2(out[1], 2) == -1)
-			_exit(127);
-		execv(argv[0], argv);
-		dprintf(2, "%s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	free(copy);
-	close(in[0]);
-	close(out[1]);
-	signal(SIGPIPE, SIG_IGN);
-	deadline = notify_mono() + cfg->notify_timeout;
-	fcntl(in[1], F_SETFL, O_NONBLOCK);
-	/*
-	 * Feed the message and collect what the command says, then wait for
-	 * it to exit, all within one deadline; past it the whole process
-	 * group is killed.
-	 */
-	while (in[1] != -1 || out[0] != -1) {
-		struct pollfd p[2];
-		nfds_t np = 0;
-		long long left = deadline - notify_mono();
-		int pr;
-
-		if (off == len && in[1] != -1) {
-			close(in[1]);
-			in[1] = -1;
-			continue;
-		}
-		if (out[0] != -1)
-			p[np++] = (struct pollfd){ out[0], POLLIN, 0 };
-		if (in[1] != -1)
-			p[np++] = (struct pollfd){ in[1], POLLOUT, 0 };
-		if (left <= 0 || (pr = poll(p, np, (int)left * 1000)) == 0) {
-			timed_out = 1;
-			break;
-		}
-		if (pr == -1) {
-			if (errno == EINTR)
-				continue;
-			timed_out = 1;
-			break;
-		}
-		for (nfds_t k = 0; k < np; k++) {
-			if (p[k].revents == 0)
-				continue;
-			if (p[k].fd == in[1]) {
-				w = write(in[1], msg + off, len - off);
-				if (w > 0)
-					off += (size_t)w;
-				else if (w == -1 && errno != EAGAIN) {
-					/* it stopped reading: the message is not sent */
-					close(in[1]);
-					in[1] = -1;
-					short_write = 1;
-				}
-			} else {
-				ssize_t n = read(out[0], ebuf + got, sizeof ebuf - 1 - got);
-
-				if (n <= 0) {
-					close(out[0]);
-					out[0] = -1;
-					continue;
-				}
-				got += (size_t)n;
-				if (got == sizeof ebuf - 1)
-					got = 0;	/* keep the last of a chatty command */
-			}
-		}
-	}
-	if (in[1] != -1)
-		close(in[1]);
-	if (out[0] != -1)
-		close(out[0]);
-	ebuf[got] = '\0';
-	/* Wait for it to exit, up to the deadline: on a pidfd, else in 10 ms steps. */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (;;) {
-		pid_t r = timed_out ? 0 : waitpid(pid, &status, WNOHANG);
-		long long left = deadline - notify_mono();
-
-		if (r == pid)
-			break;
-		if (r == -1 && errno != EINTR) {
-			snprintf(err, errlen, "waitpid: %s", strerror(errno));
-			if (pidfd != -1)
-				close(pidfd);
-			return -1;
-		}
-		if (timed_out || left <= 0) {
-			timed_out = 1;
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-				;
-			break;
-		}
-		if (pidfd != -1) {
-			struct pollfd pp = { pidfd, POLLIN, 0 };
-
-			(void)poll(&pp, 1, (int)left * 1000);
-		} else {
-			struct timespec ten_ms = { 0, 10000000 };
-
-			nanosleep(&ten_ms, NULL);
-		}
-	}
-	if (pidfd != -1)
-		close(pidfd);
-	if (timed_out) {
-		snprintf(err, errlen, "notify.sendmail did not finish within %llds; killed",
-		    cfg->notify_timeout);
-		return -1;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !short_write && off == len)
-		return 0;
-	ebuf[strcspn(ebuf, "\n")] = '\0';
-	if (WIFSIGNALED(status))
-		snprintf(err, errlen, "%s killed by signal %d%s%s", argv[0] ? "notify.sendmail" : "",
-		    WTERMSIG(status), got ? ": " : "", ebuf);
-	else
-		snprintf(err, errlen, "notify.sendmail exited with status %d%s%s",
-		    WIFEXITED(status) ? WEXITSTATUS(status) : -1, got ? ": " : "", ebuf);
-	return -1;
-}
-
 /*
  * A notice that has failed since notify.give_up ago: marked failed, never
  * retried, logged and audited.  0, or -1 on a store error.
@@ -436,14 +247,9 @@ notify_give_up(struct store *st, const struct notice *nt, const char *err, long 
 	return 0;
 }
 
-/*
- * Send the notices that are due (of one account, or all): claim each,
- * run notify.sendmail, record the outcome; one still failing
- * notify.give_up after it was queued is given up.  Safe to run
- * concurrently.
- */
-int
-notify_send_due(struct store *st, const struct config *cfg, const char *account,
+/* The notices due, in batches: notify_send_due without the priority. */
+static int
+notify_send_batches(struct store *st, const struct config *cfg, const char *account,
     long long now, int *sent, int *failed, int *given_up)
 {
 	long long ids[1000];
@@ -468,7 +274,8 @@ again:
 			return -1;
 		if (r == 0)
 			continue;	/* another run took it */
-		if (notify_exec(cfg, nt.message, err, sizeof err) == 0) {
+		if (notify_exec(cfg->notify_sendmail, nt.message, cfg->notify_timeout, err,
+		    sizeof err) == 0) {
 			free(nt.message);
 			if (store_outbox_sent(st, nt.id, now) == -1)
 				return -1;
@@ -496,4 +303,29 @@ again:
 	if (n == sizeof ids / sizeof ids[0])
 		goto again;
 	return 0;
+}
+
+/*
+ * Send the notices that are due (of one account, or all): claim each,
+ * run notify.sendmail, record the outcome; one still failing
+ * notify.give_up after it was queued is given up.  Safe to run
+ * concurrently.  Background work: the calling thread runs at nice
+ * NOTIFY_SENDER_NICE meanwhile (its own scheduling priority, restored
+ * after where the system allows), so that sending never takes the CPU
+ * from the policy daemon.
+ */
+int
+notify_send_due(struct store *st, const struct config *cfg, const char *account,
+    long long now, int *sent, int *failed, int *given_up)
+{
+	int before, r;
+
+	errno = 0;
+	before = getpriority(PRIO_PROCESS, 0);
+	if (errno != 0 || before >= NOTIFY_SENDER_NICE)
+		return notify_send_batches(st, cfg, account, now, sent, failed, given_up);
+	(void)setpriority(PRIO_PROCESS, 0, NOTIFY_SENDER_NICE);
+	r = notify_send_batches(st, cfg, account, now, sent, failed, given_up);
+	(void)setpriority(PRIO_PROCESS, 0, before);
+	return r;
 }

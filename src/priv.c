@@ -6,6 +6,7 @@
  * runs as is.  Both programs keep the database private: its directory
  * 0700 and its files 0600, owned by the user, whoever creates them.
  */
+#include <sys/resource.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
@@ -389,4 +390,20 @@ priv_drop(char *err, size_t errlen)
 		return EX_OSERR;
 	}
 	return 0;
+}
+
+/*
+ * Background work that must not slow the daemon's answers (a full
+ * sync): the calling thread runs at nice PRIV_BACKGROUND_NICE from now
+ * on, unless it already runs lower.  Where it is not allowed, nothing.
+ */
+void
+priv_background(void)
+{
+	int now;
+
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && now < PRIV_BACKGROUND_NICE)
+		(void)setpriority(PRIO_PROCESS, 0, PRIV_BACKGROUND_NICE);
 }

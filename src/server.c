@@ -402,8 +402,8 @@ static void
 server_reload(struct server *srv)
 {
 	struct config *next, *old = srv->cfg;
-	char err[1024];
-	enum log_level lvl;
+	char err[1024], changed[512];
+	size_t n;
 
 	if ((next = calloc(1, sizeof *next)) == NULL) {
 		log_warnx("reload: out of memory; keeping the current configuration");
@@ -414,20 +414,13 @@ server_reload(struct server *srv)
 		free(next);
 		return;
 	}
-	if (strcmp(next->database_path, old->database_path) != 0 ||
-	    strcmp(next->policy_socket_path, old->policy_socket_path) != 0 ||
-	    strcmp(next->policy_socket_mode, old->policy_socket_mode) != 0 ||
-	    strcmp(next->policy_socket_group, old->policy_socket_group) != 0 ||
-	    strcmp(next->pid_file, old->pid_file) != 0 ||
-	    strcmp(next->user, old->user) != 0 ||
-	    strcmp(next->user_socket_path, old->user_socket_path) != 0)
-		log_warnx("reload: database.path, policy_socket.path, .mode, .group,"
-		    " user_socket.path, pid_file and user take effect at the next restart");
+	if ((n = config_restart_keys_changed(next, old, changed, sizeof changed)) > 0)
+		log_warnx("reload: %s take%s effect at the next restart", changed,
+		    n == 1 ? "s" : "");
 	/* What needs a restart keeps its running value, so that stop cleans up right. */
 	config_keep_restart_keys(next, old);
 	config_web_uids_resolve(next);
-	if (log_level_parse(next->log_level, &lvl) == 0)
-		log_level_set(lvl);
+	log_level_set(next->log_level_choice);
 	srv->cfg = next;
 	config_free(old);
 	free(old);

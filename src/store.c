@@ -1200,18 +1200,23 @@ store_renames_read(struct store *st, const char *sql, struct store_rename **out,
 int
 store_sync_renames(struct store *st, long long now, store_sync_cb cb, void *arg)
 {
+	/*
+	 * CROSS JOIN: the staged accounts drive (one for sync --account),
+	 * each looked up in accounts by name or by accounts_uuid (whose
+	 * WHERE uuid <> '' the query repeats), never a scan of accounts.
+	 */
 	static const char reused_sql[] =
-	    "SELECT a.name FROM temp.sync_accounts n JOIN accounts a ON a.name = n.name"
+	    "SELECT a.name FROM temp.sync_accounts n CROSS JOIN accounts a ON a.name = n.name"
 	    " WHERE n.uuid IS NOT NULL AND a.uuid <> n.uuid AND"
 	    " ((a.uuid <> '' AND NOT EXISTS (SELECT 1 FROM temp.sync_accounts m"
 	    "   WHERE m.uuid = a.uuid))"
 	    "  OR (a.uuid = '' AND EXISTS (SELECT 1 FROM accounts b"
-	    "   WHERE b.uuid = n.uuid AND b.name <> n.name)))"
-	    " ORDER BY a.name";
+	    "   WHERE b.uuid = n.uuid AND b.uuid <> '' AND b.name <> n.name)))"
+	    " ORDER BY n.name";
 	static const char renames_sql[] =
 	    "SELECT a.name, n.name, n.uuid FROM temp.sync_accounts n"
-	    " JOIN accounts a ON a.uuid = n.uuid"
-	    " WHERE n.uuid <> '' AND a.name <> n.name ORDER BY n.name";
+	    " CROSS JOIN accounts a ON a.uuid = n.uuid"
+	    " WHERE n.uuid <> '' AND a.uuid <> '' AND a.name <> n.name ORDER BY n.name";
 	struct store_rename *rn = NULL, *reused = NULL;
 	size_t n = 0, nreused = 0, done = 0;
 	char keep[64];

@@ -12,7 +12,8 @@
 # BENCH_ONLY=long runs the long run alone.  USERFLOOD_ROWS=200000 history rows for the owners
 # who flood HISTORY on the user socket (as root only: they are real uids),
 # USERFLOOD_SECONDS=5 per load run there; BENCH_ONLY=userflood runs that
-# scenario alone.
+# scenario alone.  NOTICES=5000 notices sent by the `expire` timed under
+# load; BENCH_ONLY=writers runs only the p99 during `sync` and `expire`.
 # Prints every run's figures, then the medians and their ratios to the floor.
 set -eu
 BUILD=${1:-build}
@@ -28,6 +29,7 @@ LONG_SEGMENTS=${LONG_SEGMENTS:-10}
 USERFLOOD_ROWS=${USERFLOOD_ROWS:-200000}
 USERFLOOD_SECONDS=${USERFLOOD_SECONDS:-5}
 BENCH_ONLY=${BENCH_ONLY:-}
+NOTICES=${NOTICES:-5000}
 cd "$(dirname "$0")/../.."
 B=$(mktemp -d /tmp/mailabuse-bench.XXXXXX)
 # the daemon runs as its user ("mailabuse", .ci/deps): it must reach $B;
@@ -165,20 +167,22 @@ suspend_sql() {
 	    " \x27bench\x27, \x27bench\x27, \x27bench\x27, strftime(\x27%%s\x27, \x27now\x27));\n", $1, $1 }
 	END { print "COMMIT;" }' "$B/suspended"
 }
-# expire's work: 1% of the accounts with a complaint and a suspension,
+# expire's work: 5 x NOTICES accounts with a complaint and a suspension,
 # a fifth of the complaint windows already ended (each needs a notice).
 # The owners of the suspensions made so far count as told already.
 expire_sql() {
+	local k=$((ACCOUNTS / (5 * NOTICES)))
+	[ "$k" -ge 1 ] || k=1
 	cat <<X
 .timeout 10000
 BEGIN;
 UPDATE suspensions SET eligible_notified_at = created_at WHERE eligible_notified_at IS NULL;
 INSERT INTO complaints (account, source, ref, created_at, created_by, window_end)
   SELECT name, 'bench', 'ref', strftime('%s','now') - 40*86400, 'bench',
-         strftime('%s','now') + (CASE WHEN (rn / 100) % 5 = 0 THEN -10 ELSE 10 END) * 86400
+         strftime('%s','now') + (CASE WHEN (rn / $k) % 5 = 0 THEN -10 ELSE 10 END) * 86400
   FROM (SELECT name, row_number() OVER (ORDER BY name) AS rn FROM accounts
         WHERE name NOT IN (SELECT account FROM suspensions WHERE lifted_at IS NULL))
-  WHERE rn % 100 = 50;
+  WHERE rn % $k = $((k / 2));
 INSERT INTO suspensions (target, account, kind, reason, source, created_by, created_at)
   SELECT account, account, 'account', 'bench', 'bench', 'bench', created_at
   FROM complaints WHERE source = 'bench';
@@ -255,6 +259,24 @@ userflood() {
 	        v["queries"], v["OK"], v["DEFER"], v["errors"] }')
 }
 
+# Latency while mailabusectl writes (a sync with 1% changed, then an
+# expire sending NOTICES notices), next to the same load without.
+writers() {
+	local r=$1 t0 s3 s4 n out
+	rec "$r" writers_idle $(load -c 16 -d 5 -f "$B/requests" "$B/policy.sock")
+	mutate_cpanel
+	bg_load; busy_watch
+	t0=$(now); ctl sync >/dev/null; s3=$(since "$t0")
+	n=$(busy_count)
+	rec "$r" writers_sync $(bg_stop) "sync_s=$s3" "busy_sleeps=$n"
+	expire_sql | sqlite3 "$B/state/db"
+	bg_load; busy_watch
+	t0=$(now); out=$(ctl expire --json); s4=$(since "$t0")
+	n=$(busy_count)
+	rec "$r" writers_expire $(bg_stop) "expire_s=$s4" "busy_sleeps=$n" \
+	    "notices_sent=$(echo "$out" | sed -n 's/.*"notices_sent": *\([0-9]*\).*/\1/p')"
+}
+
 for r in $(seq 1 "$REPS"); do
 	echo "== repetition $r of $REPS"
 	rm -f "$B"/state/db*
@@ -264,6 +286,13 @@ for r in $(seq 1 "$REPS"); do
 	t0=$(now); ctl sync >/dev/null; s1=$(since "$t0")
 	t0=$(now); ctl sync >/dev/null; s2=$(since "$t0")
 	rec "$r" sync "first_s=$s1" "nochange_s=$s2"
+	if [ "$BENCH_ONLY" = writers ]; then
+		suspend_sql | sqlite3 "$B/state/db"
+		start_daemon
+		writers "$r"
+		stop_daemon
+		continue
+	fi
 	# sync --account (what cPanel's hooks run), the whole command from exec
 	# to exit, for 20 accounts spread over the file: unchanged, then with
 	# an addon domain added, then with it removed again; next to the
@@ -324,18 +353,7 @@ for r in $(seq 1 "$REPS"); do
 	rec "$r" stale $(bg_stop) "checked=$n" "stale_answers=$stale" \
 	    "suspend_check_ms=$(awk -v t="$s5" -v n="$n" 'BEGIN { printf "%.1f", t * 1000 / n }')"
 
-	# Latency while mailabusectl writes, next to the same load without.
-	rec "$r" writers_idle $(load -c 16 -d 5 -f "$B/requests" "$B/policy.sock")
-	mutate_cpanel
-	bg_load; busy_watch
-	t0=$(now); ctl sync >/dev/null; s3=$(since "$t0")
-	n=$(busy_count)
-	rec "$r" writers_sync $(bg_stop) "sync_s=$s3" "busy_sleeps=$n"
-	expire_sql | sqlite3 "$B/state/db"
-	bg_load; busy_watch
-	t0=$(now); ctl expire >/dev/null; s4=$(since "$t0")
-	n=$(busy_count)
-	rec "$r" writers_expire $(bg_stop) "expire_s=$s4" "busy_sleeps=$n"
+	writers "$r"
 
 	if [ "$r" = 1 ] && [ "$KINDS_ROUNDS" -gt 0 ]; then
 		# The cost of each kind of request, one client (as before).
@@ -405,6 +423,22 @@ function med(s,   a, n, i, j, t) {
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 function m(name, key) { return med(val[name, key]) }
+# p99 during the writers, next to the same load without
+function writers() {
+	printf "p99 at 16 clients: no writer %.1f us; during sync %.1f us (x%.2f); during expire %.1f us (x%.2f, expire %.2f s, %d notices sent)\n",
+	    m("writers_idle", "p99_us"), m("writers_sync", "p99_us"),
+	    ratio("writers_sync", "writers_idle", "p99_us"), m("writers_expire", "p99_us"),
+	    ratio("writers_expire", "writers_idle", "p99_us"), m("writers_expire", "expire_s"),
+	    m("writers_expire", "notices_sent")
+	printf "p99.9 / max: no writer %.1f / %.1f us; sync %.1f / %.1f us; expire %.1f / %.1f us\n",
+	    m("writers_idle", "p999_us"), m("writers_idle", "max_us"),
+	    m("writers_sync", "p999_us"), m("writers_sync", "max_us"),
+	    m("writers_expire", "p999_us"), m("writers_expire", "max_us")
+	printf "queries waiting on a lock (busy-handler sleeps; -1: perf unavailable): sync %d, expire %d; DEFER: sync %d, expire %d; errors: sync %d, expire %d\n",
+	    m("writers_sync", "busy_sleeps"), m("writers_expire", "busy_sleeps"),
+	    m("writers_sync", "DEFER"), m("writers_expire", "DEFER"),
+	    m("writers_sync", "errors"), m("writers_expire", "errors")
+}
 function ratio(num, den, key,   r, s) {
 	s = ""
 	for (r in reps)
@@ -448,6 +482,10 @@ END {
 		    (one["L", "long" n, "server_cpu_us_per_query"] / one["L", "long1", "server_cpu_us_per_query"] - 1) * 100,
 		    (one["L", "long" n, "rss_kib"] / one["L", "long1", "rss_kib"] - 1) * 100
 	}
+	if (only == "writers") {
+		writers()
+		exit
+	}
 	if (only != "")
 		exit
 	printf "%-8s %-7s %9s %9s %9s %9s %11s %7s\n", "clients", "server", "qps",
@@ -482,18 +520,7 @@ END {
 	printf "sync --account of one account (exec to exit, 20 accounts): median %.1f ms unchanged, %.1f ms with a domain added or removed, max %.1f ms; CPU %.1f ms; status of one account %.1f ms\n",
 	    m("sync_account", "unchanged_ms"), m("sync_account", "changed_ms"), m("sync_account", "max_ms"),
 	    m("sync_account", "cpu_ms"), m("sync_account", "status_ms")
-	printf "p99 at 16 clients: no writer %.1f us; during sync %.1f us (x%.2f); during expire %.1f us (x%.2f, expire %.2f s)\n",
-	    m("writers_idle", "p99_us"), m("writers_sync", "p99_us"),
-	    ratio("writers_sync", "writers_idle", "p99_us"), m("writers_expire", "p99_us"),
-	    ratio("writers_expire", "writers_idle", "p99_us"), m("writers_expire", "expire_s")
-	printf "p99.9 / max: no writer %.1f / %.1f us; sync %.1f / %.1f us; expire %.1f / %.1f us\n",
-	    m("writers_idle", "p999_us"), m("writers_idle", "max_us"),
-	    m("writers_sync", "p999_us"), m("writers_sync", "max_us"),
-	    m("writers_expire", "p999_us"), m("writers_expire", "max_us")
-	printf "queries waiting on a lock (busy-handler sleeps; -1: perf unavailable): sync %d, expire %d; DEFER: sync %d, expire %d; errors: sync %d, expire %d\n",
-	    m("writers_sync", "busy_sleeps"), m("writers_expire", "busy_sleeps"),
-	    m("writers_sync", "DEFER"), m("writers_expire", "DEFER"),
-	    m("writers_sync", "errors"), m("writers_expire", "errors")
+	writers()
 	for (r in reps) {
 		st += one[r, "stale", "stale_answers"]
 		sc += one[r, "stale", "checked"]

@@ -4,6 +4,8 @@
  * var/cpanel/users/<user>, split into lines as sync reads them, must
  * parse or be refused line by line, and what parses must be a sane
  * record inside the line; a CONTACTEMAIL sync keeps is one plain address.
+ * And sync --account's prefilter: cpanel_want_next must give exactly
+ * the lines that cpanel_want_line takes, one by one, with their numbers.
  *   make fuzz FUZZ_SECONDS=60
  */
 #include <ctype.h>
@@ -96,6 +98,76 @@ fuzz_line(const char *line, size_t len)
 	free(buf);
 }
 
+/*
+ * The prefilter against its definition.  The input: a byte choosing
+ * the kind, a line of names separated by spaces (the account first,
+ * then domain names, lower-cased as sync keeps them), then the file.
+ */
+static void
+fuzz_want(const char *p, const char *end)
+{
+	char *hdr, *names[40], *tok, *save = NULL;
+	size_t lens[40], n = 0, lines, lineno = 1, want_lineno = 1;
+	struct cpanel_want w;
+	const char *nl, *s, *e, *ref, *ref_end, *q;
+
+	if (p == end)
+		return;
+	memset(&w, 0, sizeof w);
+	w.kind = "odl"[(unsigned char)*p++ % 3];
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (nl == NULL || (hdr = malloc((size_t)(nl - p) + 1)) == NULL)
+		return;
+	memcpy(hdr, p, (size_t)(nl - p));
+	hdr[nl - p] = '\0';
+	p = nl + 1;
+	/* a header starting with a space has no account */
+	w.account = "";
+	tok = strtok_r(hdr, " ", &save);
+	if (tok != NULL && hdr[0] != ' ') {
+		w.account = tok;
+		tok = strtok_r(NULL, " ", &save);
+	}
+	w.account_len = strlen(w.account);
+	for (; n < 40 && tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+		for (char *c = tok; *c != '\0'; c++)
+			*c = (char)tolower((unsigned char)*c);
+		names[n] = tok;
+		lens[n++] = strlen(tok);
+	}
+	w.names = names;
+	w.lens = lens;
+	w.n = n;
+	/* the reference: every line through cpanel_want_line */
+	q = p;
+	for (;;) {
+		for (ref = NULL; q < end; q = ref_end) {
+			nl = memchr(q, '\n', (size_t)(end - q));
+			ref_end = nl != NULL ? nl + 1 : end;
+			if (cpanel_want_line(&w, q, ref_end)) {
+				ref = q;
+				break;
+			}
+			want_lineno += ref_end[-1] == '\n';
+		}
+		s = cpanel_want_next(&w, p, end, &e, &lines);
+		lineno += lines;
+		if (s != ref || (s != NULL && (e != ref_end || lineno != want_lineno)))
+			abort();
+		if (s == NULL)
+			break;
+		if (e <= s || e > end || (e < end && e[-1] != '\n') ||
+		    memchr(s, '\n', (size_t)(e - s) - 1) != NULL)
+			abort();
+		p = q = e;
+		lineno++;
+		want_lineno++;
+	}
+	if (lineno != want_lineno)
+		abort();
+	free(hdr);
+}
+
 /* One input: a cPanel file, every parser on each of its lines. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -111,5 +183,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_line(p, (size_t)(nl - p));
 		p = nl;
 	}
+	fuzz_want((const char *)data, end);
 	return 0;
 }

@@ -114,6 +114,14 @@ kill -HUP "$DAEMON_PID"
 check "a valid file is applied on SIGHUP" wait_until 10 grep -q 'configuration reloaded' "$T/daemon.log"
 expect_eq "the new max_line is in force" "ERROR 5.5.2 request line too long" \
     "$(printf '%s\n' "$req500" | "$BUILD/mabclient" "$SOCK")"
+# A key read at start only: named on SIGHUP, its running value kept.
+sed -i "s|^pid_file = .*|pid_file = \"$T/run/other.pid\";|" "$T/mailabused.conf"
+kill -HUP "$DAEMON_PID"
+check "a changed start-only key is named on SIGHUP" \
+    wait_until 10 grep -q 'reload: pid_file takes effect at the next restart' "$T/daemon.log"
+check "the running pid file stays, no other is made" \
+    sh -c "test -f '$T/run/mailabused.pid' && ! test -e '$T/run/other.pid'"
+MAX_LINE=300 conf_write
 
 # One daemon per socket; a stale socket of a dead one is replaced.  (The
 # second daemon has a pid file of its own: the same one stops it sooner,

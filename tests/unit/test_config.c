@@ -653,6 +653,121 @@ test_free_and_reload(void **state)
 	config_free(&a);
 }
 
+/* Each choice is parsed once into its enum, defaults included. */
+static void
+test_choices_parsed(void **state)
+{
+	struct config cfg;
+	(void)state;
+
+	load_ok("", &cfg);
+	assert_int_equal(cfg.log_level_choice, LOG_LEVEL_INFO);
+	assert_int_equal(cfg.policy_repeat_offence_choice, CONFIG_REPEAT_WAIT);
+	assert_int_equal(cfg.policy_loopback_unknown_choice, CONFIG_LOOPBACK_PASS);
+	assert_int_equal(cfg.policy_web_action_choice, CONFIG_WEB_REFUSE);
+	assert_int_equal(cfg.policy_redirect_action_choice, CONFIG_REDIRECT_DEFER);
+	assert_int_equal(cfg.detect_action_choice[DET_ACCOUNT_MESSAGES], ACTION_DEFER);
+	assert_int_equal(cfg.detect_action_choice[DET_BOUNCE], ACTION_HOLD);
+	config_free(&cfg);
+
+	load_ok("log_level = \"warning\";\n"
+	    "policy: { repeat_offence = \"permanent\"; loopback_unknown = \"refuse\";"
+	    " web_action = \"hold\"; redirect_action = \"fail\"; };\n"
+	    "detect: { bounce_action = \"suspend\"; account_rcpts_action = \"defer\"; };\n", &cfg);
+	assert_int_equal(cfg.log_level_choice, LOG_LEVEL_WARN);
+	assert_int_equal(cfg.policy_repeat_offence_choice, CONFIG_REPEAT_PERMANENT);
+	assert_int_equal(cfg.policy_loopback_unknown_choice, CONFIG_LOOPBACK_REFUSE);
+	assert_string_equal(cfg.policy_loopback_unknown, "refuse");
+	assert_int_equal(cfg.policy_web_action_choice, CONFIG_WEB_HOLD);
+	assert_int_equal(cfg.policy_redirect_action_choice, CONFIG_REDIRECT_FAIL);
+	assert_int_equal(cfg.detect_action_choice[DET_BOUNCE], ACTION_SUSPEND);
+	assert_int_equal(cfg.detect_action_choice[DET_ACCOUNT_RCPTS], ACTION_DEFER);
+	config_free(&cfg);
+
+	load_ok("policy: { loopback_unknown = \"defer\"; redirect_action = \"pass\"; };\n", &cfg);
+	assert_int_equal(cfg.policy_loopback_unknown_choice, CONFIG_LOOPBACK_DEFER);
+	assert_int_equal(cfg.policy_redirect_action_choice, CONFIG_REDIRECT_PASS);
+	config_free(&cfg);
+}
+
+/* Every detector of the enum has its limit and action keys, set and read back. */
+static void
+test_detector_keys(void **state)
+{
+	static const struct { enum detector d; const char *limit, *action; } k[] = {
+		{ DET_ACCOUNT_MESSAGES, "account_messages_per_hour", "account_messages_action" },
+		{ DET_ACCOUNT_RCPTS, "account_rcpts_per_hour", "account_rcpts_action" },
+		{ DET_MAILBOX_MESSAGES, "mailbox_messages_per_hour", "mailbox_messages_action" },
+		{ DET_MAILBOX_RCPTS, "mailbox_rcpts_per_hour", "mailbox_rcpts_action" },
+		{ DET_MAILBOX_NEW_HOSTS, "mailbox_new_hosts_per_hour", "mailbox_new_hosts_action" },
+		{ DET_SCRIPT_RCPTS, "script_rcpts_per_hour", "script_rcpts_action" },
+		{ DET_BOUNCE, "bounce_percent", "bounce_action" },
+	};
+	(void)state;
+
+	assert_int_equal(N(k), DET_COUNT);
+	for (size_t i = 0; i < N(k); i++) {
+		struct config cfg;
+		struct detect_limits lim;
+		char text[256];
+
+		snprintf(text, sizeof text, "detect: { %s = %zu; %s = \"suspend\"; };\n",
+		    k[i].limit, 11 + i, k[i].action);
+		load_ok(text, &cfg);
+		config_detect_limits(&cfg, &lim);
+		for (int d = 0; d < DET_COUNT; d++) {
+			if (d == (int)k[i].d) {
+				assert_int_equal(lim.l[d].value, (long long)(11 + i));
+				assert_int_equal(lim.l[d].action, ACTION_SUSPEND);
+				assert_string_equal(cfg.detect_action[d], "suspend");
+			} else
+				assert_int_not_equal(lim.l[d].action, ACTION_SUSPEND);
+		}
+		config_free(&cfg);
+	}
+}
+
+/* The keys read at start only: named when changed, and kept on reload. */
+static void
+test_restart_keys(void **state)
+{
+	struct config run, next;
+	char buf[512];
+	(void)state;
+
+	load_ok("database: { path = \"/srv/a.db\"; };\nlog_level = \"info\";\n"
+	    "policy_socket: { mode = \"0600\"; };\n", &run);
+	load_ok("database: { path = \"/srv/a.db\"; };\nlog_level = \"debug\";\n"
+	    "policy_socket: { mode = \"0600\"; };\n", &next);
+	assert_int_equal(config_restart_keys_changed(&next, &run, buf, sizeof buf), 0);
+	assert_string_equal(buf, "");
+	config_free(&next);
+
+	load_ok("database: { path = \"/srv/b.db\"; };\npid_file = \"\";\nuser = \"other\";\n"
+	    "policy_socket: { path = \"/run/x/p.sock\"; mode = \"0660\"; max_line = 512; };\n"
+	    "user_socket: { path = \"/run/x/u.sock\"; };\nlog_level = \"debug\";\n", &next);
+	assert_int_equal(config_restart_keys_changed(&next, &run, buf, sizeof buf), 6);
+	assert_string_equal(buf, "database.path, policy_socket.path, policy_socket.mode,"
+	    " pid_file, user, user_socket.path");
+	/* a short buffer is cut, the count stays right */
+	assert_int_equal(config_restart_keys_changed(&next, &run, buf, 10), 6);
+	assert_int_equal(strlen(buf), 9);
+	config_keep_restart_keys(&next, &run);
+	assert_int_equal(config_restart_keys_changed(&next, &run, buf, sizeof buf), 0);
+	assert_string_equal(next.database_path, "/srv/a.db");
+	assert_string_equal(next.policy_socket_path, run.policy_socket_path);
+	assert_string_equal(next.policy_socket_mode, "0600");
+	assert_int_equal(next.policy_socket_mode_bits, 0600);
+	assert_string_equal(next.pid_file, run.pid_file);
+	assert_string_equal(next.user, "mailabuse");
+	assert_string_equal(next.user_socket_path, run.user_socket_path);
+	/* the others take the new values */
+	assert_string_equal(next.log_level, "debug");
+	assert_int_equal(next.policy_socket_max_line, 512);
+	config_free(&next);
+	config_free(&run);
+}
+
 int
 main(void)
 {
@@ -670,6 +785,9 @@ main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_file_missing),
 		cmocka_unit_test(test_free_and_reload),
+		cmocka_unit_test(test_choices_parsed),
+		cmocka_unit_test(test_detector_keys),
+		cmocka_unit_test(test_restart_keys),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -210,6 +210,53 @@ test_user_line_parse(void **state)
 	}
 }
 
+/* The lines cpanel_want_next gives, as "lineno:line|..." (newlines dropped). */
+static void
+want_lines(const struct cpanel_want *w, const char *file, char *out, size_t len)
+{
+	const char *p = file, *end = file + strlen(file), *s, *e;
+	size_t lines, lineno = 1, o = 0;
+
+	out[0] = '\0';
+	while ((s = cpanel_want_next(w, p, end, &e, &lines)) != NULL) {
+		lineno += lines;
+		o += (size_t)snprintf(out + o, len - o, "%zu:%.*s|", lineno, (int)(e - s -
+		    (e[-1] == '\n')), s);
+		assert_true(o < len);
+		lineno++;
+		p = e;
+	}
+}
+
+static void
+test_want_next(void **state)
+{
+	char *names[] = { "bob.example", "shop.bob.example", "b.io" };
+	size_t lens[] = { 11, 16, 4 };
+	struct cpanel_want w = { 'o', "bob", 3, names, lens, 3 };
+	char out[512];
+	(void)state;
+
+	/* etc/trueuserowners: the account as the key, not inside another name */
+	want_lines(&w, "alice: bob\nbobby: root\nbob: res1\n  bob :root\nxbob: bob\n"
+	    "bob:\nBOB: root\nbob", out, sizeof out);
+	assert_string_equal(out, "3:bob: res1|4:  bob :root|6:bob:|");
+	/* etc/userdomains: the account as the value, or one of its domains (any case) */
+	w.kind = 'd';
+	want_lines(&w, "alice.example: alice\nbob.example: bob\nSHOP.Bob.EXAMPLE: carol\n"
+	    "bob.example.net: dave\nx.example: bobby\nb.io:eve\nB.IO\nz.example:bob  \n"
+	    "z: bob", out, sizeof out);
+	assert_string_equal(out, "2:bob.example: bob|3:SHOP.Bob.EXAMPLE: carol|6:b.io:eve|"
+	    "7:B.IO|8:z.example:bob  |9:z: bob|");
+	/* etc/localdomains: one of the domains */
+	w.kind = 'l';
+	want_lines(&w, "bob.example\nbob.examples\n\t Shop.bob.example\nalice.example\nb.io",
+	    out, sizeof out);
+	assert_string_equal(out, "1:bob.example|3:\t Shop.bob.example|5:b.io|");
+	want_lines(&w, "", out, sizeof out);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -219,6 +266,7 @@ main(void)
 		cmocka_unit_test(test_domain_line_parse),
 		cmocka_unit_test(test_outputs_untouched_unless_record),
 		cmocka_unit_test(test_user_line_parse),
+		cmocka_unit_test(test_want_next),
 	};
 
 	return cmocka_run_group_tests_name("cpanel", tests, NULL, NULL);
