@@ -16,11 +16,22 @@ enum identity_kind {
 	IDENTITY_UNKNOWN	/* nobody we know: passes */
 };
 
+/* How the sender was identified (identity_how_name: the word the logs use). */
+enum identity_how {
+	HOW_NONE,		/* "none" */
+	HOW_BOUNCE,		/* "bounce": empty sender, no login */
+	HOW_AUTH_MAILBOX,	/* "auth-mailbox": a login with a domain */
+	HOW_AUTH_USER,		/* "auth-user": a bare login name */
+	HOW_UID,		/* "uid": the caller's uid */
+	HOW_LOOPBACK_UID,	/* "loopback-uid": the uid owning a loopback SMTP session */
+	HOW_WEB_SCRIPT		/* "web-script": the site cPanel's X-PHP-Script: names */
+};
+
 struct identity {
 	enum identity_kind kind;
 	char account[ACCOUNT_NAME_MAX];
 	char mailbox[ADDRESS_MAX];
-	const char *how;	/* "auth-mailbox", "auth-user", "uid", ... */
+	enum identity_how how;
 };
 
 /*
@@ -40,6 +51,7 @@ int identity_resolve(const char *auth, const char *uid, const char *sender,
 int identity_domain_owner(const struct identity_lookup *lk, const char *domain,
     char *account, size_t len);
 const char *identity_kind_name(enum identity_kind kind);
+const char *identity_how_name(enum identity_how how);
 int identity_account_name_valid(const char *name);
 int identity_domain_normalise(const char *in, char *out, size_t len);
 int identity_address_local(const char *ip, const char *server_ip);

@@ -1,4 +1,8 @@
-/* The daemon: listener and limits (server.c), connections (conn.c), decisions (check.c). */
+/*
+ * The daemon: listener, limits, timers and server state (server.c),
+ * connections (conn.c).  They call down into the decision (check.h),
+ * never the other way.
+ */
 #ifndef MAILABUSE_SERVER_H
 #define MAILABUSE_SERVER_H
 
@@ -10,21 +14,20 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "check.h"
 #include "config.h"
 #include "detect.h"
 #include "proto.h"
 #include "store.h"
 
 struct recorder;
+struct store_view;
 struct usersock;
-
-/* An account whose automatic suspension the writer has not committed yet. */
-struct pending_account {
-	char account[ACCOUNT_NAME_MAX];
-	struct pending_account *next;
-};
+struct view;
 
 #define CONN_INBUF 2048		/* most request lines fit: no allocation */
+#define CONN_OUTBUF 640		/* every reply the policy socket gives fits */
+#define CONN_IDLE_MAX 256	/* freed connections kept for the next ones */
 
 struct conn {
 	unsigned long long id;
@@ -34,12 +37,13 @@ struct conn {
 	struct timeval deadline;	/* read_timeout from accept, not from the last byte */
 	char *in;			/* inbuf, or allocated for a longer line */
 	size_t inlen, incap;
-	char *out;			/* the reply */
+	char *out;			/* the reply: outbuf, or allocated when longer */
 	size_t outlen, outoff;
 	int replied;
 	int dead;
 	TAILQ_ENTRY(conn) entry;
 	char inbuf[CONN_INBUF];
+	char outbuf[CONN_OUTBUF];
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -53,6 +57,10 @@ struct server {
 	struct detect *det;		/* the detectors' windows */
 	struct detect_limits rebuild_lim;	/* what to keep when rebuilding them */
 	struct pending_account *pending;	/* suspensions being written */
+	struct view *view;		/* the policy tables in memory (view.c) */
+	struct store_view *sv;		/* its statements on st */
+	struct event *view_timer;	/* once a second: changes made without mailabusectl */
+	struct check_env chk;		/* what the decision works with */
 	int done_pipe[2];		/* the writer says a suspension is done */
 	struct event *done_ev;
 	pid_t notify_pid;		/* the child sending notices, or 0 */
@@ -67,6 +75,8 @@ struct server {
 	struct event *reap;
 	struct conn_list conns;
 	struct conn_list dead;
+	struct conn_list idle;		/* freed, kept for reuse: no allocation per query */
+	int nidle;
 	int nconns;
 	int stopping;
 	unsigned long long next_id;
@@ -81,21 +91,13 @@ void server_shutdown(struct server *srv);
 int server_detect_rebuild(struct server *srv);
 void server_conn_closed(struct server *srv);
 
-void server_notify_spawn(struct server *srv, const char *account);
+void server_pending_add(struct server *srv, const char *account);
+void server_pending_done(struct server *srv, const char *account, int ok);
 
 /* conn.c */
 void conn_accept(struct server *srv, evutil_socket_t fd);
 void conn_close(struct conn *c);
 void conn_reap_cb(evutil_socket_t fd, short what, void *arg);
-
-/* check.c */
-enum verdict check_request(struct server *srv, unsigned long long connid,
-    const struct proto_request *req, char *text, size_t len);
-enum verdict check_event(struct server *srv, unsigned long long connid,
-    const struct proto_request *req, char *text, size_t len);
-int check_pending(struct server *srv, const char *account);
-void check_script_key(const char *kind, long long uid, char *buf, size_t len);
-uint64_t check_rcpt_hash(char *addr);
-void check_pending_done(struct server *srv, const char *account, int ok);
+void conn_idle_free(struct server *srv);
 
 #endif

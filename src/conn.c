@@ -4,7 +4,8 @@
  * connection: a query as Exim makes it (connect, one line, half-close,
  * read to EOF) is usually read and answered as soon as it is accepted,
  * without the event loop ever watching the socket.  A connection is freed
- * from the reap event, never inside one of its own callbacks.
+ * from the reap event, never inside one of its own callbacks, and kept
+ * for the next client: a query allocates nothing.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -77,8 +78,8 @@ conn_reply_send(struct conn *c, enum verdict v, const char *text)
 	c->replied = 1;
 	gettimeofday(&c->deadline, NULL);
 	c->deadline.tv_sec += (time_t)c->srv->cfg->policy_socket_read_timeout;
-	if ((c->out = malloc(len)) == NULL ||
-	    (n = proto_reply_format(v, text, c->out, len)) < 0) {
+	c->out = len <= sizeof c->outbuf ? c->outbuf : malloc(len);
+	if (c->out == NULL || (n = proto_reply_format(v, text, c->out, len)) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -91,8 +92,8 @@ static void
 conn_line_handle(struct conn *c, char *line)
 {
 	struct proto_request req;
+	struct check_reply reply;
 	char err[128], text[512];
-	enum verdict v;
 
 	if (proto_request_parse(line, &req, err, sizeof err) == -1) {
 		char clean[160];
@@ -113,12 +114,14 @@ conn_line_handle(struct conn *c, char *line)
 		conn_reply_send(c, VERDICT_ERROR, "5.5.2 verb not allowed on this socket");
 		return;
 	}
-	text[0] = '\0';
 	if (req.verb == PROTO_EVENT)
-		v = check_event(c->srv, c->id, &req, text, sizeof text);
+		check_event(&c->srv->chk, c->id, &req, &reply);
 	else
-		v = check_request(c->srv, c->id, &req, text, sizeof text);
-	conn_reply_send(c, v, text);
+		check_request(&c->srv->chk, c->id, &req, &reply);
+	/* an automatic suspension handed to the writer: under way until it is written */
+	if (reply.suspending[0] != '\0')
+		server_pending_add(c->srv, reply.suspending);
+	conn_reply_send(c, reply.verdict, reply.text);
 }
 
 /* A whole line (without its newline) of len bytes at c->in. */
@@ -239,7 +242,13 @@ conn_accept(struct server *srv, evutil_socket_t fd)
 {
 	struct conn *c;
 
-	if ((c = calloc(1, sizeof *c)) == NULL ||
+	if ((c = TAILQ_FIRST(&srv->idle)) != NULL) {
+		TAILQ_REMOVE(&srv->idle, c, entry);
+		srv->nidle--;
+		c->inlen = c->outlen = c->outoff = 0;
+		c->out = NULL;
+		c->replied = c->dead = 0;
+	} else if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->ev = event_new(srv->base, -1, 0, conn_io_cb, c)) == NULL) {
 		free(c);
 		evutil_closesocket(fd);
@@ -292,11 +301,32 @@ conn_reap_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
 		TAILQ_REMOVE(&srv->dead, c, entry);
-		event_free(c->ev);
 		if (c->in != c->inbuf)
 			free(c->in);
-		free(c->out);
+		if (c->out != c->outbuf)
+			free(c->out);
+		c->in = c->out = NULL;
+		if (srv->nidle < CONN_IDLE_MAX && !srv->stopping) {
+			TAILQ_INSERT_HEAD(&srv->idle, c, entry);
+			srv->nidle++;
+			continue;
+		}
+		event_free(c->ev);
 		free(c);
 	}
 	server_conn_closed(srv);
+}
+
+/* Free the connections kept for reuse (at shutdown). */
+void
+conn_idle_free(struct server *srv)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv->idle)) != NULL) {
+		TAILQ_REMOVE(&srv->idle, c, entry);
+		event_free(c->ev);
+		free(c);
+	}
+	srv->nidle = 0;
 }

@@ -124,12 +124,12 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 
 	memset(id, 0, sizeof *id);
 	id->kind = IDENTITY_UNKNOWN;
-	id->how = "none";
+	id->how = HOW_NONE;
 
 	if (sender[0] == '\0' && auth[0] == '\0' &&
 	    (!have_uid || u == 0 || u <= system_uid_max)) {
 		id->kind = IDENTITY_BOUNCE;
-		id->how = "bounce";
+		id->how = HOW_BOUNCE;
 		return 0;
 	}
 	if (auth[0] != '\0') {
@@ -154,7 +154,7 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 			char dom[256];
 			size_t ll = (size_t)(at - login);
 
-			id->how = "auth-mailbox";
+			id->how = HOW_AUTH_MAILBOX;
 			if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1 ||
 			    ll + 1 + strlen(dom) >= sizeof id->mailbox)
 				return 0;
@@ -170,7 +170,7 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 			}
 			return 0;
 		}
-		id->how = "auth-user";
+		id->how = HOW_AUTH_USER;
 		if (!identity_account_name_valid(login))
 			return 0;
 		r = lk->account_exists(lk->ctx, login);
@@ -186,7 +186,7 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 	if (have_uid) {
 		char name[ACCOUNT_NAME_MAX];
 
-		id->how = "uid";
+		id->how = HOW_UID;
 		if (u == 0 || u <= system_uid_max) {
 			id->kind = IDENTITY_SYSTEM;
 			return 0;
@@ -213,6 +213,19 @@ lookup_failed:
 }
 
 /* A short name for logs and JSON. */
+/* The word the logs use for how a sender was identified. */
+const char *
+identity_how_name(enum identity_how how)
+{
+	static const char *const names[] = {
+		[HOW_NONE] = "none", [HOW_BOUNCE] = "bounce", [HOW_AUTH_MAILBOX] = "auth-mailbox",
+		[HOW_AUTH_USER] = "auth-user", [HOW_UID] = "uid",
+		[HOW_LOOPBACK_UID] = "loopback-uid", [HOW_WEB_SCRIPT] = "web-script",
+	};
+
+	return (size_t)how < sizeof names / sizeof names[0] ? names[how] : "none";
+}
+
 const char *
 identity_kind_name(enum identity_kind kind)
 {

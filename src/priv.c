@@ -206,7 +206,8 @@ priv_db_file(const char *path, int create, char *err, size_t errlen)
 int
 priv_db_prepare(const char *dbpath, char *err, size_t errlen)
 {
-	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	/* -gen: the generation file the daemon makes beside it (store_view.c) */
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal", "-gen" };
 	char copy[PATH_MAX], path[PATH_MAX + 16], who[64];
 	const char *dir;
 	struct stat sb;

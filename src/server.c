@@ -1,6 +1,7 @@
 /*
- * The listener: socket set-up, accept with a connection cap, EMFILE
- * back-off, signals, and the periodic flush of the message history.
+ * The listener and the server's state: socket set-up, accept with a
+ * connection cap, EMFILE back-off, signals and reload, the in-memory
+ * view's timer, and the automatic suspensions being written.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "decision.h"
 #include "detect.h"
 #include "history.h"
 #include "log.h"
@@ -28,7 +30,9 @@
 #include "priv.h"
 #include "recorder.h"
 #include "server.h"
+#include "store_view.h"
 #include "usersock.h"
+#include "view.h"
 
 static const char too_many[] = "DEFER 4.3.2 too many connections\n";
 
@@ -265,7 +269,7 @@ server_unlisten(struct server *srv)
  * event loop never waits on notify.sendmail.  What the child cannot
  * send stays queued for `mailabusectl expire`.
  */
-void
+static void
 server_notify_spawn(struct server *srv, const char *account)
 {
 	pid_t pid;
@@ -323,10 +327,44 @@ server_tick_cb(evutil_socket_t fd, short what, void *arg)
 		    detect_size(srv->det));
 }
 
+/* An automatic suspension handed to the writer: answers DEFER until it is written. */
+void
+server_pending_add(struct server *srv, const char *account)
+{
+	struct pending_account *p = calloc(1, sizeof *p);
+
+	if (p == NULL)
+		return;
+	snprintf(p->account, sizeof p->account, "%s", account);
+	p->next = srv->pending;
+	srv->pending = p;
+}
+
+/* The writer is done with an account's suspension: start it afresh, tell its owner. */
+void
+server_pending_done(struct server *srv, const char *account, int ok)
+{
+	struct pending_account **pp, *p;
+
+	for (pp = &srv->pending; (p = *pp) != NULL; pp = &p->next) {
+		if (strcmp(p->account, account) != 0)
+			continue;
+		*pp = p->next;
+		free(p);
+		break;
+	}
+	if (!ok)
+		return;
+	if (srv->det != NULL)
+		detect_forget(srv->det, account);
+	if (!srv->stopping)
+		server_notify_spawn(srv, account);
+}
+
 static void
 server_done_one(void *arg, const char *account, int ok)
 {
-	check_pending_done(arg, account, ok);
+	server_pending_done(arg, account, ok);
 }
 
 /* The writer finished suspensions: empty the wake-up pipe, take them all. */
@@ -347,6 +385,7 @@ static int
 server_rebuild_cb(void *arg, const struct recent_message *r)
 {
 	struct server *srv = arg;
+	struct decision_detect_in in;
 	uint64_t hashes[256];
 	struct detect_msg m;
 	const char *cur = r->rcpt;
@@ -355,24 +394,25 @@ server_rebuild_cb(void *arg, const struct recent_message *r)
 	int rc;
 
 	detect_reset_before(srv->det, r->account, r->last_change);
-	memset(&m, 0, sizeof m);
-	m.account = r->account;
-	m.mailbox = strcmp(r->kind, "mailbox") == 0 ? r->source : "";
-	check_script_key(r->kind, r->uid, key, sizeof key);
-	m.script = key;
-	m.n_external = (unsigned long)r->n_external;
-	if (m.mailbox[0] != '\0' && r->ip[0] != '\0') {
-		m.host = detect_hash(r->ip);
-		m.host_new = r->host_first_seen >= r->at - DETECT_WINDOW;
-	}
-	/* the recipients as recorded: local ones count too, a small overestimate */
-	while (m.script[0] != '\0' && r->n_external > 0 && n < sizeof hashes / sizeof hashes[0] &&
-	    cur != NULL && (rc = proto_rcpt_next(&cur, addr, sizeof addr)) != 0) {
+	memset(&in, 0, sizeof in);
+	in.account = r->account;
+	in.kind = decision_source_from_name(r->kind);
+	in.source = r->source;
+	in.uid = r->uid;
+	in.ip = r->ip;
+	in.host_new = r->host_first_seen >= r->at - DETECT_WINDOW;
+	in.n_external = (unsigned long)r->n_external;
+	/* the recipients as recorded (a script's only): local ones count too, a small
+	   overestimate */
+	while (in.kind != SOURCE_MAILBOX && r->n_external > 0 &&
+	    n < sizeof hashes / sizeof hashes[0] && cur != NULL &&
+	    (rc = proto_rcpt_next(&cur, addr, sizeof addr)) != 0) {
 		if (rc == 1)
-			hashes[n++] = check_rcpt_hash(addr);
+			hashes[n++] = decision_rcpt_hash(addr);
 	}
-	m.rcpt_hashes = hashes;
-	m.n_rcpt_hashes = n;
+	in.rcpt_hashes = hashes;
+	in.n_rcpt_hashes = n;
+	decision_detect_msg(&in, &m, key, sizeof key);
 	detect_count(srv->det, &m, &srv->rebuild_lim, r->at);
 	for (long long i = 0; i < r->ok; i++)
 		detect_outcome(srv->det, r->account, 0, 0, r->at, r->at);
@@ -422,6 +462,7 @@ server_reload(struct server *srv)
 	config_web_uids_resolve(next);
 	log_level_set(next->log_level_choice);
 	srv->cfg = next;
+	check_env_config(&srv->chk, next);
 	config_free(old);
 	free(old);
 	recorder_reload(srv->rec, srv->cfg);
@@ -479,15 +520,64 @@ server_conn_closed(struct server *srv)
 		event_base_loopexit(srv->base, NULL);
 }
 
+/* Once a second: changes made without mailabusectl (PRAGMA data_version). */
+static void
+server_view_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	char err[512];
+	int was = view_ok(srv->view);
+
+	(void)fd;
+	(void)what;
+	if (view_data_version_check(srv->view, srv->sv, err, sizeof err) == -1) {
+		if (was)
+			log_warnx("view: cannot read the database, answering DEFER: %s", err);
+	} else if (!was)
+		log_info("view: in step with the database again");
+}
+
+/*
+ * The policy tables in memory: the generation file (made here, as the
+ * daemon's user, when missing), the view's statements and its first load.
+ * A first load that fails leaves the view stale: DEFER until it works.
+ */
+static void
+server_view_start(struct server *srv)
+{
+	char err[512];
+
+	if (store_gen_attach(srv->cfg->database_path, 1, err, sizeof err) == -1)
+		log_warnx("view: %s: changes are seen within a second, not at once", err);
+	if ((srv->view = view_new()) == NULL ||
+	    (srv->sv = store_view_open(srv->st, err, sizeof err)) == NULL)
+		fatalx("cannot make the view: out of memory");
+	if (view_data_version_check(srv->view, srv->sv, err, sizeof err) == -1)
+		log_warnx("view: cannot load it, answering DEFER until it loads: %s", err);
+	else
+		log_info("view: loaded, %zu KiB", view_memory(srv->view) / 1024);
+	memset(&srv->chk, 0, sizeof srv->chk);
+	srv->chk.st = srv->st;
+	srv->chk.hist = srv->hist;
+	srv->chk.sv = srv->sv;
+	srv->chk.view = srv->view;
+	srv->chk.det = srv->det;
+	srv->chk.rec = srv->rec;
+	srv->chk.pending = &srv->pending;
+	check_env_config(&srv->chk, srv->cfg);
+}
+
 /* Create the signal, timer and reap events; start the user socket's thread. */
 void
 server_init_events(struct server *srv)
 {
-	struct timeval minute = { 60, 0 };
+	struct timeval minute = { 60, 0 }, second = { 1, 0 };
 	char err[1024];
 
+	server_view_start(srv);
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->dead);
+	TAILQ_INIT(&srv->idle);
 	signal(SIGPIPE, SIG_IGN);
 	srv->sig_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
@@ -497,11 +587,13 @@ server_init_events(struct server *srv)
 	srv->stop_timer = evtimer_new(srv->base, server_stop_timer_cb, srv);
 	srv->reap = event_new(srv->base, -1, 0, conn_reap_cb, srv);
 	srv->tick_timer = event_new(srv->base, -1, EV_PERSIST, server_tick_cb, srv);
+	srv->view_timer = event_new(srv->base, -1, EV_PERSIST, server_view_timer_cb, srv);
 	srv->done_ev = event_new(srv->base, srv->done_pipe[0], EV_READ | EV_PERSIST,
 	    server_done_cb, srv);
 	if (srv->sig_hup == NULL || srv->sig_term == NULL || srv->sig_int == NULL ||
 	    srv->accept_retry == NULL || srv->stop_timer == NULL || srv->reap == NULL ||
-	    srv->tick_timer == NULL || srv->sig_chld == NULL || srv->done_ev == NULL)
+	    srv->tick_timer == NULL || srv->sig_chld == NULL || srv->done_ev == NULL ||
+	    srv->view_timer == NULL)
 		fatalx("cannot create events");
 	event_add(srv->done_ev, NULL);
 	evsignal_add(srv->sig_chld, NULL);
@@ -509,6 +601,7 @@ server_init_events(struct server *srv)
 	evsignal_add(srv->sig_term, NULL);
 	evsignal_add(srv->sig_int, NULL);
 	evtimer_add(srv->tick_timer, &minute);
+	evtimer_add(srv->view_timer, &second);
 	/* after daemon(): a thread does not survive fork */
 	if ((srv->us = usersock_start(srv->conf_path, srv->user_fd, err, sizeof err)) == NULL)
 		fatalx("cannot serve the user socket: %s", err);
@@ -524,12 +617,13 @@ server_shutdown(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c);
 	conn_reap_cb(-1, 0, srv);
+	conn_idle_free(srv);
 	usersock_stop(srv->us);
 	srv->us = NULL;
 	recorder_stop(srv->rec, server_done_one, srv);
 	srv->rec = NULL;
 	while (srv->pending != NULL)
-		check_pending_done(srv, srv->pending->account, 0);
+		server_pending_done(srv, srv->pending->account, 0);
 	detect_free(srv->det);
 	srv->det = NULL;
 	server_unlisten(srv);
@@ -541,6 +635,11 @@ server_shutdown(struct server *srv)
 	event_free(srv->stop_timer);
 	event_free(srv->reap);
 	event_free(srv->tick_timer);
+	event_free(srv->view_timer);
+	store_view_close(srv->sv);
+	srv->sv = NULL;
+	view_free(srv->view);
+	srv->view = NULL;
 	event_free(srv->done_ev);
 	close(srv->done_pipe[0]);
 	close(srv->done_pipe[1]);

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_view.h"
 
 /* Migration N brings the schema from user_version N-1 to N. */
 static const char *const store_migrations[] = {
@@ -163,8 +164,66 @@ static const char *const store_migrations[] = {
 	"  since INTEGER NOT NULL"
 	") WITHOUT ROWID;",
 
-	/* 7: taken by the hot path's work */
-	"",
+	/*
+	 * 7: the change log of what the daemon keeps in memory (view.c): every
+	 * change of a domain, local domain, account, suspension or limit
+	 * appends the key it touched; the newest 65,536 entries are kept
+	 */
+	"CREATE TABLE view_changes ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  tbl INTEGER NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  key2 TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE TRIGGER view_changes_prune AFTER INSERT ON view_changes"
+	"  WHEN new.id % 1024 = 0 BEGIN"
+	"  DELETE FROM view_changes WHERE id <= new.id - 65536; END;"
+	"CREATE TRIGGER view_domains_insert AFTER INSERT ON domains BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (1, new.domain, ''); END;"
+	"CREATE TRIGGER view_domains_delete AFTER DELETE ON domains BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (1, old.domain, ''); END;"
+	"CREATE TRIGGER view_domains_update AFTER UPDATE ON domains"
+	"  WHEN new.domain IS NOT old.domain OR new.account IS NOT old.account BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (1, old.domain, '');"
+	"  INSERT INTO view_changes (tbl, key, key2) SELECT 1, new.domain, ''"
+	"   WHERE new.domain IS NOT old.domain; END;"
+	"CREATE TRIGGER view_local_domains_insert AFTER INSERT ON local_domains BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (2, new.domain, ''); END;"
+	"CREATE TRIGGER view_local_domains_delete AFTER DELETE ON local_domains BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (2, old.domain, ''); END;"
+	"CREATE TRIGGER view_local_domains_update AFTER UPDATE ON local_domains"
+	"  WHEN new.domain IS NOT old.domain BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (2, old.domain, '');"
+	"  INSERT INTO view_changes (tbl, key, key2) SELECT 2, new.domain, ''"
+	"   WHERE new.domain IS NOT old.domain; END;"
+	"CREATE TRIGGER view_accounts_insert AFTER INSERT ON accounts BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (3, new.name, ''); END;"
+	"CREATE TRIGGER view_accounts_delete AFTER DELETE ON accounts BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (3, old.name, ''); END;"
+	"CREATE TRIGGER view_accounts_update AFTER UPDATE ON accounts"
+	"  WHEN new.name IS NOT old.name OR new.present IS NOT old.present BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (3, old.name, '');"
+	"  INSERT INTO view_changes (tbl, key, key2) SELECT 3, new.name, ''"
+	"   WHERE new.name IS NOT old.name; END;"
+	"CREATE TRIGGER view_suspensions_insert AFTER INSERT ON suspensions BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (4, new.target, new.account); END;"
+	"CREATE TRIGGER view_suspensions_delete AFTER DELETE ON suspensions BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (4, old.target, old.account); END;"
+	"CREATE TRIGGER view_suspensions_update AFTER UPDATE ON suspensions"
+	"  WHEN new.target IS NOT old.target OR new.account IS NOT old.account"
+	"   OR new.kind IS NOT old.kind OR new.created_at IS NOT old.created_at"
+	"   OR new.lifted_at IS NOT old.lifted_at BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (4, old.target, old.account);"
+	"  INSERT INTO view_changes (tbl, key, key2) SELECT 4, new.target, new.account"
+	"   WHERE new.target IS NOT old.target OR new.account IS NOT old.account; END;"
+	"CREATE TRIGGER view_limits_insert AFTER INSERT ON limits BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (5, new.account, ''); END;"
+	"CREATE TRIGGER view_limits_delete AFTER DELETE ON limits BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (5, old.account, ''); END;"
+	"CREATE TRIGGER view_limits_update AFTER UPDATE ON limits BEGIN"
+	"  INSERT INTO view_changes (tbl, key, key2) VALUES (5, old.account, '');"
+	"  INSERT INTO view_changes (tbl, key, key2) SELECT 5, new.account, ''"
+	"   WHERE new.account IS NOT old.account; END;",
 
 	/*
 	 * 8: the message history moves to a file of its own (history.c): its
@@ -572,6 +631,7 @@ store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen
 {
 	static int configured;
 	struct store *st;
+	char gen_err[256];
 
 	/*
 	 * Before SQLite's first use (the first open is made before any
@@ -609,6 +669,8 @@ store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen
 		snprintf(err, errlen, "%s: %s", path, st->err);
 		goto fail;
 	}
+	/* the daemon's generation file, when there is one: commits bump it */
+	(void)store_gen_attach(path, 0, gen_err, sizeof gen_err);
 	return st;
 fail:
 	store_close(st);
@@ -648,7 +710,18 @@ store_commit(struct store *st)
 {
 	sqlite3_stmt *s = store_stmt(st, S_COMMIT);
 
-	return s == NULL ? -1 : store_exec_stmt(st, s, "commit");
+	if (s == NULL || store_exec_stmt(st, s, "commit") == -1)
+		return -1;
+	/* the daemon looks at the change log before its next answer (store_view.c) */
+	store_gen_bump();
+	return 0;
+}
+
+/* The connection, for the view's statements (store_view.c). */
+sqlite3 *
+store_sqlite(struct store *st)
+{
+	return st->db;
 }
 
 void

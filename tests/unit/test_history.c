@@ -3,7 +3,7 @@
  * what is read back from them (an account's list, its sources, hosts and
  * domains, the busiest accounts, the detectors' last hour), outcomes by
  * Exim's message id, purging whole hours, export and import, and the
- * move of the records of a policy database of schema 6 into the history.
+ * move of the records of a policy database of schema 7 into the history.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -380,7 +380,7 @@ sql_int(const char *path, const char *text)
 }
 
 /*
- * A policy database of schema 6, with its records in messages (ids out
+ * A policy database of schema 7, with its records in messages (ids out
  * of time order, as an import leaves them) and mailbox_hosts: opened by
  * this version, its records are in the history, in time order, chained.
  */
@@ -394,11 +394,11 @@ test_migration_of_old_records(void **state)
 	long long c[2] = { 0, 0 }, first = 0;
 	json_t *o = json_object();
 
-	/* a schema-6 file: this version's, its tables renamed back */
+	/* a schema-7 file: this version's, its tables renamed back */
 	assert_non_null(st = store_open(f->policy, 1000, err, sizeof err));
 	store_close(st);
 	sql(f->policy, "ALTER TABLE messages_v7 RENAME TO messages;"
-	    " ALTER TABLE mailbox_hosts_v7 RENAME TO mailbox_hosts; PRAGMA user_version = 6;"
+	    " ALTER TABLE mailbox_hosts_v7 RENAME TO mailbox_hosts; PRAGMA user_version = 7;"
 	    " INSERT INTO messages (id, at, account, ctx, verdict, source_kind, source, ip,"
 	    "  msgid, n_external) VALUES"
 	    "  (1, 1799990000, 'dave', 'smtp', 'PASS', 'mailbox', 'd@dave.test', '192.0.2.5',"
@@ -410,7 +410,7 @@ test_migration_of_old_records(void **state)
 	    "   '1old-000001-AB', 8);"
 	    " INSERT INTO mailbox_hosts VALUES ('d@dave.test', '192.0.2.5', 'dave', 1799000000,"
 	    "  1799990000);");
-	/* this version's policy database sets them aside (migrations 7 and 8) */
+	/* this version's policy database sets them aside (migration 8) */
 	assert_non_null(st = store_open(f->policy, 1000, err, sizeof err));
 	assert_int_equal(sql_int(f->policy, "PRAGMA user_version"), 8);
 	assert_int_equal(sql_int(f->policy, "SELECT count(*) FROM messages_v7"), 4);

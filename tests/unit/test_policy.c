@@ -31,7 +31,7 @@ ident(enum identity_kind kind)
 		snprintf(id.account, sizeof id.account, "bob");
 	if (kind == IDENTITY_MAILBOX)
 		snprintf(id.mailbox, sizeof id.mailbox, "info@example.com");
-	id.how = "test";
+	id.how = HOW_NONE;
 	return id;
 }
 
