@@ -54,15 +54,22 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 # Pure modules: no I/O, no global state; unit tests link them alone.
 PURE = duration proto identity policy cpanel detect str decision
-COMMON = $(PURE) log config clock store store_view history notify notify_exec notices lifecycle priv
-DAEMON = mailabused server conn check view selfservice usersock recorder sockdiag
+# The store: its core (store.c) and one file for each thing it keeps.
+STORE = store store_account store_suspension store_complaint store_outbox store_audit \
+	store_limits store_sync store_outgoing store_record store_view history
+COMMON = $(PURE) log config clock $(STORE) notify notify_exec notices lifecycle priv metrics stats
+DAEMON = mailabused server conn check view selfservice usersock recorder sockdiag scrape
 CTL = ctl ctl_args ctl_util ctl_user cmd_sync cmd_suspend cmd_status cmd_list cmd_history cmd_complaint cmd_unblock \
-	cmd_expire cmd_limits cmd_top cmd_transfer cmd_doctor cmd_frozen
+	cmd_expire cmd_limits cmd_top cmd_transfer cmd_doctor cmd_frozen cmd_stats
 
 obj = $(addprefix $(BUILD)/,$(addsuffix .o,$(1)))
 
 BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
-UNIT_TESTS = duration proto identity policy unblock cpanel config detect str notify decision history
+# The store's: one a file of the store, each on a throwaway database.
+STORE_TESTS = store_core store_account store_suspension store_complaint store_outbox \
+	store_audit store_limits store_sync store_outgoing store_record
+UNIT_TESTS = duration proto identity policy unblock cpanel config detect str notify decision \
+	$(STORE_TESTS) history
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -112,11 +119,14 @@ $(BUILD)/test_notify: $(BUILD)/test_notify.o $(call obj,notify_exec)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 # the view links the store's side of it (store_view.c), unused by the test
-$(BUILD)/test_decision: $(BUILD)/test_decision.o $(call obj,$(PURE) view store_view store)
+$(BUILD)/test_decision: $(BUILD)/test_decision.o $(call obj,$(PURE) view $(STORE))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/test_store_%: $(BUILD)/test_store_%.o $(call obj,$(STORE))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 # the history's tests run on throwaway SQLite files
-$(BUILD)/test_history: $(BUILD)/test_history.o $(call obj,history store store_view)
+$(BUILD)/test_history: $(BUILD)/test_history.o $(call obj,history $(STORE))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))

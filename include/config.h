@@ -76,6 +76,11 @@ struct config {
 	long long retention_records;		/* seconds */
 
 	long long history_queue_max;		/* records waiting for the writer */
+
+	char *metrics_listen;			/* "" off, a socket path, or a loopback address:port */
+	char *metrics_mode;			/* octal text, as written */
+	mode_t metrics_mode_bits;
+	char *metrics_group;
 	/* detectors, indexed by enum detector (detect.h): limit (0 off) and action */
 	long long detect_limit[DET_COUNT];
 	char *detect_action[DET_COUNT];
@@ -95,5 +100,8 @@ size_t config_restart_keys_changed(const struct config *next,
     const struct config *running, char *buf, size_t len);
 void config_keep_restart_keys(struct config *next, const struct config *running);
 void config_print(const struct config *cfg);
+struct sockaddr_storage;
+int config_metrics_inet(const char *addr, struct sockaddr_storage *ss, unsigned *sslen,
+    char *why, size_t whylen);
 
 #endif

@@ -140,6 +140,8 @@ int cmd_top(struct ctl *c, const struct ctl_args *a);
 /* cmd_transfer.c */
 int cmd_export(struct ctl *c, const struct ctl_args *a);
 int cmd_import(struct ctl *c, const struct ctl_args *a);
+/* cmd_stats.c */
+int cmd_stats(struct ctl *c, const struct ctl_args *a);
 /* cmd_doctor.c */
 int cmd_doctor(struct ctl *c, const struct ctl_args *a);
 

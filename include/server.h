@@ -21,6 +21,7 @@
 #include "store.h"
 
 struct recorder;
+struct scrape;
 struct store_view;
 struct usersock;
 struct view;
@@ -67,6 +68,8 @@ struct server {
 	struct evconnlistener *listener;
 	int user_fd;			/* the user socket, until its thread takes it */
 	struct usersock *us;		/* the user socket's thread */
+	int metrics_fd;			/* metrics.listen, until its thread takes it */
+	struct scrape *scrape;		/* the metrics endpoint's thread, or NULL */
 	struct event *sig_chld;
 	struct event *accept_retry;
 	struct event *sig_hup, *sig_term, *sig_int;

@@ -1,4 +1,10 @@
-/* store.c: the SQLite store; every SQL statement but the history's (history.h) lives there. */
+/*
+ * The SQLite store: every SQL statement of the project lives in its
+ * files, store.c (the core) and one store_<what>.c for each thing it
+ * keeps.  Lookups return 1 found, 0 not found, -1 error; changes 0 or
+ * -1 (those that can find nothing to change say so as their comments
+ * tell); after -1, store_error says what went wrong.
+ */
 #ifndef MAILABUSE_STORE_H
 #define MAILABUSE_STORE_H
 
@@ -189,6 +195,7 @@ int store_sync_counts(struct store *st, long long *present, long long *removed,
 int store_sync_guard(struct store *st, struct sync_guard *g);
 int store_sync_suspended_losses(struct store *st, const char *account, store_loss_cb cb,
     void *arg);
+int store_stats(struct store *st, long long accounts[3], long long notices[3]);
 int store_busy(struct store *st);
 int store_set_synchronous(struct store *st, int full);
 /* mailabusectl export and import: one account's record, as JSON rows. */

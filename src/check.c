@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "decision.h"
 #include "log.h"
+#include "metrics.h"
 #include "recorder.h"
 #include "sockdiag.h"
 #include "store_view.h"
@@ -467,6 +468,8 @@ check_follow_up(struct check_env *env, unsigned long long connid,
 	if (f->df.tripped)
 		log_info("conn %llu: account=%s source=%s: over a limit, %s: %s", connid,
 		    m->account, m->source, detect_action_name(f->trip.action), f->why);
+	if (f->df.tripped)
+		metrics_detect_add((int)f->trip.det, (int)f->trip.action);
 	if (d->count)
 		detect_count(env->det, &f->dm, &f->lim, m->at);
 	if (d->suspend) {

@@ -18,7 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <libconfig.h>
 
@@ -99,6 +103,9 @@ static const struct cfg_key cfg_keys[] = {
 	KEY("retention.messages", CFG_DURATION, retention_messages, "90d", 86400, 3650 * 86400LL),
 	KEY("retention.records", CFG_DURATION, retention_records, "730d", 86400, 36500 * 86400LL),
 	KEY("history.queue_max", CFG_INT, history_queue_max, "8192", 16, 1048576),
+	KEY_RESTART("metrics.listen", CFG_STRING, metrics_listen, ""),
+	KEY_RESTART("metrics.mode", CFG_STRING, metrics_mode, "0660"),
+	KEY_RESTART("metrics.group", CFG_STRING, metrics_group, ""),
 	/* the detectors' limits and actions go here (cfg_detectors) */
 	KEY("detect.bounce_min", CFG_INT, detect_bounce_min, "50", 1, 100000000),
 };
@@ -535,6 +542,115 @@ cfg_user_name_valid(const char *u)
 	return 1;
 }
 
+/*
+ * metrics.listen as an address: "127.0.0.1:9100" (127.0.0.0/8) or
+ * "[::1]:9100", numeric, loopback only.  0, or -1 with why.
+ */
+int
+config_metrics_inet(const char *listen, struct sockaddr_storage *ss, unsigned *sslen,
+    char *why, size_t whylen)
+{
+	char host[64], *end;
+	const char *colon = strrchr(listen, ':');
+	unsigned long port;
+	size_t hl;
+
+	memset(ss, 0, sizeof *ss);
+	if (colon == NULL || colon == listen) {
+		snprintf(why, whylen, "\"%s\" is neither a socket path nor an address:port", listen);
+		return -1;
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 || port == 0 ||
+	    port > 65535) {
+		snprintf(why, whylen, "\"%s\": the port must be a number from 1 to 65535", listen);
+		return -1;
+	}
+	hl = (size_t)(colon - listen);
+	if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']')
+		snprintf(host, sizeof host, "%.*s", (int)(hl - 2 < sizeof host ? hl - 2 : 0), listen + 1);
+	else
+		snprintf(host, sizeof host, "%.*s", (int)(hl < sizeof host ? hl : 0), listen);
+	if (listen[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
+			snprintf(why, whylen, "\"%s\" is not a numeric address:port", listen);
+			return -1;
+		}
+		if (!IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr)) {
+			snprintf(why, whylen, "\"%s\" is not a loopback address (::1)", listen);
+			return -1;
+		}
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof *s6;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
+			snprintf(why, whylen, "\"%s\" is not a numeric address:port (IPv6 as"
+			    " [::1]:PORT)", listen);
+			return -1;
+		}
+		if ((ntohl(s4->sin_addr.s_addr) >> 24) != 127) {
+			snprintf(why, whylen, "\"%s\" is not a loopback address (127.0.0.0/8)",
+			    listen);
+			return -1;
+		}
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*sslen = sizeof *s4;
+	}
+	return 0;
+}
+
+/*
+ * metrics.listen: off, a socket path (with metrics.mode), or a loopback
+ * address:port: the figures name accounts, so never another host.
+ */
+static int
+cfg_check_metrics(config_t *lc, struct config *cfg, const char *name, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_un sun;
+	char where[PATH_MAX + 32], why[256], *end;
+	unsigned long m;
+	unsigned sslen;
+
+	errno = 0;
+	m = strtoul(cfg->metrics_mode, &end, 8);
+	if (cfg->metrics_mode[0] < '0' || cfg->metrics_mode[0] > '7' || *end != '\0' ||
+	    errno != 0 || m > 0777) {
+		cfg_key_where(lc, name, "metrics.mode", where, sizeof where);
+		snprintf(err, errlen, "%s: metrics.mode: \"%s\" is not an octal mode such as"
+		    " \"0660\"", where, cfg->metrics_mode);
+		return -1;
+	}
+	cfg->metrics_mode_bits = (mode_t)m;
+	if (cfg->metrics_listen[0] == '\0')
+		return 0;
+	cfg_key_where(lc, name, "metrics.listen", where, sizeof where);
+	if (cfg->metrics_listen[0] == '/') {
+		if (strlen(cfg->metrics_listen) >= sizeof sun.sun_path ||
+		    strcmp(cfg->metrics_listen, cfg->policy_socket_path) == 0 ||
+		    strcmp(cfg->metrics_listen, cfg->user_socket_path) == 0) {
+			snprintf(err, errlen, "%s: metrics.listen must be at most %zu characters"
+			    " and differ from the other sockets' paths", where,
+			    sizeof sun.sun_path - 1);
+			return -1;
+		}
+		return 0;
+	}
+	if (config_metrics_inet(cfg->metrics_listen, &ss, &sslen, why, sizeof why) == -1) {
+		snprintf(err, errlen, "%s: metrics.listen: %s", where, why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks that involve more than one key or the system. */
 static int
 cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *err,
@@ -575,6 +691,8 @@ cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *er
 		    " differ from policy_socket.path", where, sizeof sun.sun_path - 1);
 		return -1;
 	}
+	if (cfg_check_metrics(lc, cfg, name, err, errlen) == -1)
+		return -1;
 	if (cfg->notify_sendmail[0] != '/') {
 		cfg_key_where(lc, name, "notify.sendmail", where, sizeof where);
 		snprintf(err, errlen, "%s: notify.sendmail must start with an absolute path", where);
@@ -812,6 +930,7 @@ config_keep_restart_keys(struct config *next, const struct config *running)
 		}
 	}
 	next->policy_socket_mode_bits = running->policy_socket_mode_bits;
+	next->metrics_mode_bits = running->metrics_mode_bits;
 }
 
 /* Print the effective configuration, one key per line (mailabused -n -v). */

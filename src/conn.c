@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 #ifndef MAILABUSE_VERSION
@@ -100,6 +101,7 @@ conn_line_handle(struct conn *c, char *line)
 
 		log_info("conn %llu: bad request: %s", c->id, err);
 		snprintf(clean, sizeof clean, "5.5.2 %s", err);
+		metrics_verdict_add(NULL, VERDICT_ERROR);
 		conn_reply_send(c, VERDICT_ERROR, clean);
 		return;
 	}
@@ -121,6 +123,7 @@ conn_line_handle(struct conn *c, char *line)
 	/* an automatic suspension handed to the writer: under way until it is written */
 	if (reply.suspending[0] != '\0')
 		server_pending_add(c->srv, reply.suspending);
+	metrics_verdict_add(&req, reply.verdict);
 	conn_reply_send(c, reply.verdict, reply.text);
 }
 
@@ -131,9 +134,10 @@ conn_line(struct conn *c, size_t len)
 	if (len > 0 && c->in[len - 1] == '\r')
 		len--;
 	c->in[len] = '\0';
-	if (memchr(c->in, '\0', len) != NULL)
+	if (memchr(c->in, '\0', len) != NULL) {
+		metrics_verdict_add(NULL, VERDICT_ERROR);
 		conn_reply_send(c, VERDICT_ERROR, "5.5.2 NUL byte in request");
-	else
+	} else
 		conn_line_handle(c, c->in);
 }
 
@@ -141,6 +145,7 @@ static void
 conn_too_long(struct conn *c, size_t max)
 {
 	log_info("conn %llu: request line longer than %zu bytes", c->id, max);
+	metrics_verdict_add(NULL, VERDICT_ERROR);
 	conn_reply_send(c, VERDICT_ERROR, "5.5.2 request line too long");
 }
 
@@ -221,6 +226,7 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->dead)
 		return;
 	if (what & EV_TIMEOUT) {
+		metrics_conn_timed_out(METRICS_POLICY);
 		if (c->replied) {
 			log_debug("conn %llu: the client did not take its reply in time", c->id);
 			conn_close(c);

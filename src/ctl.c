@@ -86,6 +86,8 @@ static const struct cmd_entry ctl_commands[] = {
 	{ "frozen", "frozen [--release] [--json] [--exim PATH] [--exim-config FILE]",
 	    { FLAG("release"), TEXT("exim"), TEXT("exim-config") }, 0, 0,
 	    NULL, 0, cmd_frozen },
+	{ "stats", "stats [--json]", { { NULL, 0, 0, 0 } }, 0, 0,
+	    "usage: stats [--json]", 0, cmd_stats },
 };
 #define CTL_NCOMMANDS (sizeof ctl_commands / sizeof ctl_commands[0])
 

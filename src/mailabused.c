@@ -20,6 +20,7 @@
 #include "history.h"
 #include "notify.h"
 #include "log.h"
+#include "metrics.h"
 #include "priv.h"
 #include "recorder.h"
 #include "server.h"
@@ -57,6 +58,12 @@ listen_undo(struct server *srv)
 		close(srv->user_fd);	/* its thread is not started yet */
 		srv->user_fd = -1;
 		unlink(srv->cfg->user_socket_path);
+	}
+	if (srv->metrics_fd != -1) {
+		close(srv->metrics_fd);
+		srv->metrics_fd = -1;
+		if (srv->cfg->metrics_listen[0] == '/')
+			unlink(srv->cfg->metrics_listen);
 	}
 }
 
@@ -278,6 +285,7 @@ main(int argc, char **argv)
 	/* after daemon(): a thread does not survive fork */
 	if ((srv.rec = recorder_start(cfg, srv.done_pipe[1], err, sizeof err)) == NULL)
 		fatalx("cannot start the writer: %s", err);
+	metrics_started(clock_now());
 	server_init_events(&srv);
 	log_info("mailabused %s listening on %s, database %s, as user %s", MAILABUSE_VERSION,
 	    cfg->policy_socket_path, cfg->database_path, priv_user_name());

@@ -34,6 +34,7 @@
 #include "history.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "recorder.h"
 #include "store.h"
 
@@ -225,6 +226,7 @@ rec_push(struct recorder *r, struct rec_item *it, size_t max)
 	pthread_mutex_lock(&r->lock);
 	if (bounded && r->queued >= max) {
 		r->dropped++;
+		metrics_history_dropped(1, 0);
 		now = clock_now();
 		if (now != r->last_drop_log) {
 			r->last_drop_log = now;
@@ -245,8 +247,12 @@ rec_push(struct recorder *r, struct rec_item *it, size_t max)
 		r->urgent = 1;
 	if (!bounded || STAILQ_EMPTY(&r->queue) || r->queued + 1 == max / 4)
 		pthread_cond_signal(&r->wake);
-	if (bounded)
+	if (bounded && STAILQ_EMPTY(&r->queue))
+		metrics_history_wait_begin();
+	if (bounded) {
 		r->queued++;
+		metrics_history_queued();
+	}
 	STAILQ_INSERT_TAIL(&r->queue, it, entry);
 	pthread_mutex_unlock(&r->lock);
 	return 0;
@@ -532,6 +538,8 @@ rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
 			pthread_mutex_lock(&r->lock);
 			r->dropped += n_records;
 			pthread_mutex_unlock(&r->lock);
+			metrics_history_dropped(n_records, 1);
+			n_records = 0;
 			break;
 		}
 		if (history_busy(r->hist))
@@ -540,6 +548,7 @@ rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
 			log_warnx("history: cannot write, retrying: %s", history_error(r->hist));
 		sleep(RECORDER_RETRY_SECONDS);
 	}
+	metrics_history_written(n_records);
 	rec_slots_give(r, work);
 }
 
@@ -572,6 +581,7 @@ rec_main(void *arg)
 		stop = r->stop;
 		STAILQ_INIT(&work);
 		STAILQ_CONCAT(&work, &r->queue);
+		metrics_history_batch_begin();
 		pthread_mutex_unlock(&r->lock);
 		if (STAILQ_EMPTY(&work) && stop)
 			break;
@@ -580,6 +590,7 @@ rec_main(void *arg)
 			if (it->kind == REC_MESSAGE || it->kind == REC_OUTCOME)
 				taken++;
 		rec_drain(r, &work, taken, stop);
+		metrics_history_batch_end();
 		pthread_mutex_lock(&r->lock);
 		r->queued -= taken;
 		pthread_mutex_unlock(&r->lock);

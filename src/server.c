@@ -26,9 +26,11 @@
 #include "detect.h"
 #include "history.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "priv.h"
 #include "recorder.h"
+#include "scrape.h"
 #include "server.h"
 #include "store_view.h"
 #include "usersock.h"
@@ -107,6 +109,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		long long now = clock_now();
 
 		srv->refused_conns++;
+		metrics_conn_refused(METRICS_POLICY, METRICS_REFUSED_CAP);
 		if (now != srv->last_limit_warn) {
 			srv->last_limit_warn = now;
 			log_warnx("policy socket: connection limit of %lld reached: %llu connections"
@@ -116,6 +119,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		evutil_closesocket(fd);
 		return;
 	}
+	metrics_conn_accepted(METRICS_POLICY);
 	conn_accept(srv, fd);
 }
 
@@ -142,6 +146,7 @@ server_accept_error_cb(struct evconnlistener *l, void *arg)
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
 		(void)l;
+		metrics_conn_refused(METRICS_POLICY, METRICS_REFUSED_EMFILE);
 		if (srv->listener != NULL)
 			evconnlistener_disable(srv->listener);
 		evtimer_add(srv->accept_retry, &tv);
@@ -211,6 +216,20 @@ fail:
 	return -1;
 }
 
+/* metrics.listen, if set: a socket path (mode, group) or a loopback port. */
+static int
+server_metrics_listen(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+
+	if (cfg->metrics_listen[0] == '/')
+		srv->metrics_fd = server_listen_one(cfg->metrics_listen, cfg->metrics_mode_bits,
+		    cfg->metrics_group, err, errlen);
+	else if (cfg->metrics_listen[0] != '\0')
+		srv->metrics_fd = scrape_inet_listen(cfg->metrics_listen, err, errlen);
+	return cfg->metrics_listen[0] != '\0' && srv->metrics_fd == -1 ? -1 : 0;
+}
+
 /*
  * Bind the policy socket (for Exim, with the configured mode and group)
  * and the user socket (for everyone: the peer's uid decides what it may
@@ -223,6 +242,7 @@ server_listen(struct server *srv, char *err, size_t errlen)
 	int fd;
 
 	srv->user_fd = -1;
+	srv->metrics_fd = -1;
 	if ((fd = server_listen_one(cfg->policy_socket_path, cfg->policy_socket_mode_bits,
 	    cfg->policy_socket_group, err, errlen)) == -1)
 		return -1;
@@ -241,6 +261,15 @@ server_listen(struct server *srv, char *err, size_t errlen)
 		evconnlistener_free(srv->listener);
 		srv->listener = NULL;
 		unlink(cfg->policy_socket_path);
+		return -1;
+	}
+	if (server_metrics_listen(srv, err, errlen) == -1) {
+		evconnlistener_free(srv->listener);
+		srv->listener = NULL;
+		unlink(cfg->policy_socket_path);
+		close(srv->user_fd);
+		srv->user_fd = -1;
+		unlink(cfg->user_socket_path);
 		return -1;
 	}
 	return 0;
@@ -467,6 +496,7 @@ server_reload(struct server *srv)
 	free(old);
 	recorder_reload(srv->rec, srv->cfg);
 	usersock_reload(srv->us);
+	scrape_reload(srv->scrape);
 	log_info("configuration reloaded from %s", srv->conf_path);
 }
 
@@ -606,6 +636,10 @@ server_init_events(struct server *srv)
 	if ((srv->us = usersock_start(srv->conf_path, srv->user_fd, err, sizeof err)) == NULL)
 		fatalx("cannot serve the user socket: %s", err);
 	srv->user_fd = -1;
+	if (srv->metrics_fd != -1 && (srv->scrape = scrape_start(srv->conf_path, srv->metrics_fd,
+	    err, sizeof err)) == NULL)
+		fatalx("cannot serve metrics.listen: %s", err);
+	srv->metrics_fd = -1;
 }
 
 /* After the loop: free what is left; the writer writes what is queued. */
@@ -620,6 +654,8 @@ server_shutdown(struct server *srv)
 	conn_idle_free(srv);
 	usersock_stop(srv->us);
 	srv->us = NULL;
+	scrape_stop(srv->scrape);
+	srv->scrape = NULL;
 	recorder_stop(srv->rec, server_done_one, srv);
 	srv->rec = NULL;
 	while (srv->pending != NULL)

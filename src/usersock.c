@@ -41,6 +41,7 @@
 #include "config.h"
 #include "history.h"
 #include "log.h"
+#include "metrics.h"
 #include "usersock.h"
 
 #ifndef MAILABUSE_VERSION
@@ -307,10 +308,12 @@ uconn_take(struct uconn *c, char *line, size_t len)
 	}
 	if (proto_request_parse(c->line, &c->req, err, sizeof err) == -1) {
 		log_info("user conn %llu: bad request: %s", c->id, err);
+		metrics_user_request(-1);
 		snprintf(clean, sizeof clean, "5.5.2 %s", err);
 		uconn_reply(c, VERDICT_ERROR, clean);
 		return;
 	}
+	metrics_user_request((int)c->req.verb);
 	if (c->req.verb == PROTO_PING) {
 		uconn_reply(c, VERDICT_OK, "mailabused " MAILABUSE_VERSION);
 		return;
@@ -390,6 +393,7 @@ uconn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->dead)
 		return;
+	metrics_conn_timed_out(METRICS_USER);
 	if (c->replied) {
 		log_debug("user conn %llu: the client did not take its reply in time", c->id);
 		uconn_close(c);
@@ -406,6 +410,7 @@ usersock_refuse(struct usersock *us, evutil_socket_t fd, const char *reply, size
 {
 	long long now = clock_now();
 
+	metrics_conn_refused(METRICS_USER, per_uid ? METRICS_REFUSED_UID : METRICS_REFUSED_CAP);
 	if (per_uid)
 		us->refused_uid++;
 	else
@@ -480,6 +485,7 @@ usersock_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr
 	c->peer.id = c->id;
 	TAILQ_INSERT_TAIL(&us->conns, c, entry);
 	us->nconns++;
+	metrics_conn_accepted(METRICS_USER);
 	log_debug("user conn %llu: accepted, peer uid %ld", c->id, p.known ? (long)p.uid : -1L);
 	/* read no more than a line of max_line bytes and its CR LF */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)us->cfg.policy_socket_max_line + 2);
@@ -510,6 +516,7 @@ usersock_accept_error_cb(struct evconnlistener *l, void *arg)
 	int e = EVUTIL_SOCKET_ERROR();
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		metrics_conn_refused(METRICS_USER, METRICS_REFUSED_EMFILE);
 		evconnlistener_disable(l);
 		evtimer_add(us->retry, &tv);
 	}

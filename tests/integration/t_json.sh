@@ -145,6 +145,11 @@ j "frozen --json" frozen --json --exim-config "$EXIM_CONF"
 jq_eq "frozen: an empty queue, an empty list" .messages '[]'
 j "frozen --release --json" frozen --release --json --exim-config "$EXIM_CONF"
 jq_eq "frozen --release: nothing to release" '[.messages, .released]' '[[],0]'
+# metrics.listen is off here: the database's figures, and why not the daemon's
+j "stats --json" stats --json
+jq_eq "stats: from the database, why, accounts by state" \
+    '[.source, .daemon_error, ([.metrics[] | select(.name == "mailabuse_accounts") | .labels.state] | sort)]' \
+    '["database","metrics.listen is off",["active","removed","suspended"]]'
 
 # An error never prints half a document on standard output.
 expect_status "suspend --json of an unknown account" 66 ctl suspend nosuch --reason x --json

@@ -114,6 +114,20 @@ test_defaults(void **state)
 	assert_int_equal(cfg.detect_limit[DET_BOUNCE], 50);
 	assert_int_equal(cfg.detect_bounce_min, 50);
 	assert_int_equal(cfg.notify_give_up, 7 * 86400);
+	assert_string_equal(cfg.metrics_listen, "");
+	assert_int_equal(cfg.metrics_mode_bits, 0660);
+	assert_string_equal(cfg.metrics_group, "");
+	config_free(&cfg);
+
+	/* metrics.listen: a socket path, or a loopback address:port */
+	load_ok("metrics: { listen = \"127.0.0.1:9226\"; };\n", &cfg);
+	assert_string_equal(cfg.metrics_listen, "127.0.0.1:9226");
+	config_free(&cfg);
+	load_ok("metrics: { listen = \"[::1]:65535\"; mode = \"0600\"; };\n", &cfg);
+	assert_int_equal(cfg.metrics_mode_bits, 0600);
+	config_free(&cfg);
+	load_ok("metrics: { listen = \"/run/mailabuse/metrics.sock\"; group = \"adm\"; };\n", &cfg);
+	assert_string_equal(cfg.metrics_group, "adm");
 	config_free(&cfg);
 
 	/* the detectors, as the daemon sees them */
@@ -221,6 +235,20 @@ test_rejected_with_line(void **state)
 		{ "log_level: { a = 1; };\n", NAME ":1:", "unknown section" },
 		{ "path = \"/x\";\n", NAME ":1:", "unknown setting 'path'" },
 		{ "Database: { path = \"/x\"; };\n", NAME ":1:", "unknown section 'Database'" },
+
+		/* metrics.listen: loopback only, numeric, a port */
+		{ "\nmetrics: { listen = \"192.0.2.1:9226\"; };\n", NAME ":2:",
+		    "metrics.listen: \"192.0.2.1:9226\" is not a loopback address" },
+		{ "metrics:\n{\n  listen = \"[::]:9226\";\n};\n", NAME ":3:", "not a loopback address" },
+		{ "metrics: { listen = \"0.0.0.0:1\"; };\n", NAME ":1:", "not a loopback address" },
+		{ "metrics: { listen = \"localhost:9226\"; };\n", NAME ":1:", "not a numeric address" },
+		{ "metrics: { listen = \"127.0.0.1:0\"; };\n", NAME ":1:", "from 1 to 65535" },
+		{ "metrics: { listen = \"127.0.0.1:65536\"; };\n", NAME ":1:", "from 1 to 65535" },
+		{ "metrics: { listen = \"127.0.0.1:\"; };\n", NAME ":1:", "from 1 to 65535" },
+		{ "metrics: { listen = \"127.0.0.1\"; };\n", NAME ":1:", "neither a socket path" },
+		{ "metrics: { listen = \"/run/mailabuse/policy.sock\"; };\n", NAME ":1:",
+		    "differ from the other sockets" },
+		{ "metrics: { mode = \"0999\"; };\n", NAME ":1:", "metrics.mode" },
 
 		/* wrong types */
 		{ "policy:\n{\n  allow_local_delivery = \"yes\";\n};\n", NAME ":3:",

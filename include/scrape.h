@@ -1,0 +1,19 @@
+/*
+ * scrape.c: the metrics endpoint (metrics.listen), served over HTTP by
+ * libevent's evhttp on a thread of its own, with its own event base and
+ * database connection: a scrape never delays a policy answer.
+ */
+#ifndef MAILABUSE_SCRAPE_H
+#define MAILABUSE_SCRAPE_H
+
+#include <stddef.h>
+
+struct scrape;
+
+int scrape_inet_listen(const char *addr, char *err, size_t errlen);
+/* fd is the bound, listening socket; the thread owns it from here. */
+struct scrape *scrape_start(const char *conf_path, int fd, char *err, size_t errlen);
+void scrape_reload(struct scrape *sc);
+void scrape_stop(struct scrape *sc);
+
+#endif

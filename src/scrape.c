@@ -1,0 +1,297 @@
+/*
+ * The metrics endpoint.  Prometheus (or anyone the socket's mode or the
+ * loopback address lets in) asks GET /metrics; the answer is the
+ * daemon's counters (metrics.c) and what the database says (stats.c),
+ * the latter read at most every SCRAPE_DB_CACHE_SECONDS on this
+ * thread's own connection.  The thread has its own event base and runs
+ * at a lower CPU priority than the policy loop, like the user socket's;
+ * the policy loop only tells it through a pipe: 'r' reload, 's' stop.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "clock.h"
+#include "config.h"
+#include "history.h"
+#include "log.h"
+#include "metrics.h"
+#include "scrape.h"
+#include "stats.h"
+#include "store.h"
+
+#define SCRAPE_DB_CACHE_SECONDS 5	/* the database is read at most this often */
+#define SCRAPE_NICE 10			/* scrapes yield the CPU to Exim's answers */
+#define SCRAPE_BUSY_TIMEOUT_MS 100
+#define SCRAPE_TIMEOUT_SECONDS 5	/* a client gets this long for its request */
+#define SCRAPE_MAX_HEADERS 8192
+#define SCRAPE_MAX_BODY 4096		/* GET has none; more is not even read */
+
+struct scrape {
+	pthread_t thread;
+	int fd;				/* the listening socket, until evhttp has it */
+	int ctl[2];			/* the policy loop writes 'r' or 's' */
+	char *conf_path;
+	struct config cfg;		/* the thread's own copy */
+	struct store *st;		/* the thread's own connections */
+	struct history *hist;
+	struct event_base *base;
+	struct evhttp *http;
+	struct event *ctl_ev;
+	struct metrics_db db;		/* the last read of the database */
+	struct timespec db_at;		/* when (CLOCK_MONOTONIC), 0 never */
+	unsigned long long served;
+};
+
+/* Bind and listen on a loopback address:port (config_metrics_inet); its fd or -1. */
+int
+scrape_inet_listen(const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	unsigned sslen;
+	char why[256];
+	int fd, on = 1;
+
+	if (config_metrics_inet(addr, &ss, &sslen, why, sizeof why) == -1) {
+		snprintf(err, errlen, "metrics.listen: %s", why);
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "metrics.listen: socket: %s", strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) == -1 || listen(fd, 64) == -1) {
+		snprintf(err, errlen, "metrics.listen: cannot listen on %s: %s", addr,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The database's figures, read again if the last read is old or failed. */
+static const struct metrics_db *
+scrape_db(struct scrape *sc)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (sc->db.ok && sc->db_at.tv_sec != 0 &&
+	    now.tv_sec - sc->db_at.tv_sec < SCRAPE_DB_CACHE_SECONDS)
+		return &sc->db;
+	if (stats_db_read(sc->st, sc->hist, &sc->cfg, clock_now(), &sc->db) == -1)
+		log_warnx("metrics: cannot read the database: %s", store_error(sc->st));
+	sc->db_at = now;
+	return &sc->db;
+}
+
+/* GET /metrics: the exposition; anything else 404, other methods 501 (evhttp). */
+static void
+scrape_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct scrape *sc = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *out;
+	char *text;
+	size_t len;
+
+	sc->served++;
+	if (uri == NULL || (strcmp(uri, "/metrics") != 0 && strncmp(uri, "/metrics?", 9) != 0)) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "the metrics are at /metrics");
+		return;
+	}
+	if ((text = metrics_render(scrape_db(sc), 1, &len)) == NULL ||
+	    (out = evbuffer_new()) == NULL) {
+		free(text);
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	evbuffer_add(out, text, len);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", out);
+	evbuffer_free(out);
+}
+
+/* SIGHUP, as the policy loop passes it on: a new configuration (the limits). */
+static void
+scrape_reload_config(struct scrape *sc)
+{
+	struct config next;
+	char err[1024];
+
+	memset(&next, 0, sizeof next);
+	if (config_load_file(sc->conf_path, &next, err, sizeof err) == -1) {
+		log_warnx("metrics: keeping the current configuration: %s", err);
+		return;
+	}
+	config_keep_restart_keys(&next, &sc->cfg);
+	config_free(&sc->cfg);
+	sc->cfg = next;
+	sc->db_at.tv_sec = 0;
+}
+
+/* A word from the policy loop. */
+static void
+scrape_ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct scrape *sc = arg;
+	char buf[64];
+	ssize_t n;
+
+	(void)what;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == 'r')
+				scrape_reload_config(sc);
+			else if (buf[i] == 's')
+				event_base_loopexit(sc->base, NULL);
+		}
+}
+
+static void *
+scrape_main(void *arg)
+{
+	struct scrape *sc = arg;
+
+	/* per-thread on Linux: only this thread yields */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), SCRAPE_NICE) == -1)
+		log_debug("metrics: cannot lower the thread's priority: %s", strerror(errno));
+	event_base_dispatch(sc->base);
+	return NULL;
+}
+
+/* Free what scrape_start made (the thread is not running). */
+static void
+scrape_free(struct scrape *sc)
+{
+	if (sc->http != NULL)
+		evhttp_free(sc->http);
+	else if (sc->fd != -1)
+		close(sc->fd);
+	if (sc->ctl_ev != NULL)
+		event_free(sc->ctl_ev);
+	if (sc->base != NULL)
+		event_base_free(sc->base);
+	if (sc->ctl[0] != -1)
+		close(sc->ctl[0]);
+	if (sc->ctl[1] != -1)
+		close(sc->ctl[1]);
+	history_close(sc->hist);
+	store_close(sc->st);
+	config_free(&sc->cfg);
+	free(sc->conf_path);
+	free(sc);
+}
+
+/*
+ * Load the thread's own configuration, open its own database
+ * connection, serve HTTP on fd, and start the thread (no signals: they
+ * are the policy loop's).
+ */
+struct scrape *
+scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
+{
+	struct scrape *sc = calloc(1, sizeof *sc);
+	char hpath[PATH_MAX];
+	sigset_t all, old;
+	int rc;
+
+	if (sc == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	sc->fd = fd;
+	sc->ctl[0] = sc->ctl[1] = -1;
+	if ((sc->conf_path = strdup(conf_path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (config_load_file(conf_path, &sc->cfg, err, errlen) == -1)
+		goto fail;
+	history_path(&sc->cfg, hpath, sizeof hpath);
+	if ((sc->st = store_open(sc->cfg.database_path, SCRAPE_BUSY_TIMEOUT_MS, err,
+	    errlen)) == NULL || (sc->hist = history_open(hpath, sc->cfg.database_path,
+	    SCRAPE_BUSY_TIMEOUT_MS, err, errlen)) == NULL)
+		goto fail;
+	if (pipe2(sc->ctl, O_CLOEXEC | O_NONBLOCK) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if ((sc->base = event_base_new()) == NULL ||
+	    (sc->ctl_ev = event_new(sc->base, sc->ctl[0], EV_READ | EV_PERSIST, scrape_ctl_cb,
+	    sc)) == NULL || (sc->http = evhttp_new(sc->base)) == NULL) {
+		snprintf(err, errlen, "cannot create the metrics endpoint's events");
+		goto fail;
+	}
+	evhttp_set_allowed_methods(sc->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_timeout(sc->http, SCRAPE_TIMEOUT_SECONDS);
+	evhttp_set_max_headers_size(sc->http, SCRAPE_MAX_HEADERS);
+	evhttp_set_max_body_size(sc->http, SCRAPE_MAX_BODY);
+	evhttp_set_gencb(sc->http, scrape_request_cb, sc);
+	if (evhttp_accept_socket_with_handle(sc->http, fd) == NULL) {
+		snprintf(err, errlen, "cannot serve HTTP on metrics.listen");
+		goto fail;
+	}
+	sc->fd = -1;
+	event_add(sc->ctl_ev, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&sc->thread, NULL, scrape_main, sc);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the metrics thread: %s", strerror(rc));
+		goto fail;
+	}
+	return sc;
+fail:
+	scrape_free(sc);
+	return NULL;
+}
+
+/* Tell the thread one byte's worth; a full pipe already holds that word. */
+static void
+scrape_tell(struct scrape *sc, char what)
+{
+	while (write(sc->ctl[1], &what, 1) == -1 && errno == EINTR)
+		;
+}
+
+/* SIGHUP: the thread re-reads the configuration (the restart keys stay). */
+void
+scrape_reload(struct scrape *sc)
+{
+	if (sc != NULL)
+		scrape_tell(sc, 'r');
+}
+
+/* Stop the thread, wait for it, free everything, remove a socket path. */
+void
+scrape_stop(struct scrape *sc)
+{
+	if (sc == NULL)
+		return;
+	scrape_tell(sc, 's');
+	pthread_join(sc->thread, NULL);
+	if (sc->cfg.metrics_listen[0] == '/')
+		unlink(sc->cfg.metrics_listen);
+	scrape_free(sc);
+}
