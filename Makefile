@@ -56,7 +56,7 @@ CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 PURE = duration proto identity policy cpanel detect str decision
 # The store: its core (store.c) and one file for each thing it keeps.
 STORE = store store_account store_suspension store_complaint store_outbox store_audit \
-	store_limits store_sync store_outgoing store_record store_view
+	store_limits store_sync store_outgoing store_record store_view history
 COMMON = $(PURE) log config clock $(STORE) notify notify_exec notices lifecycle priv metrics stats
 DAEMON = mailabused server conn check view selfservice usersock recorder sockdiag scrape
 CTL = ctl ctl_args ctl_util ctl_user cmd_sync cmd_suspend cmd_status cmd_list cmd_history cmd_complaint cmd_unblock \
@@ -69,7 +69,7 @@ BINS = $(BUILD)/mailabused $(BUILD)/mailabusectl
 STORE_TESTS = store_core store_account store_suspension store_complaint store_outbox \
 	store_audit store_limits store_sync store_outgoing store_record
 UNIT_TESTS = duration proto identity policy unblock cpanel config detect str notify decision \
-	$(STORE_TESTS)
+	$(STORE_TESTS) history
 UNIT_BINS = $(addprefix $(BUILD)/test_,$(UNIT_TESTS))
 
 all: $(BINS)
@@ -123,6 +123,10 @@ $(BUILD)/test_decision: $(BUILD)/test_decision.o $(call obj,$(PURE) view $(STORE
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_store_%: $(BUILD)/test_store_%.o $(call obj,$(STORE))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
+
+# the history's tests run on throwaway SQLite files
+$(BUILD)/test_history: $(BUILD)/test_history.o $(call obj,history $(STORE))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/test_%: $(BUILD)/test_%.o $(call obj,$(PURE))

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "detect.h"
+#include "history.h"
 #include "identity.h"
 #include "proto.h"
 #include "store.h"
@@ -54,7 +55,8 @@ struct check_rcpts {
 struct check_env {
 	const struct config *cfg;
 	struct detect_limits lim;	/* the configuration's limits (check_env_config) */
-	struct store *st;		/* the hosts a mailbox was seen from */
+	struct store *st;
+	struct history *hist;		/* the hosts a mailbox was seen from */
 	struct store_view *sv;
 	struct view *view;
 	struct detect *det;

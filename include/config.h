@@ -26,6 +26,7 @@ struct config {
 	char *file;
 
 	char *database_path;
+	char *database_history_path;		/* "": beside database_path (history_path()) */
 	long long database_busy_timeout;	/* seconds */
 
 	char *policy_socket_path;
@@ -94,6 +95,7 @@ int config_load_file(const char *path, struct config *cfg, char *err, size_t err
 int config_load_string(const char *text, const char *name, struct config *cfg,
     char *err, size_t errlen);
 void config_free(struct config *cfg);
+int config_copy(struct config *dst, const struct config *src);
 size_t config_restart_keys_changed(const struct config *next,
     const struct config *running, char *buf, size_t len);
 void config_keep_restart_keys(struct config *next, const struct config *running);

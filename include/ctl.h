@@ -14,6 +14,7 @@
 struct ctl {
 	struct config cfg;
 	struct store *st;
+	struct history *hist;		/* ctl_history() */
 	int json;
 	long long now;
 	char actor[ACTOR_MAX];
@@ -76,9 +77,11 @@ int ctl_number_parse(const char *text, const char *stops, long long min, long lo
 
 /* ctl_util.c */
 int ctl_store(struct ctl *c);
+int ctl_history(struct ctl *c);
 int ctl_json_print(json_t *j);
 const char *ctl_esc(const char *s);
 int ctl_db_error(struct ctl *c, const char *what);
+int ctl_history_error(struct ctl *c, const char *what);
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_target_resolve(struct ctl *c, const char *target, char *norm, size_t normlen,
     char *account, size_t acclen, int *is_mailbox);

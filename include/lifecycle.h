@@ -29,8 +29,10 @@ int lifecycle_notice_suspended(struct store *st, const struct config *cfg,
     const struct suspension *sp, long long now, char *err, size_t errlen);
 json_t *lifecycle_status(struct store *st, const struct config *cfg, const char *account,
     long long now, int *rc);
-json_t *lifecycle_history(struct store *st, const char *account, long long since,
-    long long now, long long limit, long long max_rows, int *rc);
+struct history;
+struct source_stats;
+json_t *lifecycle_history(struct store *st, struct history *h, const char *account,
+    long long since, long long now, long long limit, long long max_rows, int *rc);
 json_t *lifecycle_source_json(const struct source_stats *x);
 
 #endif

@@ -53,6 +53,7 @@ struct server {
 	struct config *cfg;
 	const char *conf_path;
 	struct store *st;
+	struct history *hist;		/* the loop's connection to the history (hosts, rebuild) */
 	struct recorder *rec;		/* the writer thread: history, outcomes, suspensions */
 	struct detect *det;		/* the detectors' windows */
 	struct detect_limits rebuild_lim;	/* what to keep when rebuilding them */

@@ -10,7 +10,9 @@
 #include "metrics.h"
 #include "store.h"
 
-int stats_db_read(struct store *st, const struct config *cfg, long long now,
+struct history;
+int stats_db_read(struct store *st, struct history *h, const struct config *cfg,
+    long long now,
     struct metrics_db *db);
 
 #endif

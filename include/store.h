@@ -81,54 +81,6 @@ struct audit_entry {
 	char detail[REASON_MAX];
 };
 
-/* One message the daemon decided on, for the account's history. */
-struct message_record {
-	long long at;
-	char account[ACCOUNT_NAME_MAX];
-	char mailbox[ADDRESS_MAX];
-	char ctx[8];
-	long long uid;			/* -1 when not known */
-	char script[256];
-	char ip[64];
-	char sender[ADDRESS_MAX];
-	char rcpt[1024];		/* the recipients, ", " separated, cut at 1023 bytes */
-	char verdict[8];
-	char msgid[64];			/* Exim's message id; "" before DATA */
-	char source_kind[16];		/* "mailbox", "script", "local"; "" for old records */
-	char source[256];		/* the mailbox, the script, or "sendmail (uid NAME)" */
-	long long n_local;		/* recipients in the server's local domains */
-	long long n_external;		/* the others */
-	char domains[512];		/* external recipient domains, "domain:count,..." */
-	long long delivered, deferred, bounced;	/* outcomes reported by Exim */
-	char reason[256];		/* why it was refused, deferred or held */
-};
-
-/* What one source (or account) sent in a period. */
-struct source_stats {
-	char account[ACCOUNT_NAME_MAX];
-	char kind[16];
-	char source[256];
-	long long messages, n_local, n_external;
-	long long delivered, deferred, bounced;
-	long long refused, held, limited;	/* verdicts REFUSE, HOLD, DEFER */
-	long long first_at, last_at;
-};
-
-/* A message let through recently, for rebuilding the detectors' windows. */
-struct recent_message {
-	long long at;
-	char account[ACCOUNT_NAME_MAX];
-	char kind[16];
-	char source[256];
-	char ip[64];
-	const char *rcpt;		/* valid during the callback */
-	long long n_external;
-	long long ok, failed;
-	long long uid;			/* -1 when not known */
-	long long host_first_seen;
-	long long last_change;		/* the account's last suspension or lift, or 0 */
-};
-
 /* What sync found different between cPanel's files and the store. */
 enum sync_change {
 	SYNC_ACCOUNT_ADDED, SYNC_ACCOUNT_CHANGED, SYNC_ACCOUNT_REMOVED,
@@ -142,7 +94,6 @@ typedef int (*store_sync_cb)(void *arg, enum sync_change what, const char *name,
 typedef int (*store_account_cb)(void *arg, const struct account *a, int suspended);
 typedef int (*store_suspension_cb)(void *arg, const struct suspension *s);
 typedef int (*store_audit_cb)(void *arg, const struct audit_entry *e);
-typedef int (*store_message_cb)(void *arg, const struct message_record *m);
 typedef int (*store_complaint_cb)(void *arg, const struct complaint *c);
 typedef int (*store_notice_cb)(void *arg, const struct notice *n);
 /* A domain an account with a suspension would lose; staying: it is still in cPanel. */
@@ -154,8 +105,6 @@ struct sync_guard {
 	long long domains, domains_removed, domains_staged;
 	long long owned, owners_lost;	/* accounts with an owner, and losing it */
 };
-typedef int (*store_source_cb)(void *arg, const struct source_stats *x);
-typedef int (*store_recent_cb)(void *arg, const struct recent_message *r);
 
 struct store *store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen);
 void store_close(struct store *st);
@@ -185,23 +134,6 @@ int store_audit_insert(struct store *st, long long at, const char *actor, const 
     const char *account, const char *target, const char *detail);
 int store_audit_list(struct store *st, const char *account, long long limit,
     store_audit_cb cb, void *arg);
-int store_message_insert(struct store *st, const struct message_record *m);
-int store_message_list(struct store *st, const char *account, long long since,
-    long long limit, store_message_cb cb, void *arg);
-int store_message_outcome(struct store *st, const char *msgid, const char *outcome);
-int store_host_first_seen(struct store *st, const char *mailbox, const char *ip,
-    long long *first);
-int store_history_sources(struct store *st, const char *account, long long since,
-    long long max_rows, long long limit, store_source_cb cb, void *arg);
-int store_top_accounts(struct store *st, long long since, long long limit,
-    store_source_cb cb, void *arg);
-int store_history_domains(struct store *st, const char *account, long long since,
-    long long max_rows, int (*cb)(void *arg, const char *kind, const char *source, const char *domains),
-    void *arg);
-int store_history_hosts(struct store *st, const char *account, long long since,
-    long long max_rows, int (*cb)(void *arg, const char *kind, const char *source, const char *ip,
-    long long messages, long long first_seen), void *arg);
-int store_recent_messages(struct store *st, long long since, store_recent_cb cb, void *arg);
 int store_limits_get(struct store *st, const char *account,
     int (*cb)(void *arg, const char *detector, long long value, const char *action,
     long long set_at, const char *set_by), void *arg);
@@ -219,6 +151,8 @@ int store_sync_stage_local(struct store *st, const char *domain);
 int store_sync_stage_scope(struct store *st, const char *domain);
 int store_sync_stage_uuid(struct store *st, const char *name, const char *uuid);
 int store_sync_renames(struct store *st, long long now, store_sync_cb cb, void *arg);
+int store_history_moves(struct store *st, int (*cb)(void *arg, const char *from,
+    const char *to), void *arg);
 int store_sync_apply(struct store *st, long long now, const char *account,
     store_sync_cb cb, void *arg);
 
@@ -272,7 +206,6 @@ int store_record_delete(struct store *st, const char *account);
 int store_account_import(struct store *st, const struct account *a, long long now);
 void store_time_limit(struct store *st, long long ms);
 int store_timed_out(struct store *st);
-int store_purge(struct store *st, long long messages_before, long long records_before,
-    long long *n);
+int store_purge(struct store *st, long long records_before, long long *n);
 
 #endif

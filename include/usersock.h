@@ -29,7 +29,8 @@ struct selfservice_peer {
 };
 
 /* selfservice.c: notify gets the account whose notices are to be sent now, or "". */
-enum verdict selfservice_request(struct store *st, const struct config *cfg,
+struct history;
+enum verdict selfservice_request(struct store *st, struct history *h, const struct config *cfg,
     const struct selfservice_peer *peer, const struct proto_request *req, char **text,
     char *notify, size_t notify_len);
 

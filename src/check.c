@@ -375,7 +375,7 @@ check_detect_facts(struct check_env *env, const struct proto_request *req, int l
 	in.rcpt_hashes = env->rc.hashes;
 	in.n_rcpt_hashes = env->rc.n_hashes;
 	if (in.kind == SOURCE_MAILBOX && m->ip[0] != '\0') {
-		if ((r = store_host_first_seen(env->st, m->source, m->ip, &first)) == -1)
+		if ((r = history_host_first_seen(env->hist, m->source, m->ip, &first)) == -1)
 			return -1;
 		in.host_new = r == 0 || first >= m->at - DETECT_WINDOW;
 	}
@@ -430,7 +430,7 @@ check_gather(struct check_env *env, const struct proto_request *req, int loopbac
 		return 0;
 	policy_verdict(&f->id, &df->policy, df->allow_local_delivery, &pd);
 	if (pd.verdict == VERDICT_PASS && check_detect_facts(env, req, loopback, f) == -1) {
-		snprintf(err, errlen, "%s", store_error(env->st));
+		snprintf(err, errlen, "%s", history_error(env->hist));
 		return -1;
 	}
 	return 0;

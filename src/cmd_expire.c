@@ -12,6 +12,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "history.h"
 #include "lifecycle.h"
 #include "notify.h"
 
@@ -77,7 +78,7 @@ int
 cmd_expire(struct ctl *c, const struct ctl_args *a)
 {
 	struct pending p = { NULL, 0, 0 };
-	long long closed = 0, purged = 0;
+	long long closed = 0, purged = 0, n = 0;
 	int r, queued = 0, sent = 0, failed = 0, given_up = 0;
 
 	(void)a;
@@ -124,10 +125,16 @@ cmd_expire(struct ctl *c, const struct ctl_args *a)
 		return ctl_db_error(c, "expire");
 	/* 4. old records, never those the unblock rule needs */
 	if (store_begin(c->st) == -1 ||
-	    store_purge(c->st, c->now - c->cfg.retention_messages,
-	    c->now - c->cfg.retention_records, &purged) == -1 ||
+	    store_purge(c->st, c->now - c->cfg.retention_records, &purged) == -1 ||
 	    store_commit(c->st) == -1)
 		return ctl_db_error(c, "expire");
+	if ((r = ctl_history(c)) != 0)
+		return r;
+	if (history_begin(c->hist) == -1 ||
+	    history_purge(c->hist, c->now - c->cfg.retention_messages, &n) == -1 ||
+	    history_commit(c->hist) == -1)
+		return ctl_history_error(c, "expire");
+	purged += n;
 	if (c->json)
 		return ctl_json_print(json_pack("{s:I, s:i, s:i, s:i, s:i, s:I}",
 		    "complaint_windows_ended", (json_int_t)closed, "eligibility_notices_queued",

@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "detect.h"
+#include "history.h"
 #include "lifecycle.h"
 
 static int
@@ -52,7 +53,9 @@ int
 ctl_hour_use_get(struct ctl *c, const char *account, struct ctl_hour_use *u)
 {
 	u->messages = u->n_external = 0;
-	return store_history_sources(c->st, account, c->now - DETECT_WINDOW, -1, 1000,
+	if (ctl_history(c) != 0)
+		return -1;
+	return history_sources(c->hist, account, c->now - DETECT_WINDOW, -1, 1000,
 	    limits_hour_cb, u);
 }
 

@@ -268,9 +268,9 @@ cmd_stats(struct ctl *c, const struct ctl_args *a)
 		snprintf(why, sizeof why, "metrics.listen is off");
 	from = text != NULL ? "daemon" : "database";
 	if (text == NULL) {
-		if ((r = ctl_store(c)) != 0)
+		if ((r = ctl_history(c)) != 0)
 			return r;
-		if (stats_db_read(c->st, &c->cfg, c->now, &db) == -1)
+		if (stats_db_read(c->st, c->hist, &c->cfg, c->now, &db) == -1)
 			return ctl_db_error(c, "stats");
 		if ((text = metrics_render(&db, 0, NULL)) == NULL) {
 			fprintf(stderr, "mailabusectl: out of memory\n");

@@ -24,6 +24,7 @@
 
 #include "cpanel.h"
 #include "ctl.h"
+#include "history.h"
 #include "identity.h"
 #include "priv.h"
 #include "str.h"
@@ -606,6 +607,42 @@ static const char *const sync_names[] = {
 	[SYNC_ACCOUNT_REUSED] = "account-reused",	/* old: where the old record is kept */
 };
 
+/* Count the renames' moves (arg: a counter), or apply one to the history (arg: the ctl). */
+static int
+sync_moves_count_cb(void *arg, const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+sync_history_move_cb(void *arg, const char *from, const char *to)
+{
+	struct ctl *c = arg;
+
+	return history_account_move(c->hist, from, to) == -1 ? -1 : 0;
+}
+
+/* The history file follows the renames just committed (opened only if there are any). */
+static void
+sync_history_moves(struct ctl *c)
+{
+	int n = 0;
+
+	if (store_history_moves(c->st, sync_moves_count_cb, &n) == -1 || n == 0 ||
+	    ctl_history(c) != 0)
+		return;
+	if (history_begin(c->hist) == -1 ||
+	    store_history_moves(c->st, sync_history_move_cb, c) == -1 ||
+	    history_commit(c->hist) == -1) {
+		fprintf(stderr, "mailabusectl: sync: warning: the history of the renamed accounts"
+		    " stays under their old names: %s\n", history_error(c->hist));
+		history_rollback(c->hist);
+	}
+}
+
 /* Keep a change of store_sync_renames, to report it once the guard agrees. */
 static int
 sync_rename_keep_cb(void *arg, enum sync_change what, const char *name,
@@ -933,6 +970,7 @@ cmd_sync(struct ctl *c, const struct ctl_args *a)
 		r = ctl_db_error(c, "sync");
 		goto out;
 	}
+	sync_history_moves(c);
 	if (ss.json != NULL) {
 		ctl_json_print(json_pack("{s:i, s:i, s:O}", "count", ss.changes,
 		    "warnings", ss.warnings, "changes", ss.json));

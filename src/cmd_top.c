@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "detect.h"
+#include "history.h"
 #include "lifecycle.h"
 
 struct top_ctx {
@@ -35,7 +36,7 @@ top_cb(void *arg, const struct source_stats *x)
 
 	if (ctl_limits_load(tc->c, x->account, &lv) == -1 ||
 	    ctl_hour_use_get(tc->c, x->account, &use) == -1 ||
-	    store_history_sources(tc->c->st, x->account, x->first_at, -1, 1, top_busiest_cb,
+	    history_sources(tc->c->hist, x->account, x->first_at, -1, 1, top_busiest_cb,
 	    &busiest) == -1) {
 		json_decref(o);
 		return -1;
@@ -65,12 +66,12 @@ cmd_top(struct ctl *c, const struct ctl_args *a)
 	if (ctl_args_has(a, "since") &&
 	    (r = ctl_since_arg("top", ctl_args_get(a, "since"), &since)) != 0)
 		return r;
-	if ((r = ctl_store(c)) != 0)
+	if ((r = ctl_history(c)) != 0)
 		return r;
 	tc.arr = json_array();
-	if (store_top_accounts(c->st, c->now - since, limit, top_cb, &tc) == -1) {
+	if (history_top_accounts(c->hist, c->now - since, limit, top_cb, &tc) == -1) {
 		json_decref(tc.arr);
-		return ctl_db_error(c, "top");
+		return ctl_history_error(c, "top");
 	}
 	if (c->json)
 		return ctl_json_print(tc.arr);

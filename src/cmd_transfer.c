@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "history.h"
 #include "identity.h"
 #include "lifecycle.h"
 
@@ -47,7 +48,11 @@ transfer_record(struct ctl *c, const struct account *a, int with_history)
 	for (size_t i = 0; i < TRANSFER_NTABLES; i++) {
 		if (transfer_tables[i].history && !with_history)
 			continue;
-		if ((rows = store_record_rows(c->st, transfer_tables[i].table, a->name)) == NULL) {
+		/* the history's rows from its own file (ctl_history opened it) */
+		rows = transfer_tables[i].history ?
+		    history_record_rows(c->hist, transfer_tables[i].table, a->name) :
+		    store_record_rows(c->st, transfer_tables[i].table, a->name);
+		if (rows == NULL) {
 			json_decref(rec);
 			return NULL;
 		}
@@ -117,7 +122,7 @@ cmd_export(struct ctl *c, const struct ctl_args *a)
 	FILE *f;
 
 	name = ctl_account_arg(a->argv[0], lower, sizeof lower);
-	if ((r = ctl_store(c)) != 0)
+	if ((r = history ? ctl_history(c) : ctl_store(c)) != 0)
 		return r;
 	if (store_read_begin(c->st) == -1)
 		return ctl_db_error(c, "export");
@@ -133,6 +138,8 @@ cmd_export(struct ctl *c, const struct ctl_args *a)
 	store_read_end(c->st);
 	if (rec == NULL) {
 		json_decref(status);
+		if (c->hist != NULL && history_error(c->hist)[0] != '\0')
+			return ctl_history_error(c, "export");
 		return ctl_db_error(c, "export");
 	}
 	if (gethostname(host, sizeof host) == -1)
@@ -317,6 +324,7 @@ static int
 import_rows(struct ctl *c, struct import_run *ir, int force)
 {
 	json_t *cur, *cmp_file, *cmp_cur, *ids;
+	long long n_messages = 0, n_hosts = 0;
 	int r = 0, same;
 
 	if ((cur = transfer_record(c, &ir->acc, 0)) == NULL)
@@ -344,10 +352,17 @@ import_rows(struct ctl *c, struct import_run *ir, int force)
 	    transfer_insert(c, ir->rec, "limits", 0, ids, &ir->rows) == -1))
 		goto dberr;
 	/* audit and history: rows already here (a second import) are not added again */
-	if (transfer_insert(c, ir->rec, "audit", 1, ids, &ir->rows) == -1 ||
-	    transfer_insert(c, ir->rec, "messages", 1, ids, &ir->history_rows) == -1 ||
-	    transfer_insert(c, ir->rec, "mailbox_hosts", 1, ids, &ir->history_rows) == -1)
+	if (transfer_insert(c, ir->rec, "audit", 1, ids, &ir->rows) == -1)
 		goto dberr;
+	/* the history, in its own file, when asked for (--with-history opened it) */
+	if (c->hist != NULL && (history_record_import(c->hist, "messages", ir->as,
+	    json_object_get(ir->rec, "messages"), &n_messages) == -1 ||
+	    history_record_import(c->hist, "mailbox_hosts", ir->as,
+	    json_object_get(ir->rec, "mailbox_hosts"), &n_hosts) == -1)) {
+		r = ctl_history_error(c, "import");
+		goto out;
+	}
+	ir->history_rows = n_messages + n_hosts;
 	ir->rows += ir->history_rows;
 	goto out;
 dberr:
@@ -397,15 +412,20 @@ cmd_import(struct ctl *c, const struct ctl_args *a)
 		json_object_del(ir.rec, "messages");
 		json_object_del(ir.rec, "mailbox_hosts");
 	}
-	if ((r = ctl_store(c)) != 0)
+	if ((r = ctl_args_has(a, "with-history") ? ctl_history(c) : ctl_store(c)) != 0)
 		goto out;
-	if (store_begin(c->st) == -1 || import_account(c, &ir) == -1) {
+	/* the history first: a failure after it leaves rows that the next import skips */
+	if (store_begin(c->st) == -1 || (c->hist != NULL && history_begin(c->hist) == -1) ||
+	    import_account(c, &ir) == -1) {
 		r = ctl_db_error(c, "import");
 		goto out;
 	}
 	if ((r = import_rows(c, &ir, ctl_args_has(a, "force"))) != 0 ||
-	    (ir.rows > 0 && import_audit(c, &ir) == -1) || store_commit(c->st) == -1) {
+	    (ir.rows > 0 && import_audit(c, &ir) == -1) ||
+	    (c->hist != NULL && history_commit(c->hist) == -1) || store_commit(c->st) == -1) {
 		r = r != 0 ? r : ctl_db_error(c, "import");
+		if (c->hist != NULL)
+			history_rollback(c->hist);
 		store_rollback(c->st);
 		goto out;
 	}

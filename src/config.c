@@ -69,6 +69,7 @@ _Static_assert(sizeof(enum detect_action) == sizeof(int) &&
 /* Every setting but the detectors' (cfg_detectors below), in the order -n -v prints them. */
 static const struct cfg_key cfg_keys[] = {
 	KEY_RESTART("database.path", CFG_STRING, database_path, "/var/lib/mailabuse/mailabuse.db"),
+	KEY_RESTART("database.history_path", CFG_STRING, database_history_path, ""),
 	KEY("database.busy_timeout", CFG_DURATION, database_busy_timeout, "5s", 1, 3600),
 	KEY_RESTART("policy_socket.path", CFG_STRING, policy_socket_path, "/run/mailabuse/policy.sock"),
 	KEY_RESTART("policy_socket.mode", CFG_MODE, policy_socket_mode, "0660"),
@@ -657,6 +658,7 @@ cfg_check_semantics(config_t *lc, struct config *cfg, const char *name, char *er
 {
 	static const struct { const char *path; size_t off; int may_be_empty; } abs_paths[] = {
 		{ "database.path", OFF(database_path), 0 },
+		{ "database.history_path", OFF(database_history_path), 1 },
 		{ "policy_socket.path", OFF(policy_socket_path), 0 },
 		{ "user_socket.path", OFF(user_socket_path), 0 },
 		{ "pid_file", OFF(pid_file), 1 },
@@ -812,6 +814,35 @@ config_free(struct config *cfg)
 	}
 	free(cfg->file);
 	cfg->file = NULL;
+}
+
+/* A copy of src of its own (the writer thread's); 0, or -1 out of memory. */
+int
+config_copy(struct config *dst, const struct config *src)
+{
+	const struct cfg_key *keys = cfg_keys_all();
+
+	*dst = *src;
+	dst->file = NULL;
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (keys[i].type == CFG_STRING || keys[i].type == CFG_MODE ||
+		    keys[i].type == CFG_ENUM)
+			*(char **)(void *)((char *)dst + keys[i].offset) = NULL;
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &keys[i];
+		char *const *from = (char *const *)(const void *)((const char *)src + k->offset);
+		char **to = (char **)(void *)((char *)dst + k->offset);
+
+		if ((k->type == CFG_STRING || k->type == CFG_MODE || k->type == CFG_ENUM) &&
+		    *from != NULL && (*to = strdup(*from)) == NULL)
+			goto fail;
+	}
+	if (src->file != NULL && (dst->file = strdup(src->file)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	config_free(dst);
+	return -1;
 }
 
 /* Whether key k has the same value in a and b. */

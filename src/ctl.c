@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "ctl.h"
+#include "history.h"
 #include "log.h"
 
 #ifndef MAILABUSE_CONF
@@ -259,6 +260,7 @@ ctl_command_run(struct ctl *c, const struct cmd_entry *e, int argc, char **argv)
 	if ((r = ctl_args_parse(c, e, argc, argv, &a)) == 0)
 		r = e->exec(c, &a);
 	c->conf_error = NULL;
+	history_close(c->hist);
 	store_close(c->st);
 	config_free(&c->cfg);
 	return ctl_stdout_flush(r);

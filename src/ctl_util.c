@@ -4,6 +4,7 @@
  * arguments that name an account, a suspension target or a source.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "ctl.h"
 #include "duration.h"
+#include "history.h"
 #include "identity.h"
 #include "lifecycle.h"
 #include "notify.h"
@@ -45,6 +47,19 @@ ctl_db_error(struct ctl *c, const char *what)
 	return EX_UNAVAILABLE;
 }
 
+/* A history error: say it, roll back what was begun; the exit status. */
+int
+ctl_history_error(struct ctl *c, const char *what)
+{
+	fprintf(stderr, "mailabusectl: %s: history error: %s\n", what,
+	    c->hist != NULL ? history_error(c->hist) : "not open");
+	if (c->hist != NULL)
+		history_rollback(c->hist);
+	if (c->st != NULL)
+		store_rollback(c->st);
+	return EX_UNAVAILABLE;
+}
+
 /* Open the database on first use; 0 or an exit status. */
 int
 ctl_store(struct ctl *c)
@@ -68,6 +83,30 @@ ctl_store(struct ctl *c)
 	return 0;
 }
 
+/* Open the database and the history on first use; 0 or an exit status. */
+int
+ctl_history(struct ctl *c)
+{
+	char err[1024], path[PATH_MAX];
+	int r;
+
+	if (c->hist != NULL)
+		return 0;
+	/* the policy database first: its migrations hand the old records over */
+	if ((r = ctl_store(c)) != 0)
+		return r;
+	history_path(&c->cfg, path, sizeof path);
+	if (priv_is_root() && (r = priv_db_prepare(path, err, sizeof err)) != 0) {
+		fprintf(stderr, "mailabusectl: cannot open the history: %s\n", err);
+		return r == EX_NOUSER ? r : EX_UNAVAILABLE;
+	}
+	if ((c->hist = history_open(path, c->cfg.database_path,
+	    c->cfg.database_busy_timeout * 1000, err, sizeof err)) == NULL) {
+		fprintf(stderr, "mailabusectl: cannot open the history: %s\n", err);
+		return EX_UNAVAILABLE;
+	}
+	return 0;
+}
 
 #define CTL_ESC_RING 16
 #define CTL_ESC_LEN 8192
@@ -261,16 +300,19 @@ ctl_report_fetch(struct ctl *c, const char *verb, const char *name, long long li
 	}
 	if (name == NULL)
 		return ctl_usage_error("%s: name the account", verb);
-	if ((r = ctl_store(c)) != 0)
+	if ((r = strcmp(verb, "STATUS") == 0 ? ctl_store(c) : ctl_history(c)) != 0)
 		return r;
 	if (strcmp(verb, "STATUS") == 0)
 		*j = lifecycle_status(c->st, &c->cfg, name, c->now, &rc);
 	else
-		*j = lifecycle_history(c->st, name, c->now - since, c->now, limit, -1, &rc);
+		*j = lifecycle_history(c->st, c->hist, name, c->now - since, c->now, limit, -1,
+		    &rc);
 	if (rc == LC_NOT_FOUND) {
 		fprintf(stderr, "mailabusectl: %s: no such account\n", ctl_esc(name));
 		return EX_NOINPUT;
 	}
+	if (rc != LC_OK && c->hist != NULL && history_error(c->hist)[0] != '\0')
+		return ctl_history_error(c, verb);
 	if (rc != LC_OK)
 		return ctl_db_error(c, verb);
 	return 0;

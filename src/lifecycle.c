@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "duration.h"
+#include "history.h"
 #include "lifecycle.h"
 #include "notify.h"
 
@@ -577,8 +578,8 @@ lc_top_domains(struct lc_sources *ls)
  * "truncated" says when there were more.
  */
 json_t *
-lifecycle_history(struct store *st, const char *account, long long since, long long now,
-    long long limit, long long max_rows, int *rc)
+lifecycle_history(struct store *st, struct history *h, const char *account, long long since,
+    long long now, long long limit, long long max_rows, int *rc)
 {
 	struct lc_sources ls = { NULL, NULL, NULL, since, 0 };
 	struct account a;
@@ -595,10 +596,10 @@ lifecycle_history(struct store *st, const char *account, long long since, long l
 	ls.by_key = json_object();
 	ls.domains = json_object();
 	if (store_audit_list(st, a.name, limit, lc_audit_cb, changes) == -1 ||
-	    store_message_list(st, a.name, since, limit, lc_message_cb, all) == -1 ||
-	    store_history_sources(st, a.name, since, max_rows, 1000, lc_source_cb, &ls) == -1 ||
-	    store_history_domains(st, a.name, since, max_rows, lc_domains_cb, &ls) == -1 ||
-	    store_history_hosts(st, a.name, since, max_rows, lc_hosts_cb, &ls) == -1) {
+	    history_message_list(h, a.name, since, limit, lc_message_cb, all) == -1 ||
+	    history_sources(h, a.name, since, max_rows, 1000, lc_source_cb, &ls) == -1 ||
+	    history_domains(h, a.name, since, max_rows, lc_domains_cb, &ls) == -1 ||
+	    history_hosts(h, a.name, since, max_rows, lc_hosts_cb, &ls) == -1) {
 		json_decref(changes);
 		json_decref(all);
 		json_decref(ls.arr);

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "config.h"
 #include "detect.h"
+#include "history.h"
 #include "notify.h"
 #include "log.h"
 #include "metrics.h"
@@ -76,11 +77,14 @@ static int
 privileged_start(struct server *srv, int *pidfd, char *err, size_t errlen)
 {
 	const struct config *cfg = srv->cfg;
+	char hpath[PATH_MAX];
 	int r;
 
 	if ((r = priv_pidfile_open(cfg->pid_file, pidfd, err, errlen)) != 0)
 		return r;
-	if ((r = priv_db_prepare(cfg->database_path, err, errlen)) != 0)
+	history_path(cfg, hpath, sizeof hpath);
+	if ((r = priv_db_prepare(cfg->database_path, err, errlen)) != 0 ||
+	    (r = priv_db_prepare(hpath, err, errlen)) != 0)
 		return r;
 	if ((srv->base = event_base_new()) == NULL) {
 		snprintf(err, errlen, "cannot create the event base");
@@ -128,7 +132,7 @@ main(int argc, char **argv)
 	struct server srv;
 	struct config *cfg;
 	const char *conf = MAILABUSE_CONF;
-	char err[1024], abspath[PATH_MAX];
+	char err[1024], abspath[PATH_MAX], hpath[PATH_MAX];
 	int ch, foreground = 0, check_only = 0, verbose = 0, pidfd = -1, r;
 	const char *notify_account = NULL;
 
@@ -232,12 +236,18 @@ main(int argc, char **argv)
 		free(cfg);
 		return r;
 	}
-	/* From here on we are the user.  Open once so that errors reach the terminal. */
+	/*
+	 * From here on we are the user.  Open once so that errors reach the
+	 * terminal (and the records of before the history file are moved to it).
+	 */
+	history_path(cfg, hpath, sizeof hpath);
 	if ((srv.st = store_open(cfg->database_path, cfg->database_busy_timeout * 1000,
-	    err, sizeof err)) == NULL) {
+	    err, sizeof err)) == NULL || (srv.hist = history_open(hpath, cfg->database_path,
+	    cfg->database_busy_timeout * 1000, err, sizeof err)) == NULL) {
 		fprintf(stderr, "mailabused: cannot open database as user %s (uid %lu; its"
 		    " directory and files must belong to %s): %s\n", priv_user_name(),
 		    (unsigned long)priv_uid(), priv_user_name(), err);
+		store_close(srv.st);
 		listen_undo(&srv);
 		priv_pidfile_remove(pidfd, cfg->pid_file);
 		event_base_free(srv.base);
@@ -245,7 +255,9 @@ main(int argc, char **argv)
 		free(cfg);
 		return EX_CANTCREAT;
 	}
+	history_close(srv.hist);
 	store_close(srv.st);
+	srv.hist = NULL;
 	srv.st = NULL;
 
 	if (!foreground) {
@@ -260,15 +272,18 @@ main(int argc, char **argv)
 	if ((srv.st = store_open(cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
 	    sizeof err)) == NULL)
 		fatalx("cannot open database: %s", err);
+	if ((srv.hist = history_open(hpath, cfg->database_path, DAEMON_BUSY_TIMEOUT_MS, err,
+	    sizeof err)) == NULL)
+		fatalx("cannot open the history: %s", err);
 	if (pipe2(srv.done_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
 	if ((srv.det = detect_new()) == NULL)
 		fatalx("out of memory");
 	if (server_detect_rebuild(&srv) == -1)
 		log_warnx("detection: cannot read the last hour, windows start empty: %s",
-		    store_error(srv.st));
+		    history_error(srv.hist));
 	/* after daemon(): a thread does not survive fork */
-	if ((srv.rec = recorder_start(conf, srv.done_pipe[1], err, sizeof err)) == NULL)
+	if ((srv.rec = recorder_start(cfg, srv.done_pipe[1], err, sizeof err)) == NULL)
 		fatalx("cannot start the writer: %s", err);
 	metrics_started(clock_now());
 	server_init_events(&srv);
@@ -279,6 +294,7 @@ main(int argc, char **argv)
 
 	server_shutdown(&srv);
 	priv_pidfile_remove(pidfd, srv.cfg->pid_file);
+	history_close(srv.hist);
 	store_close(srv.st);
 	event_base_free(srv.base);
 	log_info("stopped");

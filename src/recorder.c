@@ -4,9 +4,15 @@
  * connection of its own, so that no answer ever waits for a write, a
  * sync or a lock held by mailabusectl.
  *
- * The queue is a list under a mutex: the loop appends (a malloc and a
- * copy), the writer takes the whole list at once and writes it in one
- * transaction.  Under load the batches grow by themselves.  Message
+ * Message records and outcomes go to the history file (history.c), the
+ * suspensions to the policy database: a connection to each.
+ *
+ * The queue is a list under a mutex: the loop appends (a copy into a
+ * slot), the writer takes the whole list at once and writes it in one
+ * transaction, then gives the slots back.  The slots of records and
+ * outcomes are kept for reuse in two sizes, a few thousand at most:
+ * no malloc by the loop and free by the writer per record, whose
+ * interleaving with the loop's own allocations fragmented the heap.  Under load the batches grow by themselves.  Message
  * records and outcomes beyond the configured bound are dropped and
  * counted, never waited for.  An automatic suspension is never dropped:
  * it goes before the records taken with it, is committed in a
@@ -25,6 +31,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "history.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,6 +44,12 @@
 #define RECORDER_TRIES 10		/* failures other than a lock before a batch is dropped */
 
 enum rec_kind { REC_MESSAGE, REC_OUTCOME, REC_SUSPEND, REC_RELOAD };
+
+/* Slots kept for reuse: most packed records fit a small one. */
+#define REC_SLOT_SMALL 512
+#define REC_SLOT_LARGE (sizeof(struct rec_item) + sizeof(struct message_record))
+#define REC_POOL_SMALL 2048
+#define REC_POOL_LARGE 128
 
 struct rec_suspend {
 	char account[ACCOUNT_NAME_MAX];
@@ -53,6 +66,7 @@ struct rec_suspend {
 struct rec_item {
 	STAILQ_ENTRY(rec_item) entry;
 	enum rec_kind kind;
+	int slot;			/* its pool: 0 small, 1 large, -1 none */
 	union {
 		struct {
 			char msgid[64];
@@ -62,6 +76,7 @@ struct rec_item {
 			long long at, uid, n_local, n_external;
 		} m;
 		struct rec_suspend *s;
+		struct config *cfg;	/* a reload: the loop's new configuration, copied */
 	} u;
 	char strings[];
 };
@@ -80,14 +95,16 @@ struct recorder {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct rec_list queue;
+	struct rec_list pool[2];	/* under lock: free slots, small and large */
+	size_t npool[2];
 	struct rec_done_list done;	/* under lock; done_fd wakes the loop */
 	size_t queued;			/* records and outcomes in the queue or being written */
 	int stop;
 	int urgent;			/* a suspension or reload is queued */
 	int done_fd;
-	char *conf_path;
 	struct config cfg;		/* the writer's own copy */
-	struct store *st;
+	struct store *st;		/* suspensions */
+	struct history *hist;		/* records and outcomes */
 	struct message_record scratch;	/* the record being written */
 	unsigned long long dropped;
 	long long last_drop_log;
@@ -98,8 +115,34 @@ rec_item_new(enum rec_kind kind, size_t extra)
 {
 	struct rec_item *it = calloc(1, sizeof *it + extra);
 
-	if (it != NULL)
+	if (it != NULL) {
 		it->kind = kind;
+		it->slot = -1;
+	}
+	return it;
+}
+
+/* A slot for a record or outcome with extra bytes of strings: from the pool, or new. */
+static struct rec_item *
+rec_slot_take(struct recorder *r, enum rec_kind kind, size_t extra)
+{
+	size_t need = sizeof(struct rec_item) + extra;
+	int slot = need <= REC_SLOT_SMALL ? 0 : need <= REC_SLOT_LARGE ? 1 : -1;
+	struct rec_item *it = NULL;
+
+	if (slot == -1)
+		return rec_item_new(kind, extra);
+	pthread_mutex_lock(&r->lock);
+	if ((it = STAILQ_FIRST(&r->pool[slot])) != NULL) {
+		STAILQ_REMOVE_HEAD(&r->pool[slot], entry);
+		r->npool[slot]--;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (it == NULL && (it = malloc(slot == 0 ? REC_SLOT_SMALL : REC_SLOT_LARGE)) == NULL)
+		return NULL;
+	memset(it, 0, sizeof *it);
+	it->kind = kind;
+	it->slot = slot;
 	return it;
 }
 
@@ -108,6 +151,10 @@ rec_item_free(struct rec_item *it)
 {
 	if (it->kind == REC_SUSPEND)
 		free(it->u.s);
+	else if (it->kind == REC_RELOAD && it->u.cfg != NULL) {
+		config_free(it->u.cfg);
+		free(it->u.cfg);
+	}
 	free(it);
 }
 
@@ -126,9 +173,9 @@ rec_msg_field(const struct message_record *m, size_t i)
 	return (const char *)m + rec_msg_fields[i].offset;
 }
 
-/* Pack a record into a new item. */
+/* Pack a record into a slot. */
 static struct rec_item *
-rec_msg_pack(const struct message_record *m)
+rec_msg_pack(struct recorder *r, const struct message_record *m)
 {
 	struct rec_item *it;
 	size_t len = 0, n;
@@ -136,7 +183,7 @@ rec_msg_pack(const struct message_record *m)
 
 	for (size_t i = 0; i < REC_NFIELDS; i++)
 		len += strlen(rec_msg_field(m, i)) + 1;
-	if ((it = rec_item_new(REC_MESSAGE, len)) == NULL)
+	if ((it = rec_slot_take(r, REC_MESSAGE, len)) == NULL)
 		return NULL;
 	it->u.m.at = m->at;
 	it->u.m.uid = m->uid;
@@ -214,7 +261,7 @@ rec_push(struct recorder *r, struct rec_item *it, size_t max)
 int
 recorder_message(struct recorder *r, const struct message_record *m, size_t max)
 {
-	struct rec_item *it = rec_msg_pack(m);
+	struct rec_item *it = rec_msg_pack(r, m);
 
 	if (it == NULL)
 		return -1;
@@ -224,7 +271,7 @@ recorder_message(struct recorder *r, const struct message_record *m, size_t max)
 int
 recorder_outcome(struct recorder *r, const char *msgid, const char *outcome, size_t max)
 {
-	struct rec_item *it = rec_item_new(REC_OUTCOME, 0);
+	struct rec_item *it = rec_slot_take(r, REC_OUTCOME, 0);
 
 	if (it == NULL)
 		return -1;
@@ -254,13 +301,23 @@ recorder_suspend(struct recorder *r, const char *account, const char *reason, co
 	rec_push(r, it, 0);
 }
 
+/* The loop took a new configuration: the writer takes a copy of it, in turn. */
 void
-recorder_reload(struct recorder *r)
+recorder_reload(struct recorder *r, const struct config *cfg)
 {
 	struct rec_item *it = rec_item_new(REC_RELOAD, 0);
 
-	if (it != NULL)
-		rec_push(r, it, 0);
+	if (it != NULL && ((it->u.cfg = calloc(1, sizeof *it->u.cfg)) == NULL ||
+	    config_copy(it->u.cfg, cfg) == -1)) {
+		free(it->u.cfg);
+		free(it);
+		it = NULL;
+	}
+	if (it == NULL) {
+		log_warnx("history: out of memory: the writer keeps its configuration");
+		return;
+	}
+	rec_push(r, it, 0);
 }
 
 /*
@@ -381,31 +438,56 @@ rec_write_batch(struct recorder *r, struct rec_item *first)
 {
 	struct rec_item *it;
 
-	if (store_begin(r->st) == -1)
+	if (history_begin(r->hist) == -1)
 		return -1;
 	for (it = first; it != NULL; it = STAILQ_NEXT(it, entry)) {
 		int rc;
 
 		if (it->kind == REC_MESSAGE) {
 			rec_msg_unpack(it, &r->scratch);
-			rc = store_message_insert(r->st, &r->scratch);
+			rc = history_message_insert(r->hist, &r->scratch);
 		} else
-			rc = store_message_outcome(r->st, it->u.o.msgid, it->u.o.outcome);
+			rc = history_message_outcome(r->hist, it->u.o.msgid, it->u.o.outcome);
 
 		if (rc == -1) {
-			if (store_busy(r->st)) {
-				store_rollback(r->st);
+			if (history_busy(r->hist)) {
+				history_rollback(r->hist);
 				return -1;
 			}
 			/* a bad record is not worth the others: skip it */
-			log_warnx("history: record not written: %s", store_error(r->st));
+			log_warnx("history: record not written: %s", history_error(r->hist));
 		}
 	}
-	if (store_commit(r->st) == -1) {
-		store_rollback(r->st);
+	if (history_commit(r->hist) == -1) {
+		history_rollback(r->hist);
 		return -1;
 	}
 	return 0;
+}
+
+/* Give the slots of a written list back to the pool (up to its bound), free the rest. */
+static void
+rec_slots_give(struct recorder *r, struct rec_list *list)
+{
+	static const size_t max[2] = { REC_POOL_SMALL, REC_POOL_LARGE };
+	struct rec_list spare;
+	struct rec_item *it;
+
+	STAILQ_INIT(&spare);
+	pthread_mutex_lock(&r->lock);
+	while ((it = STAILQ_FIRST(list)) != NULL) {
+		STAILQ_REMOVE_HEAD(list, entry);
+		if (it->slot >= 0 && r->npool[it->slot] < max[it->slot]) {
+			STAILQ_INSERT_HEAD(&r->pool[it->slot], it, entry);
+			r->npool[it->slot]++;
+		} else
+			STAILQ_INSERT_TAIL(&spare, it, entry);
+	}
+	pthread_mutex_unlock(&r->lock);
+	while ((it = STAILQ_FIRST(&spare)) != NULL) {
+		STAILQ_REMOVE_HEAD(&spare, entry);
+		rec_item_free(it);
+	}
 }
 
 /* Apply the suspensions and reloads of the work list first, each on its own. */
@@ -414,8 +496,6 @@ rec_drain_controls(struct recorder *r, struct rec_list *work)
 {
 	struct rec_list records;
 	struct rec_item *it;
-	struct config next;
-	char err[512];
 
 	STAILQ_INIT(&records);
 	while ((it = STAILQ_FIRST(work)) != NULL) {
@@ -427,14 +507,10 @@ rec_drain_controls(struct recorder *r, struct rec_list *work)
 		if (it->kind == REC_SUSPEND)
 			rec_done(r, it->u.s->account, rec_suspend(r, it) == 0);
 		else {
-			memset(&next, 0, sizeof next);
-			if (config_load_file(r->conf_path, &next, err, sizeof err) == 0) {
-				config_free(&r->cfg);
-				r->cfg = next;
-			} else {
-				log_warnx("history: the writer keeps its configuration: %s", err);
-				config_free(&next);
-			}
+			config_free(&r->cfg);
+			r->cfg = *it->u.cfg;
+			free(it->u.cfg);
+			it->u.cfg = NULL;
 		}
 		rec_item_free(it);
 	}
@@ -450,16 +526,15 @@ rec_drain_controls(struct recorder *r, struct rec_list *work)
 static void
 rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
 {
-	struct rec_item *it;
 	int tries = 0;
 
 	rec_drain_controls(r, work);
 	if (STAILQ_EMPTY(work))
 		return;
 	while (rec_write_batch(r, STAILQ_FIRST(work)) == -1) {
-		if (stop || (!store_busy(r->st) && ++tries >= RECORDER_TRIES)) {
+		if (stop || (!history_busy(r->hist) && ++tries >= RECORDER_TRIES)) {
 			log_warnx("history: %zu records dropped: %s", n_records,
-			    store_error(r->st));
+			    history_error(r->hist));
 			pthread_mutex_lock(&r->lock);
 			r->dropped += n_records;
 			pthread_mutex_unlock(&r->lock);
@@ -467,17 +542,14 @@ rec_drain(struct recorder *r, struct rec_list *work, size_t n_records, int stop)
 			n_records = 0;
 			break;
 		}
-		if (store_busy(r->st))
-			log_debug("history: database busy, retrying: %s", store_error(r->st));
+		if (history_busy(r->hist))
+			log_debug("history: database busy, retrying: %s", history_error(r->hist));
 		else
-			log_warnx("history: cannot write, retrying: %s", store_error(r->st));
+			log_warnx("history: cannot write, retrying: %s", history_error(r->hist));
 		sleep(RECORDER_RETRY_SECONDS);
 	}
 	metrics_history_written(n_records);
-	while ((it = STAILQ_FIRST(work)) != NULL) {
-		STAILQ_REMOVE_HEAD(work, entry);
-		rec_item_free(it);
-	}
+	rec_slots_give(r, work);
 }
 
 static void *
@@ -527,13 +599,15 @@ rec_main(void *arg)
 }
 
 /*
- * Open the writer's own connection and configuration and start the
- * thread.  done_fd receives "ok ACCOUNT" or "fail ACCOUNT" per suspension.
+ * Take a copy of the loop's configuration, open the writer's own
+ * connections and start the thread.  done_fd gets a byte when
+ * suspensions are done.
  */
 struct recorder *
-recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen)
+recorder_start(const struct config *cfg, int done_fd, char *err, size_t errlen)
 {
 	struct recorder *r = calloc(1, sizeof *r);
+	char hpath[4096];
 	int rc;
 
 	if (r == NULL) {
@@ -541,17 +615,20 @@ recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen)
 		return NULL;
 	}
 	STAILQ_INIT(&r->queue);
+	STAILQ_INIT(&r->pool[0]);
+	STAILQ_INIT(&r->pool[1]);
 	STAILQ_INIT(&r->done);
 	r->done_fd = done_fd;
-	if ((r->conf_path = strdup(conf_path)) == NULL) {
+	if (config_copy(&r->cfg, cfg) == -1) {
 		snprintf(err, errlen, "out of memory");
 		free(r);
 		return NULL;
 	}
-	if (config_load_file(conf_path, &r->cfg, err, errlen) == -1)
-		goto fail;
+	history_path(&r->cfg, hpath, sizeof hpath);
 	if ((r->st = store_open(r->cfg.database_path, r->cfg.database_busy_timeout * 1000,
-	    err, errlen)) == NULL)
+	    err, errlen)) == NULL ||
+	    (r->hist = history_open(hpath, r->cfg.database_path,
+	    r->cfg.database_busy_timeout * 1000, err, errlen)) == NULL)
 		goto fail;
 	if (store_set_synchronous(r->st, 0) == -1) {
 		snprintf(err, errlen, "%s", store_error(r->st));
@@ -568,9 +645,9 @@ recorder_start(const char *conf_path, int done_fd, char *err, size_t errlen)
 	return r;
 
 fail:
+	history_close(r->hist);
 	store_close(r->st);
 	config_free(&r->cfg);
-	free(r->conf_path);
 	free(r);
 	return NULL;
 }
@@ -582,6 +659,8 @@ fail:
 void
 recorder_stop(struct recorder *r, recorder_done_cb cb, void *arg)
 {
+	struct rec_item *it;
+
 	if (r == NULL)
 		return;
 	pthread_mutex_lock(&r->lock);
@@ -593,10 +672,15 @@ recorder_stop(struct recorder *r, recorder_done_cb cb, void *arg)
 	if (r->dropped > 0)
 		log_warnx("history: %llu records were dropped while the writer was behind",
 		    r->dropped);
+	for (int i = 0; i < 2; i++)
+		while ((it = STAILQ_FIRST(&r->pool[i])) != NULL) {
+			STAILQ_REMOVE_HEAD(&r->pool[i], entry);
+			free(it);
+		}
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->wake);
+	history_close(r->hist);
 	store_close(r->st);
 	config_free(&r->cfg);
-	free(r->conf_path);
 	free(r);
 }

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "history.h"
 #include "log.h"
 #include "metrics.h"
 #include "scrape.h"
@@ -46,7 +48,8 @@ struct scrape {
 	int ctl[2];			/* the policy loop writes 'r' or 's' */
 	char *conf_path;
 	struct config cfg;		/* the thread's own copy */
-	struct store *st;		/* the thread's own connection */
+	struct store *st;		/* the thread's own connections */
+	struct history *hist;
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *ctl_ev;
@@ -92,7 +95,7 @@ scrape_db(struct scrape *sc)
 	if (sc->db.ok && sc->db_at.tv_sec != 0 &&
 	    now.tv_sec - sc->db_at.tv_sec < SCRAPE_DB_CACHE_SECONDS)
 		return &sc->db;
-	if (stats_db_read(sc->st, &sc->cfg, clock_now(), &sc->db) == -1)
+	if (stats_db_read(sc->st, sc->hist, &sc->cfg, clock_now(), &sc->db) == -1)
 		log_warnx("metrics: cannot read the database: %s", store_error(sc->st));
 	sc->db_at = now;
 	return &sc->db;
@@ -191,6 +194,7 @@ scrape_free(struct scrape *sc)
 		close(sc->ctl[0]);
 	if (sc->ctl[1] != -1)
 		close(sc->ctl[1]);
+	history_close(sc->hist);
 	store_close(sc->st);
 	config_free(&sc->cfg);
 	free(sc->conf_path);
@@ -206,6 +210,7 @@ struct scrape *
 scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
 {
 	struct scrape *sc = calloc(1, sizeof *sc);
+	char hpath[PATH_MAX];
 	sigset_t all, old;
 	int rc;
 
@@ -222,8 +227,10 @@ scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
 	}
 	if (config_load_file(conf_path, &sc->cfg, err, errlen) == -1)
 		goto fail;
+	history_path(&sc->cfg, hpath, sizeof hpath);
 	if ((sc->st = store_open(sc->cfg.database_path, SCRAPE_BUSY_TIMEOUT_MS, err,
-	    errlen)) == NULL)
+	    errlen)) == NULL || (sc->hist = history_open(hpath, sc->cfg.database_path,
+	    SCRAPE_BUSY_TIMEOUT_MS, err, errlen)) == NULL)
 		goto fail;
 	if (pipe2(sc->ctl, O_CLOEXEC | O_NONBLOCK) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));

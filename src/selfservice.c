@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "history.h"
 #include "identity.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -84,7 +85,7 @@ self_account(const struct selfservice_peer *c, const struct proto_request *req,
  * user socket's thread and database connection.
  */
 enum verdict
-selfservice_request(struct store *st, const struct config *cfg,
+selfservice_request(struct store *st, struct history *h, const struct config *cfg,
     const struct selfservice_peer *c, const struct proto_request *req, char **text,
     char *notify, size_t notify_len)
 {
@@ -123,10 +124,12 @@ selfservice_request(struct store *st, const struct config *cfg,
 		}
 		/* off the policy loop, but bounded: it delays this thread's other owners */
 		store_time_limit(st, SELF_HISTORY_MS);
-		j = lifecycle_history(st, account, clock_now() - since, clock_now(), limit,
+		history_time_limit(h, SELF_HISTORY_MS);
+		j = lifecycle_history(st, h, account, clock_now() - since, clock_now(), limit,
 		    SELF_HISTORY_ROWS, &rc);
 		store_time_limit(st, 0);
-		if (j == NULL && store_timed_out(st)) {
+		history_time_limit(h, 0);
+		if (j == NULL && (store_timed_out(st) || history_timed_out(h))) {
 			log_info("user conn %llu: history of %s not summed up within %d ms",
 			    c->id, account, SELF_HISTORY_MS);
 			*text = self_text("4.3.0 the history is too long to sum up now; try a"

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "decision.h"
 #include "detect.h"
+#include "history.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -459,7 +460,7 @@ server_detect_rebuild(struct server *srv)
 	for (int i = 0; i < DET_COUNT; i++)
 		if (srv->rebuild_lim.l[i].value > 0)
 			srv->rebuild_lim.l[i].value = 100000000;	/* keep all: own limits may be higher */
-	if (store_recent_messages(srv->st, now - DETECT_WINDOW, server_rebuild_cb, srv) == -1)
+	if (history_recent_messages(srv->hist, now - DETECT_WINDOW, server_rebuild_cb, srv) == -1)
 		return -1;
 	log_info("detection: %zu senders active in the last hour", detect_size(srv->det));
 	return 0;
@@ -493,7 +494,7 @@ server_reload(struct server *srv)
 	check_env_config(&srv->chk, next);
 	config_free(old);
 	free(old);
-	recorder_reload(srv->rec);
+	recorder_reload(srv->rec, srv->cfg);
 	usersock_reload(srv->us);
 	scrape_reload(srv->scrape);
 	log_info("configuration reloaded from %s", srv->conf_path);
@@ -587,6 +588,7 @@ server_view_start(struct server *srv)
 		log_info("view: loaded, %zu KiB", view_memory(srv->view) / 1024);
 	memset(&srv->chk, 0, sizeof srv->chk);
 	srv->chk.st = srv->st;
+	srv->chk.hist = srv->hist;
 	srv->chk.sv = srv->sv;
 	srv->chk.view = srv->view;
 	srv->chk.det = srv->det;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "detect.h"
+#include "history.h"
 #include "stats.h"
 
 /* An account's own limits, over the configuration's. */
@@ -43,7 +44,7 @@ stats_top_cb(void *arg, const struct source_stats *x)
 
 /* Fill db from the database; 0, or -1 with db->ok 0 (store_error says why). */
 int
-stats_db_read(struct store *st, const struct config *cfg, long long now,
+stats_db_read(struct store *st, struct history *h, const struct config *cfg, long long now,
     struct metrics_db *db)
 {
 	long long accounts[3], notices[3];
@@ -52,7 +53,7 @@ stats_db_read(struct store *st, const struct config *cfg, long long now,
 	if (store_read_begin(st) == -1)
 		return -1;
 	if (store_stats(st, accounts, notices) == -1 ||
-	    store_top_accounts(st, now - DETECT_WINDOW, METRICS_TOP_MAX, stats_top_cb, db) == -1)
+	    history_top_accounts(h, now - DETECT_WINDOW, METRICS_TOP_MAX, stats_top_cb, db) == -1)
 		goto fail;
 	for (size_t i = 0; i < db->ntop; i++) {
 		db->top[i].messages_limit = cfg->detect_limit[DET_ACCOUNT_MESSAGES];

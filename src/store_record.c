@@ -18,7 +18,7 @@
 #include "store_db.h"
 
 static const char *const store_record_tables[] = {
-	"suspensions", "complaints", "limits", "audit", "messages", "mailbox_hosts",
+	"suspensions", "complaints", "limits", "audit",	/* the history: history.c */
 };
 
 /* Whether table is one an account's record is exported from. */

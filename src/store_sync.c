@@ -29,8 +29,12 @@ store_sync_stage_begin(struct store *st)
 	    "CREATE INDEX IF NOT EXISTS temp.sync_domains_account ON sync_domains (account);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_local (domain TEXT PRIMARY KEY);"
 	    "CREATE TEMP TABLE IF NOT EXISTS sync_scope (domain TEXT PRIMARY KEY);"
+	    /* the renames' moves, in order, for the history file (store_history_moves) */
+	    "CREATE TEMP TABLE IF NOT EXISTS history_moves (seq INTEGER PRIMARY KEY,"
+	    " from_name TEXT NOT NULL, to_name TEXT NOT NULL);"
 	    "DELETE FROM temp.sync_accounts; DELETE FROM temp.sync_domains;"
-	    " DELETE FROM temp.sync_local; DELETE FROM temp.sync_scope;", "sync staging");
+	    " DELETE FROM temp.sync_local; DELETE FROM temp.sync_scope;"
+	    " DELETE FROM temp.history_moves;", "sync staging");
 }
 
 static const struct store_sql q_stage_account = { "sync staging",
@@ -363,9 +367,10 @@ store_account_move(struct store *st, const char *from, const char *to, int with_
 		{ "account move", "UPDATE audit SET target = :to"
 		    " WHERE account = :from AND target = :from" },
 		{ "account move", "UPDATE audit SET account = :to WHERE account = :from" },
-		{ "account move", "UPDATE messages SET account = :to WHERE account = :from" },
 		{ "account move", "UPDATE limits SET account = :to WHERE account = :from" },
-		{ "account move", "UPDATE mailbox_hosts SET account = :to WHERE account = :from" },
+		/* the history's own file follows after the commit (store_history_moves) */
+		{ "account move", "INSERT INTO temp.history_moves (from_name, to_name)"
+		    " VALUES (:from, :to)" },
 		{ "account move", "UPDATE outbox SET account = :to WHERE account = :from" },
 	};
 
@@ -561,4 +566,29 @@ store_sync_renames(struct store *st, long long now, store_sync_cb cb, void *arg)
 	free(rn.r);
 	free(reused.r);
 	return r;
+}
+
+struct store_moves_ctx {
+	int (*cb)(void *arg, const char *from, const char *to);
+	void *arg;
+};
+
+static int
+store_history_moves_row(void *arg, struct store_stmt *s)
+{
+	struct store_moves_ctx *x = arg;
+
+	return x->cb(x->arg, store_col_str(s, "from_name"), store_col_str(s, "to_name"));
+}
+
+/* The account moves of the last sync's renames, in order, for the history file; -1 if cb fails. */
+int
+store_history_moves(struct store *st, int (*cb)(void *arg, const char *from,
+    const char *to), void *arg)
+{
+	static const struct store_sql q = { "history moves",
+	    "SELECT from_name, to_name FROM temp.history_moves ORDER BY seq" };
+	struct store_moves_ctx x = { cb, arg };
+
+	return store_walk(st, store_prepare(st, &q), store_history_moves_row, &x);
 }

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "history.h"
 #include "log.h"
 #include "metrics.h"
 #include "usersock.h"
@@ -83,7 +85,8 @@ struct usersock {
 	int ctl[2];			/* the policy loop writes 'r' or 's' */
 	char *conf_path;
 	struct config cfg;		/* the thread's own copy */
-	struct store *st;		/* the thread's own connection */
+	struct store *st;		/* the thread's own connections */
+	struct history *hist;
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct event *ctl_ev, *reap, *retry, *stop_timer;
@@ -212,7 +215,7 @@ uconn_serve(struct uconn *c)
 	char notify[ACCOUNT_NAME_MAX], *reply = NULL;
 	enum verdict v;
 
-	v = selfservice_request(c->us->st, &c->us->cfg, &c->peer, &c->req, &reply, notify,
+	v = selfservice_request(c->us->st, c->us->hist, &c->us->cfg, &c->peer, &c->req, &reply, notify,
 	    sizeof notify);
 	uconn_reply(c, v, reply);
 	free(reply);
@@ -629,6 +632,7 @@ usersock_free(struct usersock *us)
 		close(us->ctl[0]);
 	if (us->ctl[1] != -1)
 		close(us->ctl[1]);
+	history_close(us->hist);
 	store_close(us->st);
 	config_free(&us->cfg);
 	free(us->conf_path);
@@ -644,6 +648,7 @@ struct usersock *
 usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 {
 	struct usersock *us = calloc(1, sizeof *us);
+	char hpath[PATH_MAX];
 	sigset_t all, old;
 	int rc;
 
@@ -663,8 +668,10 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 	}
 	if (config_load_file(conf_path, &us->cfg, err, errlen) == -1)
 		goto fail;
+	history_path(&us->cfg, hpath, sizeof hpath);
 	if ((us->st = store_open(us->cfg.database_path, USERSOCK_BUSY_TIMEOUT_MS, err,
-	    errlen)) == NULL)
+	    errlen)) == NULL || (us->hist = history_open(hpath, us->cfg.database_path,
+	    USERSOCK_BUSY_TIMEOUT_MS, err, errlen)) == NULL)
 		goto fail;
 	if (pipe2(us->ctl, O_CLOEXEC | O_NONBLOCK) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));

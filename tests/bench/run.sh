@@ -7,7 +7,9 @@
 # ACCOUNTS=100000, REQUESTS=100000 request lines (one pass), STALE=100
 # suspends per repetition timed for staleness, KINDS_ROUNDS=2000 rounds of the per-kind
 # table (0: skip it), BENCH_LONG=1 adds LONG_QUERIES=10000000 queries for
-# the memory figure.  USERFLOOD_ROWS=200000 history rows for the owners
+# the memory and constant-cost figures, in LONG_SEGMENTS=10 equal parts
+# (CPU per query and RSS of each part: the first part next to the last);
+# BENCH_ONLY=long runs the long run alone.  USERFLOOD_ROWS=200000 history rows for the owners
 # who flood HISTORY on the user socket (as root only: they are real uids),
 # USERFLOOD_SECONDS=5 per load run there; BENCH_ONLY=userflood runs that
 # scenario alone.  NOTICES=5000 notices sent by the `expire` timed under
@@ -27,6 +29,7 @@ STALE=${STALE:-100}
 KINDS_ROUNDS=${KINDS_ROUNDS:-2000}
 BENCH_LONG=${BENCH_LONG:-}
 LONG_QUERIES=${LONG_QUERIES:-10000000}
+LONG_SEGMENTS=${LONG_SEGMENTS:-10}
 USERFLOOD_ROWS=${USERFLOOD_ROWS:-200000}
 USERFLOOD_SECONDS=${USERFLOOD_SECONDS:-5}
 BENCH_ONLY=${BENCH_ONLY:-}
@@ -204,7 +207,9 @@ mutate_cpanel() {
 	rm -f "$B/added"
 }
 
-# USERFLOOD_ROWS messages of the owners, over the last week, in one transaction.
+# USERFLOOD_ROWS messages of the owners, over the last week, in one
+# transaction, into the history file as the writer appends them (in time
+# order, each account's records chained, the first of each hour noted).
 history_sql() {
 	local n=0
 	for u in $OWNERS; do n=$((n + 1)); done
@@ -220,7 +225,12 @@ SELECT strftime('%s', 'now') - i * 3, 'mabbench' || (1 + i % $n),
     'r' || i || '@d' || (i % 300) || '.test', 'PASS', 'flood' || i, 'mailbox',
     'u' || (i % 50) || '@mabbench' || (1 + i % $n) || '.test', 0, 1,
     'd' || (i % 300) || '.test:1', 1
-FROM n;
+FROM n ORDER BY i DESC;
+UPDATE messages SET prev = c.p FROM (SELECT id, lag(id) OVER (PARTITION BY account
+    ORDER BY id) AS p FROM messages) AS c WHERE c.id = messages.id;
+INSERT OR REPLACE INTO account_last (account, id) SELECT account, max(id) FROM messages
+    GROUP BY account;
+INSERT OR IGNORE INTO hours (hour, id) SELECT at / 3600, min(id) FROM messages GROUP BY at / 3600;
 COMMIT;
 X
 }
@@ -275,7 +285,7 @@ writers() {
 
 for r in $(seq 1 "$REPS"); do
 	echo "== repetition $r of $REPS"
-	rm -f "$B/state/db" "$B/state/db-wal" "$B/state/db-shm"
+	rm -f "$B"/state/db*
 	for f in userdomains trueuserowners localdomains; do
 		cp "$B/cpanel/etc/$f.orig" "$B/cpanel/etc/$f"
 	done
@@ -307,7 +317,11 @@ for r in $(seq 1 "$REPS"); do
 	    "max_ms=$(printf '%s\n' $same $changed | sort -g | tail -1)" "cpu_ms=$(median $cpu)" \
 	    "status_ms=$(median $base)"
 	suspend_sql | sqlite3 "$B/state/db"
-	[ -z "$OWNERS" ] || history_sql | sqlite3 "$B/state/db"
+	if [ -n "$OWNERS" ]; then
+		ctl history mabbench1 >/dev/null	# the history file, made for the daemon
+		history_sql | sqlite3 "$B/state/db-history.db"
+	fi
+	[ "$BENCH_ONLY" != long ] || break
 	if [ "$BENCH_ONLY" = userflood ]; then
 		start_daemon
 		userflood "$r"
@@ -384,14 +398,22 @@ if [ -z "$BENCH_ONLY" ]; then
 fi
 
 if [ -n "$BENCH_LONG" ]; then
-	echo "== long run: $LONG_QUERIES queries, 16 clients"
+	echo "== long run: $LONG_QUERIES queries in $LONG_SEGMENTS parts, 16 clients"
 	start_daemon
 	load -c 16 -n "$REQUESTS" -f "$B/requests" "$B/policy.sock" >/dev/null
 	r0=$(rss "$D")
 	t0=$(now)
-	rec L long $(load -c 16 -n "$LONG_QUERIES" -p "$D" -f "$B/requests" "$B/policy.sock") \
-	    "rss_before_kib=$r0" "rss_after_kib=$(rss "$D")" \
-	    "wal_mib=$(du -m "$B/state/db-wal" 2>/dev/null | cut -f1)" "db_mib=$(du -m "$B/state/db" | cut -f1)"
+	# each part: its throughput, latency and the daemon's CPU per query, and
+	# the RSS and file sizes at its end
+	seg=$((LONG_QUERIES / LONG_SEGMENTS))
+	for i in $(seq 1 "$LONG_SEGMENTS"); do
+		rec L "long$i" $(load -c 16 -n "$seg" -p "$D" -f "$B/requests" "$B/policy.sock") \
+		    "rss_kib=$(rss "$D")" \
+		    "wal_mib=$(du -cm "$B"/state/*-wal 2>/dev/null | tail -1 | cut -f1)" \
+		    "db_mib=$(du -cm "$B"/state/db "$B"/state/*.db 2>/dev/null | tail -1 | cut -f1)"
+	done
+	rec L long "queries=$((seg * LONG_SEGMENTS))" "segments=$LONG_SEGMENTS" \
+	    "rss_before_kib=$r0" "rss_after_kib=$(rss "$D")"
 	echo "  ($(since "$t0") s)"
 	stop_daemon
 fi
@@ -452,6 +474,24 @@ END {
 		    each("userflood", "userflood_idle", "p99_us"), each("userflood", "", "max_us"),
 		    m("userflood_owners", "history_answers"), m("userflood_owners", "history_ok"),
 		    m("userflood_owners", "history_defer"), m("userflood_owners", "history_errors")
+	if (long != "") {
+		n = one["L", "long", "segments"]
+		printf "long run: %d queries in %d parts of %d; RSS %.1f MiB before, %.1f MiB after (%+.1f%%)\n",
+		    one["L", "long", "queries"], n, one["L", "long", "queries"] / n,
+		    one["L", "long", "rss_before_kib"] / 1024, one["L", "long", "rss_after_kib"] / 1024,
+		    (one["L", "long", "rss_after_kib"] / one["L", "long", "rss_before_kib"] - 1) * 100
+		printf "  %-5s %9s %9s %9s %11s %9s %7s %8s %7s\n", "part", "qps", "p99_us",
+		    "max_us", "cpu_us/q", "rss_MiB", "errors", "files_MiB", "wal_MiB"
+		for (i = 1; i <= n; i++)
+			printf "  %-5d %9.0f %9.1f %9.1f %11.2f %9.1f %7d %8d %7d\n", i,
+			    one["L", "long" i, "qps"], one["L", "long" i, "p99_us"],
+			    one["L", "long" i, "max_us"], one["L", "long" i, "server_cpu_us_per_query"],
+			    one["L", "long" i, "rss_kib"] / 1024, one["L", "long" i, "errors"],
+			    one["L", "long" i, "db_mib"], one["L", "long" i, "wal_mib"]
+		printf "long run, last part against the first: CPU per query %+.1f%% (target within 10%%), RSS %+.1f%% (target within 5%%)\n",
+		    (one["L", "long" n, "server_cpu_us_per_query"] / one["L", "long1", "server_cpu_us_per_query"] - 1) * 100,
+		    (one["L", "long" n, "rss_kib"] / one["L", "long1", "rss_kib"] - 1) * 100
+	}
 	if (only == "writers") {
 		writers()
 		exit
@@ -492,14 +532,6 @@ END {
 	    m("floor_pass", "server_cpu_us_per_query")
 	printf "RSS after start and one pass: daemon %.1f MiB (floor %.1f MiB)\n",
 	    m("mem", "daemon_rss_kib") / 1024, m("mem", "floor_rss_kib") / 1024
-	if (long != "")
-		printf "RSS after %d more queries: %.1f MiB (before %.1f MiB, %+.1f%%); %.0f q/s, p99 %.1f us, p99.9 %.1f us, max %.1f us, errors %d; WAL %d MiB, database %d MiB\n",
-		    one["L", "long", "queries"], one["L", "long", "rss_after_kib"] / 1024,
-		    one["L", "long", "rss_before_kib"] / 1024,
-		    (one["L", "long", "rss_after_kib"] / one["L", "long", "rss_before_kib"] - 1) * 100,
-		    one["L", "long", "qps"], one["L", "long", "p99_us"], one["L", "long", "p999_us"],
-		    one["L", "long", "max_us"], one["L", "long", "errors"],
-		    one["L", "long", "wal_mib"], one["L", "long", "db_mib"]
 	printf "start-up (exec to first PING answered): %.1f ms\n", m("startup", "startup_ms")
 	printf "sync of %d accounts: first import %.2f s, no changes %.2f s, 1%% changed (under load) %.2f s\n",
 	    accounts, m("sync", "first_s"), m("sync", "nochange_s"), m("writers_sync", "sync_s")

@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "history.h"
 #include "log.h"
 #include "store.h"
 #include "usersock.h"
@@ -31,6 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct store *fuzz_st;
+static struct history *fuzz_hist;
 static struct config fuzz_cfg;
 static char fuzz_dir[] = "/tmp/mailabuse-fuzz.XXXXXX";
 static char fuzz_owner[ACCOUNT_NAME_MAX];	/* an account that is also a local user */
@@ -44,7 +46,7 @@ fuzz_request(int known, unsigned long uid, const struct proto_request *req, char
 {
 	struct selfservice_peer peer = { 1, known, uid };
 
-	return selfservice_request(fuzz_st, &fuzz_cfg, &peer, req, text, notify, len);
+	return selfservice_request(fuzz_st, fuzz_hist, &fuzz_cfg, &peer, req, text, notify, len);
 }
 
 /* Remove one entry of the throwaway directory. */
@@ -61,6 +63,7 @@ fuzz_rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static void
 fuzz_cleanup(void)
 {
+	history_close(fuzz_hist);
 	store_close(fuzz_st);
 	config_free(&fuzz_cfg);
 	(void)nftw(fuzz_dir, fuzz_rm_cb, 8, FTW_DEPTH | FTW_PHYS);
@@ -115,7 +118,10 @@ fuzz_seed(struct store *st, long long now)
 	    store_audit_insert(st, now - 3 * 86400, "root", "suspend", fuzz_owner, fuzz_owner,
 	    "spam run") == -1)
 		goto fail;
-	for (int i = 0; i < 50; i++) {
+	if (store_commit(st) == -1 || history_begin(fuzz_hist) == -1)
+		goto fail;
+	/* oldest first, as the writer appends them */
+	for (int i = 49; i >= 0; i--) {
 		memset(&m, 0, sizeof m);
 		m.at = now - 3600 * i;
 		snprintf(m.account, sizeof m.account, "%s", fuzz_owner);
@@ -135,14 +141,15 @@ fuzz_seed(struct store *st, long long now)
 		m.n_external = 1;
 		snprintf(m.domains, sizeof m.domains, "example.org:1");
 		m.delivered = i % 2;
-		if (store_message_insert(st, &m) == -1)
+		if (history_message_insert(fuzz_hist, &m) == -1)
 			goto fail;
 	}
-	if (store_commit(st) == -1)
+	if (history_commit(fuzz_hist) == -1)
 		goto fail;
 	return;
 fail:
-	fprintf(stderr, "fuzz_selfservice: seeding the store: %s\n", store_error(st));
+	fprintf(stderr, "fuzz_selfservice: seeding the store: %s %s\n", store_error(st),
+	    history_error(fuzz_hist));
 	exit(1);
 }
 
@@ -150,7 +157,8 @@ fail:
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char conf[PATH_MAX * 2 + 256], db[PATH_MAX], templates[PATH_MAX], err[1024];
+	char conf[PATH_MAX * 2 + 256], db[PATH_MAX], hpath[PATH_MAX], templates[PATH_MAX];
+	char err[1024];
 	struct passwd *pw;
 
 	(void)argc;
@@ -170,6 +178,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (realpath("conf/notices", templates) == NULL)
 		snprintf(templates, sizeof templates, "%s/notices", fuzz_dir);
 	snprintf(db, sizeof db, "%s/mailabuse.db", fuzz_dir);
+	snprintf(hpath, sizeof hpath, "%s/mailabuse-history.db", fuzz_dir);
 	snprintf(conf, sizeof conf,
 	    "database: { path = \"%s\"; };\n"
 	    "notify: { templates = \"%s\"; sendmail = \"/bin/true\"; };\n",
@@ -178,7 +187,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_selfservice: %s\n", err);
 		exit(1);
 	}
-	if ((fuzz_st = store_open(db, 1000, err, sizeof err)) == NULL) {
+	if ((fuzz_st = store_open(db, 1000, err, sizeof err)) == NULL ||
+	    (fuzz_hist = history_open(hpath, db, 1000, err, sizeof err)) == NULL) {
 		fprintf(stderr, "fuzz_selfservice: %s\n", err);
 		exit(1);
 	}

@@ -145,6 +145,7 @@ t_init() {
     SOCK=$T/run/policy.sock
     USOCK=$T/run/user.sock
     DB=$T/db/mailabuse.db
+    HDB=$T/db/mailabuse-history.db	# database.history_path's default, beside DB
     trap t_cleanup EXIT
     fixture_write
     conf_write

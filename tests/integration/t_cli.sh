@@ -129,7 +129,7 @@ expect_match "with the reason" 'cannot open database' "$(cat "$T/last.err")"
 
 # The store: WAL and a numbered schema.
 expect_eq "the database is in WAL mode" wal "$(sqlite3 "$DB" 'PRAGMA journal_mode')"
-expect_eq "the schema version is recorded" 7 "$(sqlite3 "$DB" 'PRAGMA user_version')"
+expect_eq "the schema version is recorded" 8 "$(sqlite3 "$DB" 'PRAGMA user_version')"
 sqlite3 "$DB" 'PRAGMA user_version = 99'
 expect_status "a newer schema is refused" 69 ctl list
 expect_match "saying so" 'schema version 99 is newer' "$(cat "$T/last.err")"

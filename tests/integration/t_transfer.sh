@@ -123,14 +123,14 @@ ctl sync >/dev/null
 check "daemon starts (A)" daemon_start
 q CHECK ctx=smtp auth=info@alice.org sender=info@alice.org rcpt=x@remote.test ip=192.0.2.7 >/dev/null
 q CHECK ctx=data auth=info@alice.org sender=info@alice.org rcpt=x@remote.test ip=192.0.2.7 msgid=1abc-000001-AB >/dev/null
-wait_until 5 sh -c "[ \$(sqlite3 '$DB' \"SELECT count(*) FROM messages WHERE account = 'alice'\") -gt 0 ]"
-n=$(sqlite3 "$DB" "SELECT count(*) FROM messages WHERE account = 'alice'")
+wait_until 5 sh -c "[ \$(sqlite3 '$HDB' \"SELECT count(*) FROM messages WHERE account = 'alice'\") -gt 0 ]"
+n=$(sqlite3 "$HDB" "SELECT count(*) FROM messages WHERE account = 'alice'")
 expect_status "export --with-history" 0 ctl export alice --with-history --output "$T/alice.json"
 expect_eq "the file has the messages" "$n" "$(jq '.record.messages | length' "$T/alice.json")"
 expect_status "import without --with-history" 0 "$BUILD/mailabusectl" -c "$B" import "$T/alice.json" --json
-expect_eq "moves no messages" "0" "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT count(*) FROM messages WHERE account = 'alice'")"
+expect_eq "moves no messages" "0" "$("$BUILD/mailabusectl" -c "$B" history alice --since 30d --json --messages | jq '.messages | length')"
 expect_status "import --with-history" 0 "$BUILD/mailabusectl" -c "$B" import "$T/alice.json" --with-history --json
-expect_eq "moves them" "$n" "$(sqlite3 "$T/b/db/mailabuse.db" "SELECT count(*) FROM messages WHERE account = 'alice'")"
+expect_eq "moves them" "$n" "$(sqlite3 "$T/b/db/mailabuse-history.db" "SELECT count(*) FROM messages WHERE account = 'alice'")"
 expect_eq "and says how many" "$n" "$(jq .history_rows "$T/last.out")"
 
 # Bad files.

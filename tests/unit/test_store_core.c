@@ -206,7 +206,7 @@ test_purge(void **state)
 	suspend_lifted(st, NOW - 300, NOW - 200, "owner");
 	suspend_lifted(st, NOW - 150, NOW - 120, "admin");
 	suspend_lifted(st, NOW - 110, NOW - 105, "admin-nocount");
-	assert_int_equal(store_purge(st, NOW - 50, NOW - 50, &n), 0);
+	assert_int_equal(store_purge(st, NOW - 50, &n), 0);
 	/* one audit entry, the notice, the complaint, two of the three suspensions */
 	assert_int_equal(n, 5);
 	assert_int_equal(store_audit_list(st, "alice", 10, count_cb, &audited), 0);
@@ -214,7 +214,7 @@ test_purge(void **state)
 	assert_int_equal(store_complaint_get(st, c.id, &c), 0);
 	assert_int_equal(store_last_unblock(st, "alice", &at), 0);
 	assert_int_equal(at, NOW - 120);
-	assert_int_equal(store_purge(st, NOW - 50, NOW - 50, &n), 0);
+	assert_int_equal(store_purge(st, NOW - 50, &n), 0);
 	assert_int_equal(n, 0);
 }
 
