@@ -1,7 +1,8 @@
 /*
- * The SQLite store: every SQL statement of the project lives in its
- * files, store.c (the core) and one store_<what>.c for each thing it
- * keeps.  Lookups return 1 found, 0 not found, -1 error; changes 0 or
+ * The SQLite store of the policy database: store.c (the core) and one
+ * store_<what>.c for each thing it keeps; with history.c (the history
+ * file) and store_view.c (the daemon's view) it holds every SQL
+ * statement of the project.  Lookups return 1 found, 0 not found, -1 error; changes 0 or
  * -1 (those that can find nothing to change say so as their comments
  * tell); after -1, store_error says what went wrong.
  */

@@ -1,6 +1,7 @@
 /*
- * The wall clock.  Everything that depends on time takes "now" as an
- * argument; only the programs' entry points call clock_now().
+ * The wall clock, read in one place.  The pure modules (policy, detect,
+ * decision, lifecycle's rules) take "now" as an argument and never read
+ * it; the loops, threads and commands that call them do, through here.
  */
 #include <time.h>
 
