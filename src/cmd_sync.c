@@ -883,13 +883,101 @@ sync_outgoing_cb(void *arg, const char *account, const char *old_state,
 	return 0;
 }
 
+/* Stage cPanel's files (all of them, or what concerns --account) in the open transaction. */
+static int
+sync_stage(struct sync_state *ss)
+{
+	struct ctl *c = ss->c;
+	int r;
+
+	if (store_sync_stage_begin(c->st) == -1 || (ss->only != NULL &&
+	    store_account_domains(c->st, ss->only, sync_mine_cb, ss) == -1))
+		return ctl_db_error(c, "sync");
+	for (size_t i = 0; i < ss->scope.n; i++)
+		if (store_sync_stage_scope(c->st, ss->scope.v[i]) == -1)
+			return ctl_db_error(c, "sync");
+	if ((r = sync_read_pairs(ss, "etc/trueuserowners", 'o')) != 0 ||
+	    (r = sync_read_pairs(ss, "etc/userdomains", 'd')) != 0 ||
+	    (r = sync_read_local(ss)) != 0)
+		return r;
+	if (store_outgoing_stage_begin(c->st) == -1)
+		return ctl_db_error(c, "sync");
+	if ((r = sync_read_outgoing(ss, "etc/outgoing_mail_hold_users", "held")) != 0 ||
+	    (r = sync_read_outgoing(ss, "etc/outgoing_mail_suspended_users", "suspended")) != 0)
+		return r;
+	if (ss->nacc > 0)
+		qsort(ss->acc, ss->nacc, sizeof *ss->acc, sync_account_cmp);
+	for (size_t i = 0; i < ss->nacc; i++) {
+		char contact[ADDRESS_MAX], main_domain[256];
+
+		if (i > 0 && strcmp(ss->acc[i].name, ss->acc[i - 1].name) == 0)
+			continue;
+		sync_read_user(ss, ss->acc[i].name, contact, sizeof contact,
+		    main_domain, sizeof main_domain);
+		if (store_sync_stage_account(c->st, ss->acc[i].name, ss->acc[i].owner,
+		    contact, main_domain) == -1 || (ss->uuid_known &&
+		    store_sync_stage_uuid(c->st, ss->acc[i].name, ss->uuid) == -1))
+			return ctl_db_error(c, "sync");
+	}
+	return 0;
+}
+
+/* Compare the staged data with the store and apply it, audited and committed. */
+static int
+sync_apply(struct sync_state *ss, int force)
+{
+	struct ctl *c = ss->c;
+	int r;
+
+	/*
+	 * cPanel's UUIDs first: a renamed account takes its record (and its
+	 * domains) to its new name, a reused name starts clean, so that the
+	 * guard sees no account lost in a rename.  Reported once the guard
+	 * lets the sync go on (a refusal rolls them back).
+	 */
+	if (store_sync_renames(c->st, c->now, sync_rename_keep_cb, ss) == -1)
+		return ctl_db_error(c, "sync");
+	if ((r = sync_guard(ss, force)) != 0)
+		return r;
+	for (size_t i = 0; i < ss->nrenames && !ss->failed; i++)
+		(void)sync_change_cb(ss, ss->renames[i].what, ss->renames[i].name,
+		    ss->renames[i].old_value, ss->renames[i].new_value);
+	if (ss->failed || store_sync_apply(c->st, c->now, ss->only, sync_change_cb, ss) == -1 ||
+	    ss->failed || store_outgoing_apply(c->st, c->now, sync_outgoing_cb, ss) == -1 ||
+	    ss->failed)
+		return ctl_db_error(c, "sync");
+	if (ss->changes > 0 && store_audit_insert(c->st, c->now, c->actor, "sync", ss->only,
+	    ss->only, ss->only != NULL ? "cPanel data of the account imported" :
+	    "cPanel data imported") == -1)
+		return ctl_db_error(c, "sync");
+	if (store_commit(c->st) == -1)
+		return ctl_db_error(c, "sync");
+	return 0;
+}
+
+/* What the sync changed, as text or JSON, and the lines it skipped. */
+static void
+sync_report(struct sync_state *ss)
+{
+	if (ss->json != NULL) {
+		ctl_json_print(json_pack("{s:i, s:i, s:O}", "count", ss->changes,
+		    "warnings", ss->warnings, "changes", ss->json));
+	} else if (ss->changes == 0)
+		printf("sync: no changes\n");
+	else
+		printf("sync: %d change%s\n", ss->changes, ss->changes == 1 ? "" : "s");
+	if (ss->warnings > 0)
+		fprintf(stderr, "mailabusectl: sync: %d malformed line%s skipped\n",
+		    ss->warnings, ss->warnings == 1 ? "" : "s");
+}
+
+/* mailabusectl sync [--account USER] [--force]: cPanel's account data into the store. */
 int
 cmd_sync(struct ctl *c, const struct ctl_args *a)
 {
 	struct sync_state ss = { .c = c };
 	int r;
 	char only[ACCOUNT_NAME_MAX];
-	int force = ctl_args_has(a, "force");
 
 	ss.only = ctl_account_arg(ctl_args_get(a, "account"), only, sizeof only);
 	if (ss.only != NULL && !identity_account_name_valid(ss.only))
@@ -903,86 +991,10 @@ cmd_sync(struct ctl *c, const struct ctl_args *a)
 		return r;
 	if (store_begin(c->st) == -1)
 		return ctl_db_error(c, "sync");
-	if (store_sync_stage_begin(c->st) == -1 || (ss.only != NULL &&
-	    store_account_domains(c->st, ss.only, sync_mine_cb, &ss) == -1)) {
-		r = ctl_db_error(c, "sync");
-		goto out;
+	if ((r = sync_stage(&ss)) == 0 && (r = sync_apply(&ss, ctl_args_has(a, "force"))) == 0) {
+		sync_history_moves(c);
+		sync_report(&ss);
 	}
-	for (size_t i = 0; i < ss.scope.n; i++)
-		if (store_sync_stage_scope(c->st, ss.scope.v[i]) == -1) {
-			r = ctl_db_error(c, "sync");
-			goto out;
-		}
-	if ((r = sync_read_pairs(&ss, "etc/trueuserowners", 'o')) != 0 ||
-	    (r = sync_read_pairs(&ss, "etc/userdomains", 'd')) != 0 ||
-	    (r = sync_read_local(&ss)) != 0)
-		goto out;
-	if (store_outgoing_stage_begin(c->st) == -1) {
-		r = ctl_db_error(c, "sync");
-		goto out;
-	}
-	if ((r = sync_read_outgoing(&ss, "etc/outgoing_mail_hold_users", "held")) != 0 ||
-	    (r = sync_read_outgoing(&ss, "etc/outgoing_mail_suspended_users", "suspended")) != 0)
-		goto out;
-	if (ss.nacc > 0)
-		qsort(ss.acc, ss.nacc, sizeof *ss.acc, sync_account_cmp);
-	for (size_t i = 0; i < ss.nacc; i++) {
-		char contact[ADDRESS_MAX], main_domain[256];
-
-		if (i > 0 && strcmp(ss.acc[i].name, ss.acc[i - 1].name) == 0)
-			continue;
-		sync_read_user(&ss, ss.acc[i].name, contact, sizeof contact,
-		    main_domain, sizeof main_domain);
-		if (store_sync_stage_account(c->st, ss.acc[i].name, ss.acc[i].owner,
-		    contact, main_domain) == -1 || (ss.uuid_known &&
-		    store_sync_stage_uuid(c->st, ss.acc[i].name, ss.uuid) == -1)) {
-			r = ctl_db_error(c, "sync");
-			goto out;
-		}
-	}
-	/*
-	 * cPanel's UUIDs first: a renamed account takes its record (and its
-	 * domains) to its new name, a reused name starts clean, so that the
-	 * guard sees no account lost in a rename.  Reported once the guard
-	 * lets the sync go on (a refusal rolls them back).
-	 */
-	if (store_sync_renames(c->st, c->now, sync_rename_keep_cb, &ss) == -1) {
-		r = ctl_db_error(c, "sync");
-		goto out;
-	}
-	if ((r = sync_guard(&ss, force)) != 0)
-		goto out;
-	for (size_t i = 0; i < ss.nrenames && !ss.failed; i++)
-		(void)sync_change_cb(&ss, ss.renames[i].what, ss.renames[i].name,
-		    ss.renames[i].old_value, ss.renames[i].new_value);
-	if (ss.failed || store_sync_apply(c->st, c->now, ss.only, sync_change_cb, &ss) == -1 ||
-	    ss.failed || store_outgoing_apply(c->st, c->now, sync_outgoing_cb, &ss) == -1 ||
-	    ss.failed) {
-		r = ctl_db_error(c, "sync");
-		goto out;
-	}
-	if (ss.changes > 0 && store_audit_insert(c->st, c->now, c->actor, "sync", ss.only, ss.only,
-	    ss.only != NULL ? "cPanel data of the account imported" : "cPanel data imported") == -1) {
-		r = ctl_db_error(c, "sync");
-		goto out;
-	}
-	if (store_commit(c->st) == -1) {
-		r = ctl_db_error(c, "sync");
-		goto out;
-	}
-	sync_history_moves(c);
-	if (ss.json != NULL) {
-		ctl_json_print(json_pack("{s:i, s:i, s:O}", "count", ss.changes,
-		    "warnings", ss.warnings, "changes", ss.json));
-	} else if (ss.changes == 0)
-		printf("sync: no changes\n");
-	else
-		printf("sync: %d change%s\n", ss.changes, ss.changes == 1 ? "" : "s");
-	if (ss.warnings > 0)
-		fprintf(stderr, "mailabusectl: sync: %d malformed line%s skipped\n",
-		    ss.warnings, ss.warnings == 1 ? "" : "s");
-	r = 0;
-out:
 	if (r != 0)
 		store_rollback(c->st);
 	json_decref(ss.json);

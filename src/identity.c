@@ -106,6 +106,90 @@ identity_uid_parse(const char *s, unsigned long *uid)
 }
 
 /*
+ * An SMTP login in its normal form, lower case, with cPanel's "user+domain"
+ * (or "user%domain") written "user@domain"; -1 when too long.
+ */
+static int
+identity_login_normalise(const char *auth, char *login, size_t len)
+{
+	size_t i;
+
+	if (strlen(auth) >= len)
+		return -1;
+	for (i = 0; auth[i] != '\0'; i++)
+		login[i] = (char)tolower((unsigned char)auth[i]);
+	login[i] = '\0';
+	if (strchr(login, '@') == NULL) {
+		char *sep = strrchr(login, '+'), *pct = strrchr(login, '%');
+
+		if (pct != NULL && (sep == NULL || pct > sep))
+			sep = pct;
+		if (sep != NULL && sep != login)
+			*sep = '@';
+	}
+	return 0;
+}
+
+/* The sender of an authenticated session: a mailbox, or an account by its user name. */
+static int
+identity_by_auth(const char *auth, const struct identity_lookup *lk, struct identity *id)
+{
+	char login[ADDRESS_MAX], dom[256];
+	const char *at;
+	size_t ll;
+	int r;
+
+	if (identity_login_normalise(auth, login, sizeof login) == -1)
+		return 0;
+	if ((at = strrchr(login, '@')) == NULL) {
+		id->how = HOW_AUTH_USER;
+		if (!identity_account_name_valid(login))
+			return 0;
+		if ((r = lk->account_exists(lk->ctx, login)) == 1) {
+			/* valid names are shorter than ACCOUNT_NAME_MAX */
+			memcpy(id->account, login, strlen(login) + 1);
+			id->kind = IDENTITY_ACCOUNT;
+		}
+		return r == -1 ? -1 : 0;
+	}
+	ll = (size_t)(at - login);
+	id->how = HOW_AUTH_MAILBOX;
+	if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1 ||
+	    ll + 1 + strlen(dom) >= sizeof id->mailbox)
+		return 0;
+	if ((r = identity_owner_walk(lk, dom, id->account, sizeof id->account)) == 1) {
+		/* Mailboxes are matched case-insensitively, on the normal form. */
+		memcpy(id->mailbox, login, ll);
+		id->mailbox[ll] = '@';
+		memcpy(id->mailbox + ll + 1, dom, strlen(dom) + 1);
+		id->kind = IDENTITY_MAILBOX;
+	}
+	return r == -1 ? -1 : 0;
+}
+
+/* The sender of a local submission: the account whose user the uid is, or the system. */
+static int
+identity_by_uid(unsigned long u, unsigned long system_uid_max,
+    const struct identity_lookup *lk, struct identity *id)
+{
+	char name[ACCOUNT_NAME_MAX];
+	int r;
+
+	id->how = HOW_UID;
+	if (u == 0 || u <= system_uid_max) {
+		id->kind = IDENTITY_SYSTEM;
+		return 0;
+	}
+	if ((r = lk->uid_name(lk->ctx, u, name, sizeof name)) != 1)
+		return r;
+	if ((r = lk->account_exists(lk->ctx, name)) == 1) {
+		snprintf(id->account, sizeof id->account, "%s", name);
+		id->kind = IDENTITY_ACCOUNT;
+	}
+	return r == -1 ? -1 : 0;
+}
+
+/*
  * Decide who sent a message from the request's auth, uid and sender.
  * An empty envelope sender is a bounce only when nothing else names a
  * sender: anybody can submit with an empty sender, so an authenticated
@@ -119,97 +203,22 @@ identity_resolve(const char *auth, const char *uid, const char *sender,
 {
 	unsigned long u = 0;
 	int have_uid = uid[0] != '\0' && identity_uid_parse(uid, &u) == 0;
-	char login[ADDRESS_MAX];
-	int r;
+	int r = 0;
 
 	memset(id, 0, sizeof *id);
 	id->kind = IDENTITY_UNKNOWN;
 	id->how = HOW_NONE;
-
 	if (sender[0] == '\0' && auth[0] == '\0' &&
 	    (!have_uid || u == 0 || u <= system_uid_max)) {
 		id->kind = IDENTITY_BOUNCE;
 		id->how = HOW_BOUNCE;
-		return 0;
-	}
-	if (auth[0] != '\0') {
-		const char *at;
-		size_t i;
-
-		if (strlen(auth) >= sizeof login)
-			return 0;
-		/* cPanel also takes the login "user+domain" (or "user%domain"). */
-		for (i = 0; auth[i] != '\0'; i++)
-			login[i] = (char)tolower((unsigned char)auth[i]);
-		login[i] = '\0';
-		if (strchr(login, '@') == NULL) {
-			char *sep = strrchr(login, '+'), *pct = strrchr(login, '%');
-
-			if (pct != NULL && (sep == NULL || pct > sep))
-				sep = pct;
-			if (sep != NULL && sep != login)
-				*sep = '@';
-		}
-		if ((at = strrchr(login, '@')) != NULL) {
-			char dom[256];
-			size_t ll = (size_t)(at - login);
-
-			id->how = HOW_AUTH_MAILBOX;
-			if (ll == 0 || identity_domain_normalise(at + 1, dom, sizeof dom) == -1 ||
-			    ll + 1 + strlen(dom) >= sizeof id->mailbox)
-				return 0;
-			r = identity_owner_walk(lk, dom, id->account, sizeof id->account);
-			if (r == -1)
-				goto lookup_failed;
-			if (r == 1) {
-				/* Mailboxes are matched case-insensitively, on the normal form. */
-				memcpy(id->mailbox, login, ll);
-				id->mailbox[ll] = '@';
-				memcpy(id->mailbox + ll + 1, dom, strlen(dom) + 1);
-				id->kind = IDENTITY_MAILBOX;
-			}
-			return 0;
-		}
-		id->how = HOW_AUTH_USER;
-		if (!identity_account_name_valid(login))
-			return 0;
-		r = lk->account_exists(lk->ctx, login);
-		if (r == -1)
-			goto lookup_failed;
-		if (r == 1) {
-			/* valid names are shorter than ACCOUNT_NAME_MAX */
-			memcpy(id->account, login, strlen(login) + 1);
-			id->kind = IDENTITY_ACCOUNT;
-		}
-		return 0;
-	}
-	if (have_uid) {
-		char name[ACCOUNT_NAME_MAX];
-
-		id->how = HOW_UID;
-		if (u == 0 || u <= system_uid_max) {
-			id->kind = IDENTITY_SYSTEM;
-			return 0;
-		}
-		r = lk->uid_name(lk->ctx, u, name, sizeof name);
-		if (r == -1)
-			goto lookup_failed;
-		if (r == 0)
-			return 0;
-		r = lk->account_exists(lk->ctx, name);
-		if (r == -1)
-			goto lookup_failed;
-		if (r == 1) {
-			snprintf(id->account, sizeof id->account, "%s", name);
-			id->kind = IDENTITY_ACCOUNT;
-		}
-		return 0;
-	}
-	return 0;
-
-lookup_failed:
-	snprintf(err, errlen, "lookup failed while identifying the sender");
-	return -1;
+	} else if (auth[0] != '\0')
+		r = identity_by_auth(auth, lk, id);
+	else if (have_uid)
+		r = identity_by_uid(u, system_uid_max, lk, id);
+	if (r == -1)
+		snprintf(err, errlen, "lookup failed while identifying the sender");
+	return r;
 }
 
 /* A short name for logs and JSON. */

@@ -151,92 +151,74 @@ proto_word_next(char **p)
 	return w;
 }
 
-/*
- * Parse one request line (without its newline; a trailing \r is
- * dropped).  The line is modified: values are decoded in place.
- */
-int
-proto_request_parse(char *line, struct proto_request *req, char *err, size_t errlen)
+/* A verb's word to its value; -1 for an unknown word. */
+static int
+proto_verb_parse(const char *word, enum proto_verb *verb)
 {
-	static const char empty[] = "";
-	const char **slot;
-	char *p = line, *word;
-	size_t len = strlen(line);
-	unsigned seen = 0;
+	static const struct {
+		const char *word;
+		enum proto_verb verb;
+	} verbs[] = {
+		{ "CHECK", PROTO_CHECK }, { "PING", PROTO_PING }, { "STATUS", PROTO_STATUS },
+		{ "HISTORY", PROTO_HISTORY }, { "UNBLOCK", PROTO_UNBLOCK }, { "EVENT", PROTO_EVENT },
+	};
 
-	if (len > 0 && line[len - 1] == '\r')
-		line[--len] = '\0';
-	for (size_t i = 0; i < PROTO_NFIELDS; i++) {
-		slot = (const char **)(void *)((char *)req + proto_fields[i].offset);
-		*slot = empty;
-	}
-	if ((word = proto_word_next(&p)) == NULL) {
-		snprintf(err, errlen, "empty request");
-		return -1;
-	}
-	if (strcmp(word, PROTO_VERSION) != 0) {
-		snprintf(err, errlen, "unsupported protocol version, expected " PROTO_VERSION);
-		return -1;
-	}
-	if ((word = proto_word_next(&p)) == NULL) {
-		snprintf(err, errlen, "missing verb");
-		return -1;
-	}
-	if (strcmp(word, "CHECK") == 0)
-		req->verb = PROTO_CHECK;
-	else if (strcmp(word, "PING") == 0)
-		req->verb = PROTO_PING;
-	else if (strcmp(word, "STATUS") == 0)
-		req->verb = PROTO_STATUS;
-	else if (strcmp(word, "HISTORY") == 0)
-		req->verb = PROTO_HISTORY;
-	else if (strcmp(word, "UNBLOCK") == 0)
-		req->verb = PROTO_UNBLOCK;
-	else if (strcmp(word, "EVENT") == 0)
-		req->verb = PROTO_EVENT;
-	else {
-		snprintf(err, errlen, "unknown verb");
-		return -1;
-	}
-	while ((word = proto_word_next(&p)) != NULL) {
-		char *eq = strchr(word, '=');
-		long n;
-		size_t i;
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+		if (strcmp(word, verbs[i].word) == 0) {
+			*verb = verbs[i].verb;
+			return 0;
+		}
+	return -1;
+}
 
-		if (eq == NULL || eq == word) {
-			snprintf(err, errlen, "malformed field, expected name=base64");
-			return -1;
-		}
-		*eq = '\0';
-		for (char *c = word; *c != '\0'; c++) {
-			if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_')) {
-				snprintf(err, errlen, "malformed field name");
-				return -1;
-			}
-		}
-		n = proto_base64_decode(eq + 1, strlen(eq + 1), eq + 1, strlen(eq + 1));
-		if (n < 0) {
-			snprintf(err, errlen, "field %s: invalid base64", word);
-			return -1;
-		}
-		if (memchr(eq + 1, '\0', (size_t)n) != NULL) {
-			snprintf(err, errlen, "field %s: NUL byte in value", word);
-			return -1;
-		}
-		eq[1 + n] = '\0';
-		for (i = 0; i < PROTO_NFIELDS; i++)
-			if (strcmp(word, proto_fields[i].name) == 0)
-				break;
-		if (i == PROTO_NFIELDS)
-			continue;	/* unknown fields are ignored */
-		if (seen & (1u << i)) {
-			snprintf(err, errlen, "field %s given twice", word);
-			return -1;
-		}
-		seen |= 1u << i;
-		slot = (const char **)(void *)((char *)req + proto_fields[i].offset);
-		*slot = eq + 1;
+/* One name=base64 field decoded in place into its slot of req (unknown names ignored). */
+static int
+proto_field_parse(char *word, struct proto_request *req, unsigned *seen, char *err,
+    size_t errlen)
+{
+	char *eq = strchr(word, '=');
+	long n;
+	size_t i;
+
+	if (eq == NULL || eq == word) {
+		snprintf(err, errlen, "malformed field, expected name=base64");
+		return -1;
 	}
+	*eq = '\0';
+	for (char *c = word; *c != '\0'; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_')) {
+			snprintf(err, errlen, "malformed field name");
+			return -1;
+		}
+	}
+	n = proto_base64_decode(eq + 1, strlen(eq + 1), eq + 1, strlen(eq + 1));
+	if (n < 0) {
+		snprintf(err, errlen, "field %s: invalid base64", word);
+		return -1;
+	}
+	if (memchr(eq + 1, '\0', (size_t)n) != NULL) {
+		snprintf(err, errlen, "field %s: NUL byte in value", word);
+		return -1;
+	}
+	eq[1 + n] = '\0';
+	for (i = 0; i < PROTO_NFIELDS; i++)
+		if (strcmp(word, proto_fields[i].name) == 0)
+			break;
+	if (i == PROTO_NFIELDS)
+		return 0;	/* unknown fields are ignored */
+	if (*seen & (1u << i)) {
+		snprintf(err, errlen, "field %s given twice", word);
+		return -1;
+	}
+	*seen |= 1u << i;
+	*(const char **)(void *)((char *)req + proto_fields[i].offset) = eq + 1;
+	return 0;
+}
+
+/* The fields a verb requires, and the values they may take. */
+static int
+proto_request_check(const struct proto_request *req, char *err, size_t errlen)
+{
 	if (req->verb == PROTO_CHECK) {
 		if (strcmp(req->ctx, "smtp") != 0 && strcmp(req->ctx, "local") != 0 &&
 		    strcmp(req->ctx, "route") != 0) {
@@ -254,6 +236,44 @@ proto_request_parse(char *line, struct proto_request *req, char *err, size_t err
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Parse one request line (without its newline; a trailing \r is
+ * dropped).  The line is modified: values are decoded in place.
+ */
+int
+proto_request_parse(char *line, struct proto_request *req, char *err, size_t errlen)
+{
+	static const char empty[] = "";
+	char *p = line, *word;
+	size_t len = strlen(line);
+	unsigned seen = 0;
+
+	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	for (size_t i = 0; i < PROTO_NFIELDS; i++)
+		*(const char **)(void *)((char *)req + proto_fields[i].offset) = empty;
+	if ((word = proto_word_next(&p)) == NULL) {
+		snprintf(err, errlen, "empty request");
+		return -1;
+	}
+	if (strcmp(word, PROTO_VERSION) != 0) {
+		snprintf(err, errlen, "unsupported protocol version, expected " PROTO_VERSION);
+		return -1;
+	}
+	if ((word = proto_word_next(&p)) == NULL) {
+		snprintf(err, errlen, "missing verb");
+		return -1;
+	}
+	if (proto_verb_parse(word, &req->verb) == -1) {
+		snprintf(err, errlen, "unknown verb");
+		return -1;
+	}
+	while ((word = proto_word_next(&p)) != NULL)
+		if (proto_field_parse(word, req, &seen, err, errlen) == -1)
+			return -1;
+	return proto_request_check(req, err, errlen);
 }
 
 /* The verdict's word on the wire. */
