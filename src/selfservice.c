@@ -80,6 +80,72 @@ self_account(const struct selfservice_peer *c, const struct proto_request *req,
 	return 0;
 }
 
+/* What self_history and self_unblock return when the caller's common ending answers. */
+#define SELF_GO_ON (-1)
+
+/* HISTORY: the account's sources over since, bounded in rows and in time. */
+static int
+self_history(struct store *st, struct history *h, const struct selfservice_peer *c,
+    const struct proto_request *req, const char *account, json_t **j, int *rc, char **text)
+{
+	long long limit = SELF_HISTORY_DEFAULT, since = SELF_HISTORY_SINCE;
+	char err[512], *end;
+
+	if (req->limit[0] != '\0') {
+		limit = strtoll(req->limit, &end, 10);
+		if (*end != '\0' || limit < 1 || limit > SELF_HISTORY_MAX) {
+			*text = self_text("5.5.2 limit must be 1 to 1000");
+			return VERDICT_ERROR;
+		}
+	}
+	if (req->since[0] != '\0' &&
+	    (duration_parse(req->since, &since, err, sizeof err) == -1 || since < 1)) {
+		*text = self_text("5.5.2 since must be a duration such as 24h or 7d");
+		return VERDICT_ERROR;
+	}
+	/* off the policy loop, but bounded: it delays this thread's other owners */
+	store_time_limit(st, SELF_HISTORY_MS);
+	history_time_limit(h, SELF_HISTORY_MS);
+	*j = lifecycle_history(st, h, account, clock_now() - since, clock_now(), limit,
+	    SELF_HISTORY_ROWS, rc);
+	store_time_limit(st, 0);
+	history_time_limit(h, 0);
+	if (*j == NULL && (store_timed_out(st) || history_timed_out(h))) {
+		log_info("user conn %llu: history of %s not summed up within %d ms",
+		    c->id, account, SELF_HISTORY_MS);
+		*text = self_text("4.3.0 the history is too long to sum up now; try a"
+		    " shorter since");
+		return VERDICT_DEFER;
+	}
+	return SELF_GO_ON;
+}
+
+/* UNBLOCK: the owner's request, one a minute, decided and audited by the lifecycle. */
+static int
+self_unblock(struct store *st, const struct config *cfg, const struct selfservice_peer *c,
+    const char *account, json_t **j, int *rc, char **text, char *err, size_t errlen)
+{
+	char actor[ACTOR_MAX];
+	long long last;
+
+	/* One request a minute per account: each is a durable, audited write. */
+	if (store_last_audit(st, account, "unblock-granted", "unblock-refused", &last) == -1)
+		return SELF_GO_ON;
+	if (last > clock_now() - SELF_UNBLOCK_INTERVAL) {
+		*text = self_text("4.7.1 one unblock request a minute; try again later");
+		return VERDICT_DEFER;
+	}
+	snprintf(actor, sizeof actor, "%s (self-service, uid %lu)",
+	    c->uid == 0 ? "root" : account, c->uid);
+	*rc = lifecycle_unblock(st, cfg, account, actor, clock_now(), j, err, errlen);
+	if (*rc != LC_OK && *rc != LC_REFUSED)
+		return SELF_GO_ON;
+	log_info("user conn %llu: unblock request for %s by uid %lu %s", c->id,
+	    account, c->uid, *rc == LC_OK ? "granted" : "refused");
+	*text = self_json(*j);
+	return *rc == LC_OK ? VERDICT_OK : VERDICT_REFUSED;
+}
+
 /*
  * Answer STATUS, HISTORY or UNBLOCK for the peer's own account, on the
  * user socket's thread and database connection.
@@ -89,10 +155,9 @@ selfservice_request(struct store *st, struct history *h, const struct config *cf
     const struct selfservice_peer *c, const struct proto_request *req, char **text,
     char *notify, size_t notify_len)
 {
-	char account[ACCOUNT_NAME_MAX], actor[ACTOR_MAX], err[512] = "", *end;
-	long long limit = SELF_HISTORY_DEFAULT, since = SELF_HISTORY_SINCE;
+	char account[ACCOUNT_NAME_MAX], err[512] = "";
 	json_t *j = NULL;
-	int rc = LC_ERROR;
+	int rc = LC_ERROR, v = SELF_GO_ON;
 
 	*text = NULL;
 	notify[0] = '\0';
@@ -105,65 +170,20 @@ selfservice_request(struct store *st, struct history *h, const struct config *cf
 		*text = self_text("5.5.2 not a valid account name");
 		return VERDICT_ERROR;
 	}
-	switch (req->verb) {
-	case PROTO_STATUS:
+	if (req->verb == PROTO_STATUS)
 		j = lifecycle_status(st, cfg, account, clock_now(), &rc);
-		break;
-	case PROTO_HISTORY:
-		if (req->limit[0] != '\0') {
-			limit = strtoll(req->limit, &end, 10);
-			if (*end != '\0' || limit < 1 || limit > SELF_HISTORY_MAX) {
-				*text = self_text("5.5.2 limit must be 1 to 1000");
-				return VERDICT_ERROR;
-			}
-		}
-		if (req->since[0] != '\0' &&
-		    (duration_parse(req->since, &since, err, sizeof err) == -1 || since < 1)) {
-			*text = self_text("5.5.2 since must be a duration such as 24h or 7d");
-			return VERDICT_ERROR;
-		}
-		/* off the policy loop, but bounded: it delays this thread's other owners */
-		store_time_limit(st, SELF_HISTORY_MS);
-		history_time_limit(h, SELF_HISTORY_MS);
-		j = lifecycle_history(st, h, account, clock_now() - since, clock_now(), limit,
-		    SELF_HISTORY_ROWS, &rc);
-		store_time_limit(st, 0);
-		history_time_limit(h, 0);
-		if (j == NULL && (store_timed_out(st) || history_timed_out(h))) {
-			log_info("user conn %llu: history of %s not summed up within %d ms",
-			    c->id, account, SELF_HISTORY_MS);
-			*text = self_text("4.3.0 the history is too long to sum up now; try a"
-			    " shorter since");
-			return VERDICT_DEFER;
-		}
-		break;
-	case PROTO_UNBLOCK: {
-		long long last;
-
-		/* One request a minute per account: each is a durable, audited write. */
-		if (store_last_audit(st, account, "unblock-granted", "unblock-refused",
-		    &last) == -1)
-			break;
-		if (last > clock_now() - SELF_UNBLOCK_INTERVAL) {
-			*text = self_text("4.7.1 one unblock request a minute; try again later");
-			return VERDICT_DEFER;
-		}
-	}
-		snprintf(actor, sizeof actor, "%s (self-service, uid %lu)",
-		    c->uid == 0 ? "root" : account, c->uid);
-		rc = lifecycle_unblock(st, cfg, account, actor, clock_now(), &j,
-		    err, sizeof err);
-		if (rc == LC_OK || rc == LC_REFUSED) {
-			log_info("user conn %llu: unblock request for %s by uid %lu %s", c->id,
-			    account, c->uid, rc == LC_OK ? "granted" : "refused");
-			snprintf(notify, notify_len, "%s", account);
-			*text = self_json(j);
-			return rc == LC_OK ? VERDICT_OK : VERDICT_REFUSED;
-		}
-		break;
-	default:
+	else if (req->verb == PROTO_HISTORY)
+		v = self_history(st, h, c, req, account, &j, &rc, text);
+	else if (req->verb == PROTO_UNBLOCK)
+		v = self_unblock(st, cfg, c, account, &j, &rc, text, err, sizeof err);
+	else {
 		*text = self_text("5.5.2 verb not allowed on this socket");
 		return VERDICT_ERROR;
+	}
+	if (v != SELF_GO_ON) {
+		if (req->verb == PROTO_UNBLOCK && (v == VERDICT_OK || v == VERDICT_REFUSED))
+			snprintf(notify, notify_len, "%s", account);
+		return (enum verdict)v;
 	}
 	if (rc == LC_NOT_FOUND) {
 		if (asprintf(text, "5.1.1 no such account: %s", account) == -1)
