@@ -208,6 +208,80 @@ frozen_header_value(const char *line, const char *name)
 	return p;
 }
 
+/* The -H file's first four lines: id, "login uid gid", <sender>, time and warnings. */
+static int
+frozen_preamble(int lineno, char *line, struct frozen_msg *m)
+{
+	if (lineno == 2) {
+		char *sp = strrchr(line, ' ');
+
+		if (sp == NULL)
+			return -1;
+		*sp = '\0';
+		if ((sp = strrchr(line, ' ')) == NULL)
+			return -1;
+		m->uid = strtoll(sp + 1, NULL, 10);
+	} else if (lineno == 3) {
+		size_t l = strlen(line);
+
+		if (l < 2 || line[0] != '<' || line[l - 1] != '>')
+			return -1;
+		line[l - 1] = '\0';
+		if ((m->sender = strdup(line + 1)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * One "-name value" line of the -H file; an ACL variable's value follows
+ * on the next lines ("-aclm _name LEN", then LEN bytes and "\n"), so
+ * *next is moved past it.
+ */
+static int
+frozen_option(char *line, char **next, struct frozen_msg *m)
+{
+	char name[64], **dst = NULL;
+	long long n;
+	size_t vlen;
+
+	if (strncmp(line, "-frozen ", 8) == 0) {
+		m->frozen_at = strtoll(line + 8, NULL, 10);
+		return 0;
+	}
+	if (strncmp(line, "-auth_id ", 9) == 0)
+		return (m->auth = strdup(line + 9)) == NULL ? -1 : 0;
+	if (strncmp(line, "-aclm ", 6) != 0 && strncmp(line, "-aclc ", 6) != 0)
+		return 0;
+	if (sscanf(line + 6, "%63s %lld", name, &n) != 2 || n < 0 ||
+	    *next == NULL || (size_t)n > strlen(*next))
+		return -1;
+	vlen = (size_t)n;
+	if (strcmp(name, "_mailabuse_frozen") == 0 && line[4] == 'm')
+		dst = &m->reason;
+	else if (strcmp(name, "_mailabuse") == 0 && line[4] == 'm')
+		dst = &m->reply;
+	if (dst != NULL && (*dst = strndup(*next, vlen)) == NULL)
+		return -1;
+	*next += vlen;
+	if (**next == '\n')
+		(*next)++;
+	return 0;
+}
+
+/* A recipient line; "addr ... pno#3" for the long form. */
+static int
+frozen_recipient(const char *line, struct frozen_msg *m)
+{
+	size_t alen = strlen(line);
+	const char *hash = strrchr(line, '#');
+
+	if (hash != NULL && hash[1] != '\0' && strspn(hash + 1, "0123456789") ==
+	    strlen(hash + 1) && strchr(line, ' ') != NULL)
+		alen = (size_t)(strchr(line, ' ') - line);
+	return frozen_rcpt_add(m, line, alen);
+}
+
 /*
  * Parse the -H spool file Exim prints for "exim -Mvh ID" into M: line 2
  * "login uid gid", line 3 "<sender>", "-frozen T", "-auth_id X", the
@@ -219,63 +293,18 @@ frozen_spool_parse(char *text, struct frozen_msg *m)
 {
 	char *line, *next, *v;
 	int lineno = 0, state = 0, nrcpt = 0;
-	long long n;
 
 	for (line = text; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		lineno++;
-		if (lineno == 1)
-			continue;			/* ID-H */
-		if (lineno == 2) {			/* login uid gid */
-			char *sp = strrchr(line, ' ');
-
-			if (sp == NULL)
-				return -1;
-			*sp = '\0';
-			if ((sp = strrchr(line, ' ')) == NULL)
-				return -1;
-			m->uid = strtoll(sp + 1, NULL, 10);
-			continue;
-		}
-		if (lineno == 3) {			/* <sender> */
-			size_t l = strlen(line);
-
-			if (l < 2 || line[0] != '<' || line[l - 1] != '>')
-				return -1;
-			line[l - 1] = '\0';
-			if ((m->sender = strdup(line + 1)) == NULL)
+		if (++lineno <= 4) {
+			if (frozen_preamble(lineno, line, m) == -1)
 				return -1;
 			continue;
 		}
-		if (lineno == 4)
-			continue;			/* received time, warning count */
 		if (state == 0 && line[0] == '-') {
-			if (strncmp(line, "-frozen ", 8) == 0)
-				m->frozen_at = strtoll(line + 8, NULL, 10);
-			else if (strncmp(line, "-auth_id ", 9) == 0) {
-				if ((m->auth = strdup(line + 9)) == NULL)
-					return -1;
-			} else if (strncmp(line, "-aclm ", 6) == 0 ||
-			    strncmp(line, "-aclc ", 6) == 0) {
-				/* "-aclm _name LEN", then LEN bytes of value and "\n" */
-				char name[64], **dst = NULL;
-				size_t vlen;
-
-				if (sscanf(line + 6, "%63s %lld", name, &n) != 2 || n < 0 ||
-				    next == NULL || (size_t)n > strlen(next))
-					return -1;
-				vlen = (size_t)n;
-				if (strcmp(name, "_mailabuse_frozen") == 0 && line[4] == 'm')
-					dst = &m->reason;
-				else if (strcmp(name, "_mailabuse") == 0 && line[4] == 'm')
-					dst = &m->reply;
-				if (dst != NULL && (*dst = strndup(next, vlen)) == NULL)
-					return -1;
-				next += vlen;
-				if (*next == '\n')
-					next++;
-			}
+			if (frozen_option(line, &next, m) == -1)
+				return -1;
 			continue;
 		}
 		if (state == 0) {	/* the non-recipients tree: "XX" or "YY ..." lines */
@@ -287,14 +316,8 @@ frozen_spool_parse(char *text, struct frozen_msg *m)
 			state = nrcpt > 0 ? 1 : 2;
 			continue;
 		}
-		if (state == 1) {	/* a recipient; "addr ... pno#3" for the long form */
-			size_t alen = strlen(line);
-			char *hash = strrchr(line, '#');
-
-			if (hash != NULL && hash[1] != '\0' && strspn(hash + 1, "0123456789") ==
-			    strlen(hash + 1) && strchr(line, ' ') != NULL)
-				alen = (size_t)(strchr(line, ' ') - line);
-			if (frozen_rcpt_add(m, line, alen) == -1)
+		if (state == 1) {
+			if (frozen_recipient(line, m) == -1)
 				return -1;
 			if (--nrcpt == 0)
 				state = 2;

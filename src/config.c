@@ -239,6 +239,62 @@ cfg_check_unknown(const config_setting_t *group, const char *prefix,
 	return 0;
 }
 
+/* A socket's mode, in octal: never a bit for others. */
+static int
+cfg_mode_set(struct config *cfg, const struct cfg_key *k, const char *text,
+    const char *where, char *err, size_t errlen)
+{
+	char *base = (char *)cfg;
+	char *end;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(text, &end, 8);
+	if (*text < '0' || *text > '7' || *end != '\0' || errno != 0 || m > 0777) {
+		snprintf(err, errlen, "%s: %s: \"%s\" is not an octal mode such as \"0660\"",
+		    where, k->path, text);
+		return -1;
+	}
+	/* anyone who can connect can forge delivery events: Exim's group only */
+	if (m & 0007) {
+		snprintf(err, errlen, "%s: %s: \"%s\" gives other users access to the"
+		    " policy socket; give Exim's group access instead (\"0660\" and"
+		    " policy_socket.group)", where, k->path, text);
+		return -1;
+	}
+	cfg->policy_socket_mode_bits = (mode_t)m;
+	free(*(char **)(void *)(base + k->offset));
+	if ((*(char **)(void *)(base + k->offset) = strdup(text)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* One of the key's words, kept as text and as its enum's value. */
+static int
+cfg_enum_set(struct config *cfg, const struct cfg_key *k, const char *text,
+    const char *where, char *err, size_t errlen)
+{
+	char *base = (char *)cfg;
+
+	for (const char *const *c = k->choices; *c != NULL; c++) {
+		if (strcmp(*c, text) == 0) {
+			free(*(char **)(void *)(base + k->offset));
+			if ((*(char **)(void *)(base + k->offset) = strdup(text)) == NULL) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			/* the choice's place in the list is its enum's value */
+			*(int *)(void *)(base + k->choice_offset) = (int)(c - k->choices);
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "%s: %s: \"%s\" is not one of the allowed values",
+	    where, k->path, text);
+	return -1;
+}
+
 /* Convert one textual value (from the file or a default) into cfg. */
 static int
 cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
@@ -287,45 +343,10 @@ cfg_value_set(struct config *cfg, const struct cfg_key *k, const char *text,
 		}
 		*(long long *)(void *)(base + k->offset) = v;
 		return 0;
-	case CFG_MODE: {
-		char *end;
-		unsigned long m;
-
-		errno = 0;
-		m = strtoul(text, &end, 8);
-		if (*text < '0' || *text > '7' || *end != '\0' || errno != 0 || m > 0777) {
-			snprintf(err, errlen, "%s: %s: \"%s\" is not an octal mode such as \"0660\"",
-			    where, k->path, text);
-			return -1;
-		}
-		/* anyone who can connect can forge delivery events: Exim's group only */
-		if (m & 0007) {
-			snprintf(err, errlen, "%s: %s: \"%s\" gives other users access to the"
-			    " policy socket; give Exim's group access instead (\"0660\" and"
-			    " policy_socket.group)", where, k->path, text);
-			return -1;
-		}
-		cfg->policy_socket_mode_bits = (mode_t)m;
-		free(*(char **)(void *)(base + k->offset));
-		*(char **)(void *)(base + k->offset) = strdup(text);
-		return 0;
-	}
+	case CFG_MODE:
+		return cfg_mode_set(cfg, k, text, where, err, errlen);
 	case CFG_ENUM:
-		for (const char *const *c = k->choices; *c != NULL; c++) {
-			if (strcmp(*c, text) == 0) {
-				free(*(char **)(void *)(base + k->offset));
-				if ((*(char **)(void *)(base + k->offset) = strdup(text)) == NULL) {
-					snprintf(err, errlen, "out of memory");
-					return -1;
-				}
-				/* the choice's place in the list is its enum's value */
-				*(int *)(void *)(base + k->choice_offset) = (int)(c - k->choices);
-				return 0;
-			}
-		}
-		snprintf(err, errlen, "%s: %s: \"%s\" is not one of the allowed values",
-		    where, k->path, text);
-		return -1;
+		return cfg_enum_set(cfg, k, text, where, err, errlen);
 	}
 	abort();
 }
