@@ -58,7 +58,7 @@ PURE = duration proto identity policy cpanel detect str decision
 STORE = store store_account store_suspension store_complaint store_outbox store_audit \
 	store_limits store_sync store_outgoing store_record store_view history
 COMMON = $(PURE) log config clock $(STORE) notify notify_exec notices lifecycle priv metrics stats
-DAEMON = mailabused server conn check view selfservice usersock recorder sockdiag scrape
+DAEMON = mailabused server conn check view selfservice usersock recorder sockdiag scrape sidethread
 CTL = ctl ctl_args ctl_util ctl_user cmd_sync cmd_suspend cmd_status cmd_list cmd_history cmd_complaint cmd_unblock \
 	cmd_expire cmd_limits cmd_top cmd_transfer cmd_doctor cmd_frozen cmd_stats
 

@@ -3,19 +3,15 @@
  * loopback address lets in) asks GET /metrics; the answer is the
  * daemon's counters (metrics.c) and what the database says (stats.c),
  * the latter read at most every SCRAPE_DB_CACHE_SECONDS on this
- * thread's own connection.  The thread has its own event base and runs
- * at a lower CPU priority than the policy loop, like the user socket's;
- * the policy loop only tells it through a pipe: 'r' reload, 's' stop.
+ * thread's own connection.  The thread (sidethread.c) has its own event
+ * base and runs at a lower CPU priority than the policy loop, like the
+ * user socket's; the policy loop only tells it to reload or to stop.
  */
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "scrape.h"
+#include "sidethread.h"
 #include "stats.h"
 #include "store.h"
 
@@ -43,16 +40,14 @@
 #define SCRAPE_MAX_BODY 4096		/* GET has none; more is not even read */
 
 struct scrape {
-	pthread_t thread;
+	struct sidethread *side;	/* the thread, its event base and pipe */
 	int fd;				/* the listening socket, until evhttp has it */
-	int ctl[2];			/* the policy loop writes 'r' or 's' */
 	char *conf_path;
 	struct config cfg;		/* the thread's own copy */
 	struct store *st;		/* the thread's own connections */
 	struct history *hist;
 	struct event_base *base;
 	struct evhttp *http;
-	struct event *ctl_ev;
 	struct metrics_db db;		/* the last read of the database */
 	struct timespec db_at;		/* when (CLOCK_MONOTONIC), 0 never */
 	unsigned long long served;
@@ -132,8 +127,9 @@ scrape_request_cb(struct evhttp_request *req, void *arg)
 
 /* SIGHUP, as the policy loop passes it on: a new configuration (the limits). */
 static void
-scrape_reload_config(struct scrape *sc)
+scrape_reload_cb(void *arg)
 {
+	struct scrape *sc = arg;
 	struct config next;
 	char err[1024];
 
@@ -148,35 +144,22 @@ scrape_reload_config(struct scrape *sc)
 	sc->db_at.tv_sec = 0;
 }
 
-/* A word from the policy loop. */
+/* SIGTERM, passed on: leave the loop. */
 static void
-scrape_ctl_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct scrape *sc = arg;
-	char buf[64];
-	ssize_t n;
-
-	(void)what;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == 'r')
-				scrape_reload_config(sc);
-			else if (buf[i] == 's')
-				event_base_loopexit(sc->base, NULL);
-		}
-}
-
-static void *
-scrape_main(void *arg)
+scrape_stop_cb(void *arg)
 {
 	struct scrape *sc = arg;
 
-	/* per-thread on Linux: only this thread yields */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), SCRAPE_NICE) == -1)
-		log_debug("metrics: cannot lower the thread's priority: %s", strerror(errno));
-	event_base_dispatch(sc->base);
-	return NULL;
+	event_base_loopexit(sc->base, NULL);
 }
+
+static const struct sidethread_ops scrape_ops = {
+	.name = "metrics",
+	.nice = SCRAPE_NICE,
+	.reload = scrape_reload_cb,
+	.stop = scrape_stop_cb,
+	.done = NULL,
+};
 
 /* Free what scrape_start made (the thread is not running). */
 static void
@@ -186,14 +169,7 @@ scrape_free(struct scrape *sc)
 		evhttp_free(sc->http);
 	else if (sc->fd != -1)
 		close(sc->fd);
-	if (sc->ctl_ev != NULL)
-		event_free(sc->ctl_ev);
-	if (sc->base != NULL)
-		event_base_free(sc->base);
-	if (sc->ctl[0] != -1)
-		close(sc->ctl[0]);
-	if (sc->ctl[1] != -1)
-		close(sc->ctl[1]);
+	sidethread_free(sc->side);
 	history_close(sc->hist);
 	store_close(sc->st);
 	config_free(&sc->cfg);
@@ -211,8 +187,6 @@ scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
 {
 	struct scrape *sc = calloc(1, sizeof *sc);
 	char hpath[PATH_MAX];
-	sigset_t all, old;
-	int rc;
 
 	if (sc == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -220,7 +194,6 @@ scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
 		return NULL;
 	}
 	sc->fd = fd;
-	sc->ctl[0] = sc->ctl[1] = -1;
 	if ((sc->conf_path = strdup(conf_path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -232,13 +205,10 @@ scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
 	    errlen)) == NULL || (sc->hist = history_open(hpath, sc->cfg.database_path,
 	    SCRAPE_BUSY_TIMEOUT_MS, err, errlen)) == NULL)
 		goto fail;
-	if (pipe2(sc->ctl, O_CLOEXEC | O_NONBLOCK) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	if ((sc->side = sidethread_new(&scrape_ops, sc, err, errlen)) == NULL)
 		goto fail;
-	}
-	if ((sc->base = event_base_new()) == NULL ||
-	    (sc->ctl_ev = event_new(sc->base, sc->ctl[0], EV_READ | EV_PERSIST, scrape_ctl_cb,
-	    sc)) == NULL || (sc->http = evhttp_new(sc->base)) == NULL) {
+	sc->base = sidethread_base(sc->side);
+	if ((sc->http = evhttp_new(sc->base)) == NULL) {
 		snprintf(err, errlen, "cannot create the metrics endpoint's events");
 		goto fail;
 	}
@@ -252,27 +222,12 @@ scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
 		goto fail;
 	}
 	sc->fd = -1;
-	event_add(sc->ctl_ev, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&sc->thread, NULL, scrape_main, sc);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot start the metrics thread: %s", strerror(rc));
+	if (sidethread_start(sc->side, err, errlen) == -1)
 		goto fail;
-	}
 	return sc;
 fail:
 	scrape_free(sc);
 	return NULL;
-}
-
-/* Tell the thread one byte's worth; a full pipe already holds that word. */
-static void
-scrape_tell(struct scrape *sc, char what)
-{
-	while (write(sc->ctl[1], &what, 1) == -1 && errno == EINTR)
-		;
 }
 
 /* SIGHUP: the thread re-reads the configuration (the restart keys stay). */
@@ -280,7 +235,7 @@ void
 scrape_reload(struct scrape *sc)
 {
 	if (sc != NULL)
-		scrape_tell(sc, 'r');
+		sidethread_reload(sc->side);
 }
 
 /* Stop the thread, wait for it, free everything, remove a socket path. */
@@ -289,8 +244,7 @@ scrape_stop(struct scrape *sc)
 {
 	if (sc == NULL)
 		return;
-	scrape_tell(sc, 's');
-	pthread_join(sc->thread, NULL);
+	sidethread_join(sc->side);
 	if (sc->cfg.metrics_listen[0] == '/')
 		unlink(sc->cfg.metrics_listen);
 	scrape_free(sc);

@@ -4,8 +4,8 @@
  * here; none of it may ever delay an answer to Exim.  So the thread has
  * its own event base, listener, connections, configuration copy and
  * database connection, and the policy loop does nothing for it but
- * reap the notice senders it forks.  The loop talks to it through a
- * pipe: 'r' reload the configuration, 's' stop.
+ * reap the notice senders it forks.  The loop tells it (sidethread.c)
+ * to reload the configuration or to stop.
  *
  * Connections are capped in total (user_socket.max_connections) and per
  * uid (user_socket.max_per_uid, root exempt), so that one owner holding
@@ -17,15 +17,12 @@
  * policy loop.
  */
 #include <sys/queue.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/types.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +39,7 @@
 #include "history.h"
 #include "log.h"
 #include "metrics.h"
+#include "sidethread.h"
 #include "usersock.h"
 
 #ifndef MAILABUSE_VERSION
@@ -80,16 +78,15 @@ struct uturn {
 };
 
 struct usersock {
-	pthread_t thread;
+	struct sidethread *side;	/* the thread, its event base and pipe */
 	int fd;				/* the listening socket, until the listener has it */
-	int ctl[2];			/* the policy loop writes 'r' or 's' */
 	char *conf_path;
 	struct config cfg;		/* the thread's own copy */
 	struct store *st;		/* the thread's own connections */
 	struct history *hist;
 	struct event_base *base;
 	struct evconnlistener *listener;
-	struct event *ctl_ev, *reap, *retry, *stop_timer;
+	struct event *reap, *retry, *stop_timer;
 	struct event *work;		/* a zero timer: the next request's turn */
 	struct uconn_list conns, dead, ready;
 	struct uturn turns[USERSOCK_TURNS];
@@ -525,8 +522,9 @@ usersock_accept_error_cb(struct evconnlistener *l, void *arg)
 
 /* SIGHUP, as the policy loop passes it on: a new configuration of our own. */
 static void
-usersock_reload_config(struct usersock *us)
+usersock_reload_cb(void *arg)
 {
+	struct usersock *us = arg;
 	struct config next;
 	char err[1024];
 
@@ -542,8 +540,9 @@ usersock_reload_config(struct usersock *us)
 
 /* Stop listening; leave when the last connection is done or the deadline passes. */
 static void
-usersock_begin_stop(struct usersock *us)
+usersock_begin_stop_cb(void *arg)
 {
+	struct usersock *us = arg;
 	struct timeval tv = { USERSOCK_STOP_SECONDS, 0 };
 
 	if (us->stopping)
@@ -559,24 +558,6 @@ usersock_begin_stop(struct usersock *us)
 		evtimer_add(us->stop_timer, &tv);
 }
 
-/* A word from the policy loop. */
-static void
-usersock_ctl_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct usersock *us = arg;
-	char buf[64];
-	ssize_t n;
-
-	(void)what;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == 'r')
-				usersock_reload_config(us);
-			else if (buf[i] == 's')
-				usersock_begin_stop(us);
-		}
-}
-
 static void
 usersock_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -589,24 +570,28 @@ usersock_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(us->base, NULL);
 }
 
-static void *
-usersock_main(void *arg)
+/* The loop has left: close what is still open, say what was turned away. */
+static void
+usersock_done_cb(void *arg)
 {
 	struct usersock *us = arg;
 	struct uconn *c;
 
-	/* per-thread on Linux: only this thread yields */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), USERSOCK_NICE) == -1)
-		log_debug("user socket: cannot lower the thread's priority: %s", strerror(errno));
-	event_base_dispatch(us->base);
 	while ((c = TAILQ_FIRST(&us->conns)) != NULL)
 		uconn_close(c);
 	usersock_reap_cb(-1, 0, us);
 	if (us->refused_total + us->refused_uid > 0)
 		log_info("user socket: %llu connections turned away at the total cap, %llu at"
 		    " the per-uid cap", us->refused_total, us->refused_uid);
-	return NULL;
 }
+
+static const struct sidethread_ops usersock_ops = {
+	.name = "user socket",
+	.nice = USERSOCK_NICE,
+	.reload = usersock_reload_cb,
+	.stop = usersock_begin_stop_cb,
+	.done = usersock_done_cb,
+};
 
 /* Free what usersock_start made (the thread is not running). */
 static void
@@ -616,8 +601,6 @@ usersock_free(struct usersock *us)
 		evconnlistener_free(us->listener);
 	else if (us->fd != -1)
 		close(us->fd);
-	if (us->ctl_ev != NULL)
-		event_free(us->ctl_ev);
 	if (us->reap != NULL)
 		event_free(us->reap);
 	if (us->retry != NULL)
@@ -626,12 +609,7 @@ usersock_free(struct usersock *us)
 		event_free(us->stop_timer);
 	if (us->work != NULL)
 		event_free(us->work);
-	if (us->base != NULL)
-		event_base_free(us->base);
-	if (us->ctl[0] != -1)
-		close(us->ctl[0]);
-	if (us->ctl[1] != -1)
-		close(us->ctl[1]);
+	sidethread_free(us->side);
 	history_close(us->hist);
 	store_close(us->st);
 	config_free(&us->cfg);
@@ -649,8 +627,6 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 {
 	struct usersock *us = calloc(1, sizeof *us);
 	char hpath[PATH_MAX];
-	sigset_t all, old;
-	int rc;
 
 	if (us == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -658,7 +634,6 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 		return NULL;
 	}
 	us->fd = fd;
-	us->ctl[0] = us->ctl[1] = -1;
 	TAILQ_INIT(&us->conns);
 	TAILQ_INIT(&us->dead);
 	TAILQ_INIT(&us->ready);
@@ -673,14 +648,10 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 	    errlen)) == NULL || (us->hist = history_open(hpath, us->cfg.database_path,
 	    USERSOCK_BUSY_TIMEOUT_MS, err, errlen)) == NULL)
 		goto fail;
-	if (pipe2(us->ctl, O_CLOEXEC | O_NONBLOCK) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	if ((us->side = sidethread_new(&usersock_ops, us, err, errlen)) == NULL)
 		goto fail;
-	}
-	if ((us->base = event_base_new()) == NULL ||
-	    (us->ctl_ev = event_new(us->base, us->ctl[0], EV_READ | EV_PERSIST,
-	    usersock_ctl_cb, us)) == NULL ||
-	    (us->reap = event_new(us->base, -1, 0, usersock_reap_cb, us)) == NULL ||
+	us->base = sidethread_base(us->side);
+	if ((us->reap = event_new(us->base, -1, 0, usersock_reap_cb, us)) == NULL ||
 	    (us->retry = evtimer_new(us->base, usersock_retry_cb, us)) == NULL ||
 	    (us->stop_timer = evtimer_new(us->base, usersock_stop_timer_cb, us)) == NULL ||
 	    (us->work = evtimer_new(us->base, usersock_work_cb, us)) == NULL) {
@@ -695,27 +666,12 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 	}
 	us->fd = -1;
 	evconnlistener_set_error_cb(us->listener, usersock_accept_error_cb);
-	event_add(us->ctl_ev, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&us->thread, NULL, usersock_main, us);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot start the user socket's thread: %s", strerror(rc));
+	if (sidethread_start(us->side, err, errlen) == -1)
 		goto fail;
-	}
 	return us;
 fail:
 	usersock_free(us);
 	return NULL;
-}
-
-/* Tell the thread one byte's worth; a full pipe already holds that word. */
-static void
-usersock_tell(struct usersock *us, char what)
-{
-	while (write(us->ctl[1], &what, 1) == -1 && errno == EINTR)
-		;
 }
 
 /* SIGHUP: the thread re-reads the configuration (the restart keys stay). */
@@ -723,7 +679,7 @@ void
 usersock_reload(struct usersock *us)
 {
 	if (us != NULL)
-		usersock_tell(us, 'r');
+		sidethread_reload(us->side);
 }
 
 /* SIGTERM: stop taking connections; those in flight get a deadline. */
@@ -731,7 +687,7 @@ void
 usersock_unlisten(struct usersock *us)
 {
 	if (us != NULL)
-		usersock_tell(us, 's');
+		sidethread_ask_stop(us->side);
 }
 
 /* Stop the thread, wait for it, and free everything. */
@@ -740,7 +696,6 @@ usersock_stop(struct usersock *us)
 {
 	if (us == NULL)
 		return;
-	usersock_tell(us, 's');
-	pthread_join(us->thread, NULL);
+	sidethread_join(us->side);
 	usersock_free(us);
 }
