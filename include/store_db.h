@@ -1,7 +1,8 @@
 /*
  * The store's own header, shared by its files and nothing else: the
  * connection, and the one statement helper every file of the store
- * uses (store.c).
+ * uses (store.c); history.c, in the store too, opens its file, brings
+ * its schema up to date and bounds its statements' time with it.
  *
  * A file keeps its SQL next to the code that binds it, as a static
  * struct store_sql.  A statement is prepared once per connection, on
@@ -56,13 +57,18 @@ struct store_stmt {
 	} params[STORE_MEMO], cols[STORE_MEMO];
 };
 
+/* A bound on a connection's statements (store_deadline_set). */
+struct store_deadline {
+	struct timespec at;		/* statements stop here */
+	int timed_out;			/* the deadline interrupted a statement */
+};
+
 struct store {
 	sqlite3 *db;
 	struct store_stmt *cache[STORE_CACHE_SLOTS];
 	char err[512];
 	int busy;			/* the last failure was a lock held by another */
-	struct timespec deadline;	/* store_time_limit: statements stop here */
-	int timed_out;			/* the deadline interrupted a statement */
+	struct store_deadline deadline;	/* store_time_limit */
 };
 
 /* How a column table reads a column into a struct's field. */
@@ -106,6 +112,13 @@ void store_col_copy(struct store_stmt *s, const char *name, char *buf, size_t le
 void store_row_read(struct store_stmt *s, const struct store_col *cols, size_t n, void *row);
 long long store_changes(struct store *st);
 long long store_last_id(struct store *st);
+
+/* store.c: opening a file, its schema, a time bound; history.c's file too. */
+sqlite3 *store_db_open(const char *path, long long busy_timeout_ms, const char *pragmas,
+    char *err, size_t errlen);
+int store_db_migrate(sqlite3 *db, const char *const migrations[], int version,
+    const char *name, char *err, size_t errlen);
+void store_deadline_set(sqlite3 *db, struct store_deadline *d, long long ms);
 
 /* The schema: migration N brings user_version N-1 to N (store.c). */
 extern const char *const store_migrations[];

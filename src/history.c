@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "history.h"
+#include "store_db.h"
 
 #define HISTORY_SCHEMA_VERSION 1
 
@@ -190,8 +191,7 @@ struct history {
 	char err[512];
 	int busy;
 	long long hour;			/* the hour of the last record written */
-	struct timespec deadline;	/* history_time_limit */
-	int timed_out;
+	struct store_deadline deadline;	/* history_time_limit */
 };
 
 /* Remember the database's last error for history_error(). */
@@ -294,43 +294,10 @@ history_path(const struct config *cfg, char *buf, size_t len)
 	snprintf(buf, len, "%.*s-history.db", (int)n, db);
 }
 
-/* Create the schema of a new file, in one transaction. */
-static int
-hist_migrate(struct history *h)
-{
-	sqlite3_stmt *s;
-	int version = -1;
-
-	if (sqlite3_prepare_v2(h->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			version = sqlite3_column_int(s, 0);
-		sqlite3_finalize(s);
-	}
-	if (version == HISTORY_SCHEMA_VERSION)
-		return 0;
-	if (hist_exec_sql(h, "BEGIN IMMEDIATE", "begin migration") == -1)
-		return -1;
-	if (sqlite3_prepare_v2(h->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-		goto fail;
-	version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-	sqlite3_finalize(s);
-	if (version > HISTORY_SCHEMA_VERSION) {
-		snprintf(h->err, sizeof h->err, "history schema version %d is newer than this"
-		    " program's (%d)", version, HISTORY_SCHEMA_VERSION);
-		sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	if (version == 0 && (sqlite3_exec(h->db, history_schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(h->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK))
-		goto fail;
-	if (sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
-	return 0;
-fail:
-	hist_fail(h, "migration");
-	sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
+/* The schema: migration N brings user_version N to N + 1. */
+static const char *const history_migrations[HISTORY_SCHEMA_VERSION] = {
+	history_schema,
+};
 
 /* Attach the policy database as "policy"; 0, or -1 (none configured, or an error). */
 static int
@@ -454,25 +421,12 @@ history_open(const char *path, const char *policy_path, long long busy_timeout_m
 		return NULL;
 	}
 	h->hour = -1;
-	if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    h->db != NULL ? sqlite3_errmsg(h->db) : "cannot open");
-		goto fail;
-	}
-	if (sqlite3_db_readonly(h->db, "main") == 1) {
-		snprintf(err, errlen, "%s: cannot write it", path);
-		goto fail;
-	}
-	sqlite3_extended_result_codes(h->db, 1);
-	sqlite3_busy_timeout(h->db, (int)busy_timeout_ms);
 	/* records are not acknowledged to anyone: a crash may lose the last ones */
-	if (sqlite3_exec(h->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-	    NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(h->db));
+	if ((h->db = store_db_open(path, busy_timeout_ms, "PRAGMA journal_mode = WAL;"
+	    " PRAGMA synchronous = NORMAL;", err, errlen)) == NULL)
 		goto fail;
-	}
-	if (hist_migrate(h) == -1 || hist_copy_policy(h) == -1) {
+	if (store_db_migrate(h->db, history_migrations, HISTORY_SCHEMA_VERSION, "history",
+	    h->err, sizeof h->err) == -1 || hist_copy_policy(h) == -1) {
 		snprintf(err, errlen, "%s: %s", path, h->err);
 		goto fail;
 	}
@@ -1272,41 +1226,15 @@ out:
 	return r;
 }
 
-/* Progress handler: interrupt the statement once the deadline has passed. */
-static int
-hist_deadline_cb(void *arg)
-{
-	struct history *h = arg;
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < h->deadline.tv_sec || (now.tv_sec == h->deadline.tv_sec &&
-	    now.tv_nsec < h->deadline.tv_nsec))
-		return 0;
-	h->timed_out = 1;
-	return 1;
-}
-
+/* Bound the time of the statements to come, as store_time_limit does. */
 void
 history_time_limit(struct history *h, long long ms)
 {
-	if (ms <= 0) {
-		sqlite3_progress_handler(h->db, 0, NULL, NULL);
-		return;
-	}
-	h->timed_out = 0;
-	clock_gettime(CLOCK_MONOTONIC, &h->deadline);
-	h->deadline.tv_sec += (time_t)(ms / 1000);
-	h->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (h->deadline.tv_nsec >= 1000000000L) {
-		h->deadline.tv_sec++;
-		h->deadline.tv_nsec -= 1000000000L;
-	}
-	sqlite3_progress_handler(h->db, 10000, hist_deadline_cb, h);
+	store_deadline_set(h->db, &h->deadline, ms);
 }
 
 int
 history_timed_out(struct history *h)
 {
-	return h->timed_out;
+	return h->deadline.timed_out;
 }

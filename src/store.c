@@ -569,12 +569,12 @@ store_found(struct store *st, const struct store_sql *q, const char *name, const
 
 /* The schema's version in the file; -1 on error. */
 static int
-store_user_version(struct store *st)
+store_db_user_version(sqlite3 *db)
 {
 	sqlite3_stmt *s;
 	int version = -1;
 
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
@@ -582,41 +582,81 @@ store_user_version(struct store *st)
 	return version;
 }
 
-/* Apply the migrations the file lacks, in one transaction. */
-static int
-store_migrate(struct store *st)
+/*
+ * Bring a file's schema (name, for messages) to version, in one
+ * transaction: migrations[N] takes user_version N to N + 1.
+ */
+int
+store_db_migrate(sqlite3 *db, const char *const migrations[], int version, const char *name,
+    char *err, size_t errlen)
 {
-	int version;
+	int v;
 
 	/* Most opens find the schema current: check without taking the write lock. */
-	if (store_user_version(st) == store_schema_version)
+	if (store_db_user_version(db) == version)
 		return 0;
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, "begin migration");
-	if ((version = store_user_version(st)) < 0)
-		goto fail;
-	if (version > store_schema_version) {
-		store_errorf(st, "database schema version %d is newer than this program's (%d)",
-		    version, store_schema_version);
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "begin migration: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	for (; version < store_schema_version; version++) {
+	if ((v = store_db_user_version(db)) < 0)
+		goto fail;
+	if (v > version) {
+		snprintf(err, errlen, "%s schema version %d is newer than this program's (%d)",
+		    name, v, version);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	for (; v < version; v++) {
 		char pragma[64];
 
-		if (sqlite3_exec(st->db, store_migrations[version], NULL, NULL, NULL) != SQLITE_OK)
+		if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
 			goto fail;
-		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
-		if (sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+		if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
 			goto fail;
 	}
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
-	store_fail(st, "migration");
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	snprintf(err, errlen, "migration: %s", sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+/*
+ * Open (creating if needed) a database file for writing, never
+ * read-only, with extended result codes, the busy timeout and pragmas
+ * run; NULL and err filled on failure.
+ */
+sqlite3 *
+store_db_open(const char *path, long long busy_timeout_ms, const char *pragmas, char *err,
+    size_t errlen)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db != NULL ? sqlite3_errmsg(db) :
+		    "cannot open");
+		goto fail;
+	}
+	/* SQLite opens a file it cannot write read-only: never run like that */
+	if (sqlite3_db_readonly(db, "main") == 1) {
+		snprintf(err, errlen, "%s: cannot write it", path);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, (int)busy_timeout_ms);
+	if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		goto fail;
+	}
+	return db;
+fail:
+	sqlite3_close(db);
+	return NULL;
 }
 
 /*
@@ -644,25 +684,11 @@ store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    st->db != NULL ? sqlite3_errmsg(st->db) : "cannot open");
+	if ((st->db = store_db_open(path, busy_timeout_ms, "PRAGMA journal_mode = WAL;"
+	    " PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", err, errlen)) == NULL)
 		goto fail;
-	}
-	/* SQLite opens a file it cannot write read-only: never run like that */
-	if (sqlite3_db_readonly(st->db, "main") == 1) {
-		snprintf(err, errlen, "%s: cannot write it", path);
-		goto fail;
-	}
-	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, (int)busy_timeout_ms);
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	    " PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(st->db));
-		goto fail;
-	}
-	if (store_migrate(st) == -1) {
+	if (store_db_migrate(st->db, store_migrations, store_schema_version, "database",
+	    st->err, sizeof st->err) == -1) {
 		snprintf(err, errlen, "%s: %s", path, st->err);
 		goto fail;
 	}
@@ -772,15 +798,38 @@ store_set_synchronous(struct store *st, int full)
 static int
 store_deadline_cb(void *arg)
 {
-	struct store *st = arg;
+	struct store_deadline *d = arg;
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < st->deadline.tv_sec || (now.tv_sec == st->deadline.tv_sec &&
-	    now.tv_nsec < st->deadline.tv_nsec))
+	if (now.tv_sec < d->at.tv_sec || (now.tv_sec == d->at.tv_sec &&
+	    now.tv_nsec < d->at.tv_nsec))
 		return 0;
-	st->timed_out = 1;
+	d->timed_out = 1;
 	return 1;
+}
+
+/*
+ * Bound the time of db's statements to come: those still running ms
+ * milliseconds from now fail, and d->timed_out says so until the next
+ * bound is set; 0 lifts the bound (d->timed_out still tells about it).
+ */
+void
+store_deadline_set(sqlite3 *db, struct store_deadline *d, long long ms)
+{
+	if (ms <= 0) {
+		sqlite3_progress_handler(db, 0, NULL, NULL);
+		return;
+	}
+	d->timed_out = 0;
+	clock_gettime(CLOCK_MONOTONIC, &d->at);
+	d->at.tv_sec += (time_t)(ms / 1000);
+	d->at.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (d->at.tv_nsec >= 1000000000L) {
+		d->at.tv_sec++;
+		d->at.tv_nsec -= 1000000000L;
+	}
+	sqlite3_progress_handler(db, 10000, store_deadline_cb, d);
 }
 
 /*
@@ -791,27 +840,14 @@ store_deadline_cb(void *arg)
 void
 store_time_limit(struct store *st, long long ms)
 {
-	if (ms <= 0) {
-		/* store_timed_out still tells about the bound just lifted */
-		sqlite3_progress_handler(st->db, 0, NULL, NULL);
-		return;
-	}
-	st->timed_out = 0;
-	clock_gettime(CLOCK_MONOTONIC, &st->deadline);
-	st->deadline.tv_sec += (time_t)(ms / 1000);
-	st->deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (st->deadline.tv_nsec >= 1000000000L) {
-		st->deadline.tv_sec++;
-		st->deadline.tv_nsec -= 1000000000L;
-	}
-	sqlite3_progress_handler(st->db, 10000, store_deadline_cb, st);
+	store_deadline_set(st->db, &st->deadline, ms);
 }
 
 /* Whether the last store_time_limit bound interrupted a statement. */
 int
 store_timed_out(struct store *st)
 {
-	return st->timed_out;
+	return st->deadline.timed_out;
 }
 
 
