@@ -120,6 +120,11 @@ int store_db_migrate(sqlite3 *db, const char *const migrations[], int version,
     const char *name, char *err, size_t errlen);
 void store_deadline_set(sqlite3 *db, struct store_deadline *d, long long ms);
 
+/* store_record.c: an exported row, out of a statement and into one; history.c's too. */
+struct json_t;
+int store_record_row_json(struct json_t *rows, sqlite3_stmt *s);
+int store_record_bind_value(sqlite3_stmt *s, int i, const struct json_t *v);
+
 /* The schema: migration N brings user_version N-1 to N (store.c). */
 extern const char *const store_migrations[];
 extern const int store_schema_version;

@@ -922,22 +922,6 @@ history_purge(struct history *h, long long before, long long *n)
 	return 0;
 }
 
-/* A JSON value of a column of the current row. */
-static json_t *
-hist_json_value(sqlite3_stmt *s, int i)
-{
-	switch (sqlite3_column_type(s, i)) {
-	case SQLITE_INTEGER:
-		return json_integer(sqlite3_column_int64(s, i));
-	case SQLITE_FLOAT:
-		return json_real(sqlite3_column_double(s, i));
-	case SQLITE_NULL:
-		return json_null();
-	default:
-		return json_string((const char *)sqlite3_column_text(s, i));
-	}
-}
-
 /*
  * An account's rows of "messages" (its chain, oldest first; without the
  * chain's own column) or "mailbox_hosts", as a JSON array of objects.
@@ -973,16 +957,11 @@ history_record_rows(struct history *h, const char *table, const char *account)
 		sqlite3_finalize(s);
 		return NULL;
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *row = json_object();
-
-		for (int i = 0; row != NULL && i < sqlite3_column_count(s); i++)
-			json_object_set_new(row, sqlite3_column_name(s, i), hist_json_value(s, i));
-		if (row == NULL || json_array_append_new(rows, row) == -1) {
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if (store_record_row_json(rows, s) == -1) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
-	}
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE) {
 		snprintf(h->err, sizeof h->err, "history: export: %s", sqlite3_errstr(rc));
@@ -1027,15 +1006,7 @@ hist_bind_json(struct history *h, sqlite3_stmt *s, const char *table, json_t *ro
 			    table, key);
 			return -1;
 		}
-		if (json_is_integer(v))
-			sqlite3_bind_int64(s, k, json_integer_value(v));
-		else if (json_is_real(v))
-			sqlite3_bind_double(s, k, json_real_value(v));
-		else if (json_is_string(v))
-			sqlite3_bind_text(s, k, json_string_value(v), -1, SQLITE_TRANSIENT);
-		else if (json_is_null(v))
-			sqlite3_bind_null(s, k);
-		else {
+		if (store_record_bind_value(s, k, v) == -1) {
 			snprintf(h->err, sizeof h->err, "%s: column \"%.64s\" is not a value",
 			    table, key);
 			return -1;

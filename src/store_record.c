@@ -47,15 +47,32 @@ store_record_value(sqlite3_stmt *s, int i)
 	}
 }
 
-/* Append the current row, every column by its name, to rows; 0 or -1. */
-static int
-store_record_row_cb(void *arg, sqlite3_stmt *s)
+/* Append the current row of s, every column by its name, to rows; 0 or -1. */
+int
+store_record_row_json(json_t *rows, sqlite3_stmt *s)
 {
-	json_t *rows = arg, *row = json_object();
+	json_t *row = json_object();
 
 	for (int i = 0; row != NULL && i < sqlite3_column_count(s); i++)
 		json_object_set_new(row, sqlite3_column_name(s, i), store_record_value(s, i));
-	return row == NULL || json_array_append_new(rows, row) == -1;
+	return row == NULL || json_array_append_new(rows, row) == -1 ? -1 : 0;
+}
+
+/* Bind a member of an exported row to parameter i of s; -1 if it is no value. */
+int
+store_record_bind_value(sqlite3_stmt *s, int i, const json_t *v)
+{
+	if (json_is_integer(v))
+		sqlite3_bind_int64(s, i, json_integer_value(v));
+	else if (json_is_real(v))
+		sqlite3_bind_double(s, i, json_real_value(v));
+	else if (json_is_string(v))
+		sqlite3_bind_text(s, i, json_string_value(v), -1, SQLITE_TRANSIENT);
+	else if (json_is_null(v))
+		sqlite3_bind_null(s, i);
+	else
+		return -1;
+	return 0;
 }
 
 /* The rows of table that belong to account, as a JSON array of objects; NULL on error. */
@@ -84,7 +101,7 @@ store_record_rows(struct store *st, const char *table, const char *account)
 		return NULL;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if (store_record_row_cb(rows, s) != 0) {
+		if (store_record_row_json(rows, s) == -1) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
@@ -170,15 +187,7 @@ store_record_bind(struct store *st, sqlite3_stmt *s, const char *table, json_t *
 			continue;
 		snprintf(name, sizeof name, ":%s", key);
 		i = sqlite3_bind_parameter_index(s, name);
-		if (json_is_integer(v))
-			sqlite3_bind_int64(s, i, json_integer_value(v));
-		else if (json_is_real(v))
-			sqlite3_bind_double(s, i, json_real_value(v));
-		else if (json_is_string(v))
-			sqlite3_bind_text(s, i, json_string_value(v), -1, SQLITE_TRANSIENT);
-		else if (json_is_null(v))
-			sqlite3_bind_null(s, i);
-		else
+		if (store_record_bind_value(s, i, v) == -1)
 			return store_errorf(st, "%s: column \"%.64s\" is not a value", table, key);
 	}
 	return 0;
