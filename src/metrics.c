@@ -203,6 +203,16 @@ metrics_label_value(FILE *f, const char *s)
 	}
 }
 
+/* One account's sample of a family, for one detector. */
+static void
+metrics_account_sample(FILE *f, const char *family, const char *account, const char *detector,
+    long long v)
+{
+	fprintf(f, "%s{account=\"", family);
+	metrics_label_value(f, account);
+	fprintf(f, "\",detector=\"%s\"} %lld\n", detector, v);
+}
+
 /* The daemon's own counters. */
 static void
 metrics_render_daemon(FILE *f)
@@ -310,22 +320,18 @@ metrics_render_db(FILE *f, const struct metrics_db *db)
 	metrics_family(f, "mailabuse_account_usage", "gauge",
 	    "What the accounts that sent most in the last hour sent, per detector.");
 	for (size_t i = 0; i < db->ntop; i++) {
-		fputs("mailabuse_account_usage{account=\"", f);
-		metrics_label_value(f, db->top[i].account);
-		fprintf(f, "\",detector=\"account_messages\"} %lld\n", db->top[i].messages);
-		fputs("mailabuse_account_usage{account=\"", f);
-		metrics_label_value(f, db->top[i].account);
-		fprintf(f, "\",detector=\"account_rcpts\"} %lld\n", db->top[i].rcpts);
+		metrics_account_sample(f, "mailabuse_account_usage", db->top[i].account,
+		    "account_messages", db->top[i].messages);
+		metrics_account_sample(f, "mailabuse_account_usage", db->top[i].account,
+		    "account_rcpts", db->top[i].rcpts);
 	}
 	metrics_family(f, "mailabuse_account_limit", "gauge",
 	    "Those accounts' limits per hour, per detector (0: no limit).");
 	for (size_t i = 0; i < db->ntop; i++) {
-		fputs("mailabuse_account_limit{account=\"", f);
-		metrics_label_value(f, db->top[i].account);
-		fprintf(f, "\",detector=\"account_messages\"} %lld\n", db->top[i].messages_limit);
-		fputs("mailabuse_account_limit{account=\"", f);
-		metrics_label_value(f, db->top[i].account);
-		fprintf(f, "\",detector=\"account_rcpts\"} %lld\n", db->top[i].rcpts_limit);
+		metrics_account_sample(f, "mailabuse_account_limit", db->top[i].account,
+		    "account_messages", db->top[i].messages_limit);
+		metrics_account_sample(f, "mailabuse_account_limit", db->top[i].account,
+		    "account_rcpts", db->top[i].rcpts_limit);
 	}
 }
 
