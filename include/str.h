@@ -1,4 +1,4 @@
-/* str.c: text from outside made safe to print, and plain mail addresses (pure). */
+/* str.c: text from outside made safe to print, plain mail addresses, a copy cut to fit (pure). */
 #ifndef MAILABUSE_STR_H
 #define MAILABUSE_STR_H
 
@@ -10,5 +10,6 @@
 char *str_escape(const char *in, char *out, size_t outlen);
 size_t str_escape_len(const char *in);
 int str_address_valid(const char *s, int need_domain);
+void str_copy(char *dst, size_t len, const char *src);
 
 #endif

@@ -23,6 +23,7 @@
 #include "recorder.h"
 #include "sockdiag.h"
 #include "store_view.h"
+#include "str.h"
 #include "view.h"
 
 /* A configuration taken into service: its limits, parsed once. */
@@ -166,18 +167,6 @@ check_web_identify(struct check_env *env, const struct proto_request *req, struc
 	}
 }
 
-/* Copy a string, cut to fit. */
-static void
-check_copy(char *dst, size_t len, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= len)
-		n = len - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /*
  * The script behind a message, from PHP's headers: cPanel's
  * "X-PHP-Script: www.example.com/contact.php for 203.0.113.5" (name and
@@ -204,7 +193,7 @@ check_script_parse(const char *header, char *name, size_t namelen, char *ip, siz
 	}
 	for (p = clean; *p >= '0' && *p <= '9'; p++)
 		;
-	check_copy(name, namelen, p > clean && *p == ':' ? p + 1 : clean);
+	str_copy(name, namelen, p > clean && *p == ':' ? p + 1 : clean);
 }
 
 /*
@@ -220,7 +209,7 @@ check_source(const struct proto_request *req, const struct identity *id, int loo
 	   is only the caller's name */
 	if (id->kind == IDENTITY_MAILBOX || (id->how == HOW_AUTH_USER &&
 	    strcmp(req->ctx, "smtp") == 0)) {
-		check_copy(m->source, sizeof m->source,
+		str_copy(m->source, sizeof m->source,
 		    id->kind == IDENTITY_MAILBOX ? id->mailbox : id->account);
 		return SOURCE_MAILBOX;
 	}
@@ -483,7 +472,7 @@ check_follow_up(struct check_env *env, unsigned long long connid,
 		check_rcpts_sort(env->view, req->rcpt, "", &env->rc);
 	if (!f->recorded)
 		(void)check_record_fill(req, &f->id, loopback, &env->rc, m);
-	check_copy(m->reason, sizeof m->reason, d->why);
+	str_copy(m->reason, sizeof m->reason, d->why);
 	snprintf(m->verdict, sizeof m->verdict, "%s", proto_verdict_name(d->verdict));
 	if (env->rec != NULL)
 		recorder_message(env->rec, m, (size_t)env->cfg->history_queue_max);

@@ -7,18 +7,7 @@
 #include <string.h>
 
 #include "decision.h"
-
-/* Copy a string, cut to fit. */
-static void
-decision_copy(char *dst, size_t len, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= len)
-		n = len - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
+#include "str.h"
 
 /* The text of a reply; why (may be NULL or "") is appended where it says why. */
 void
@@ -72,14 +61,14 @@ decision_detectors(const struct decision_facts *f, struct decision *d)
 	if (f->pending) {
 		d->verdict = VERDICT_DEFER;
 		decision_reply(REPLY_SUSPENDING, account, NULL, d->text, sizeof d->text);
-		decision_copy(d->why, sizeof d->why, "suspension under way");
+		str_copy(d->why, sizeof d->why, "suspension under way");
 		return;
 	}
 	if (!f->tripped) {
 		d->count = 1;
 		return;
 	}
-	decision_copy(d->why, sizeof d->why, f->why);
+	str_copy(d->why, sizeof d->why, f->why);
 	switch (f->trip->action) {
 	case ACTION_HOLD:
 		d->verdict = VERDICT_HOLD;
@@ -115,7 +104,7 @@ decision_take(const struct decision_facts *f, struct decision *d)
 	d->verdict = pd.verdict;
 	d->reason = pd.reason;
 	d->log_refusal = pd.verdict == VERDICT_REFUSE;
-	decision_copy(d->text, sizeof d->text, pd.text);
+	str_copy(d->text, sizeof d->text, pd.text);
 	/* the header that named the account can be forged: hold, if so configured */
 	if (pd.verdict == VERDICT_REFUSE && f->whole && f->id->how == HOW_WEB_SCRIPT &&
 	    f->web_hold) {
@@ -136,7 +125,7 @@ decision_take(const struct decision_facts *f, struct decision *d)
 	if (d->verdict == VERDICT_PASS)
 		decision_detectors(f, d);
 	else if (d->verdict == VERDICT_REFUSE)
-		decision_copy(d->why, sizeof d->why, pd.reason);
+		str_copy(d->why, sizeof d->why, pd.reason);
 }
 
 const char *

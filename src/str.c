@@ -184,3 +184,15 @@ str_address_valid(const char *s, int need_domain)
 	}
 	return s[len - 1] != '-';
 }
+
+/* Copy a string into dst of len bytes (len > 0), cut to fit. */
+void
+str_copy(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
