@@ -115,7 +115,7 @@ $(BUILD)/mailabusectl: $(call obj,$(CTL) $(COMMON))
 $(BUILD)/test_config: $(BUILD)/test_config.o $(call obj,config duration log detect str)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/test_notify: $(BUILD)/test_notify.o $(call obj,notify_exec)
+$(BUILD)/test_notify: $(BUILD)/test_notify.o $(call obj,notify_exec clock)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CMOCKA_LIBS)
 
 # the view links the store's side of it (store_view.c), unused by the test

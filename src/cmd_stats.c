@@ -17,22 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "metrics.h"
 #include "stats.h"
 
 #define STATS_TIMEOUT_MS 5000		/* the daemon gets this long to answer */
 #define STATS_MAX_REPLY (4 << 20)
-
-/* Milliseconds of CLOCK_MONOTONIC. */
-static long long
-stats_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Wait for fd (POLLIN or POLLOUT) until the deadline; 0, or -1 timed out. */
 static int
@@ -43,7 +34,7 @@ stats_wait(int fd, short what, long long deadline)
 	int r;
 
 	for (;;) {
-		if ((left = deadline - stats_ms()) <= 0)
+		if ((left = deadline - clock_mono_ms()) <= 0)
 			return -1;
 		if ((r = poll(&p, 1, (int)left)) > 0)
 			return 0;
@@ -94,7 +85,7 @@ static char *
 stats_fetch(const char *listen_at, char *why, size_t whylen)
 {
 	static const char req[] = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-	long long deadline = stats_ms() + STATS_TIMEOUT_MS;
+	long long deadline = clock_mono_ms() + STATS_TIMEOUT_MS;
 	size_t len = 0, cap = 65536, off = 0;
 	char *buf, *body, *bigger;
 	ssize_t n;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "detect.h"
 #include "metrics.h"
 
@@ -131,10 +132,7 @@ metrics_user_request(int verb)
 static long long
 metrics_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+	return clock_mono_ms() + 1;
 }
 
 void

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "notify.h"
 
 #define NOTIFY_ARGV_MAX 32
@@ -57,16 +58,6 @@ struct notify_outcome {
 	int timed_out;
 	int status;			/* waitpid()'s, when not timed out */
 };
-
-/* Milliseconds on the monotonic clock: a deadline wall-clock jumps do not move. */
-static long long
-notify_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Split command on blanks into av (at most NOTIFY_ARGV_MAX words). */
 static int
@@ -251,7 +242,7 @@ notify_child_feed(struct notify_child *ch, const char *msg, long long deadline,
 	while (ch->in != -1 || ch->out != -1) {
 		struct pollfd p[2];
 		nfds_t np = 0;
-		long long left = deadline - notify_mono_ms();
+		long long left = deadline - clock_mono_ms();
 		int pr;
 
 		if (off == len && ch->in != -1) {
@@ -298,7 +289,7 @@ notify_child_wait(const struct notify_child *ch, long long deadline,
 
 	for (;;) {
 		pid_t w = o->timed_out ? 0 : waitpid(ch->pid, &o->status, WNOHANG);
-		long long left = deadline - notify_mono_ms();
+		long long left = deadline - clock_mono_ms();
 
 		if (w == ch->pid)
 			break;
@@ -382,7 +373,7 @@ notify_exec(const char *command, const char *msg, long long timeout, char *err,
 		return -1;
 	}
 	free(av.copy);
-	deadline = notify_mono_ms() + timeout * 1000;
+	deadline = clock_mono_ms() + timeout * 1000;
 	notify_child_feed(&ch, msg, deadline, &o);
 	if (ch.in != -1)
 		close(ch.in);
