@@ -14,7 +14,7 @@ struct sidethread;
 
 /* What the owner does; each is called on the thread, with arg. */
 struct sidethread_ops {
-	const char *name;		/* "user socket", "metrics": for messages */
+	const char *name;		/* "user socket", "metrics endpoint": for messages */
 	int nice;			/* added to the thread's CPU priority */
 	void (*reload)(void *arg);	/* SIGHUP, passed on */
 	void (*stop)(void *arg);	/* SIGTERM, passed on */

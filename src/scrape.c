@@ -154,7 +154,7 @@ scrape_stop_cb(void *arg)
 }
 
 static const struct sidethread_ops scrape_ops = {
-	.name = "metrics",
+	.name = "metrics endpoint",
 	.nice = SCRAPE_NICE,
 	.reload = scrape_reload_cb,
 	.stop = scrape_stop_cb,
