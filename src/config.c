@@ -400,35 +400,90 @@ cfg_same_before(const config_setting_t *group, const config_setting_t *s,
 	return 0;
 }
 
-/* A file from its line'th line on (at most 64 KiB), allocated; NULL if absent. */
+#define CFG_SRC_MAX (1024 * 1024)	/* of a configuration file read again */
+
+/* A file's text (its first CFG_SRC_MAX bytes), allocated; NULL if unreadable. */
 static char *
-cfg_src_file(const char *file, unsigned line)
+cfg_src_file(const char *file)
 {
 	FILE *f = fopen(file, "r");
 	char *buf;
 	size_t n;
-	int c;
 
 	if (f == NULL)
 		return NULL;
-	for (unsigned l = 1; l < line && (c = getc(f)) != EOF; )
-		if (c == '\n')
-			l++;
-	if ((buf = malloc(65536)) != NULL) {
-		n = fread(buf, 1, 65535, f);
+	if ((buf = malloc(CFG_SRC_MAX + 1)) != NULL) {
+		n = fread(buf, 1, CFG_SRC_MAX, f);
 		buf[n] = '\0';
 	}
 	fclose(f);
 	return buf;
 }
 
+/* Past the string that starts at p (libconfig's escapes), counting its newlines. */
+static const char *
+cfg_src_string(const char *p, unsigned *line)
+{
+	for (p++; *p != '\0' && *p != '"'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		if (*p == '\n')
+			(*line)++;
+	}
+	return *p == '"' ? p + 1 : p;
+}
+
+/* Past the number token at p: decimal, hexadecimal or real, with an "L" suffix. */
+static const char *
+cfg_src_number_end(const char *p)
+{
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		for (p += 2; isxdigit((unsigned char)*p); p++)
+			;
+	} else {
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (*p == '.')
+			for (p++; isdigit((unsigned char)*p); p++)
+				;
+		if ((*p == 'e' || *p == 'E') && (isdigit((unsigned char)p[1]) ||
+		    ((p[1] == '-' || p[1] == '+') && isdigit((unsigned char)p[2]))))
+			for (p += 2; isdigit((unsigned char)*p); p++)
+				;
+	}
+	while (*p == 'L')
+		p++;
+	return p;
+}
+
+/* The number at q, as libconfig's scanner reads it: decimal, or hexadecimal after "0x". */
+static void
+cfg_src_number(const char *q, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) {
+		unsigned long long u = strtoull(q + 2, &end, 16);
+
+		if (end != q + 2)
+			*v = errno == ERANGE || u > LLONG_MAX ? LLONG_MAX : (long long)u;
+	} else {
+		long long d = strtoll(q, &end, 10);
+
+		if (end != q)
+			*v = errno != ERANGE ? d : d < 0 ? LLONG_MIN : LLONG_MAX;
+	}
+}
+
 /*
  * libconfig 1.5 reads an integer without an "L" suffix as 32 bits and
- * wraps it silently.  Read the number again from the source, as
- * libconfig's scanner reads it (decimal, or hexadecimal after "0x"), so
- * that an out-of-range value is reported instead of taken as another one.
- * The setting is the how-many-th of that name on its source line (others
- * in other groups may share the line); its value may be on a later line.
+ * wraps it silently.  Read the number again from the source, so that an
+ * out-of-range value is reported instead of taken as another one.  The
+ * source is scanned from its start, as libconfig's scanner does (strings
+ * and comments, which may span lines, hold no setting); the setting is
+ * the how-many-th of that name on its source line (others in other
+ * groups may share the line), and its value may be on a later line.
  */
 static void
 cfg_int_from_source(const config_setting_t *s, const char *text, long long *v)
@@ -436,8 +491,8 @@ cfg_int_from_source(const config_setting_t *s, const char *text, long long *v)
 	const char *name = config_setting_name(s), *file = config_setting_source_file(s);
 	const config_setting_t *root = s;
 	unsigned line = config_setting_source_line(s), n = 1, before = 0, seen = 0;
-	const char *p, *q, *start;
-	char *buf = NULL, *end;
+	const char *p, *q;
+	char *buf = NULL;
 	size_t len;
 
 	if (name == NULL || line == 0)
@@ -445,53 +500,31 @@ cfg_int_from_source(const config_setting_t *s, const char *text, long long *v)
 	while (config_setting_parent(root) != NULL)
 		root = config_setting_parent(root);
 	(void)cfg_same_before(root, s, name, &before);
-	if (file != NULL) {
-		if ((buf = cfg_src_file(file, line)) == NULL)
-			return;
-		p = buf;
-	} else if (text != NULL) {
-		for (p = text; *p != '\0' && n < line; p++)
-			if (*p == '\n')
-				n++;
-	} else
+	if (file != NULL && (buf = cfg_src_file(file)) == NULL)
+		return;
+	if ((p = file != NULL ? buf : text) == NULL)
 		return;
 	len = strlen(name);
-	for (start = p; *p != '\0'; ) {
-		if (*p == '"') {		/* a string: its text is no setting */
-			for (p++; *p != '\0' && *p != '"'; p++)
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-			if (*p == '"')
-				p++;
-			continue;
-		}
-		if (*p == '#' || (p[0] == '/' && (p[1] == '/' || p[1] == '*'))) {
-			p = cfg_src_skip(p);
-			continue;
-		}
-		if (strncmp(p, name, len) != 0 || cfg_name_char(p[len]) ||
-		    (p > start && cfg_name_char(p[-1]))) {
-			p++;
-			continue;
-		}
-		q = cfg_src_skip(p + len);
-		p += len;
-		if ((*q != '=' && *q != ':') || seen++ != before)
-			continue;
-		q = cfg_src_skip(q + 1);
-		errno = 0;
-		if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) {
-			unsigned long long u = strtoull(q + 2, &end, 16);
-
-			if (end != q + 2)
-				*v = errno == ERANGE || u > LLONG_MAX ? LLONG_MAX : (long long)u;
-		} else {
-			long long d = strtoll(q, &end, 10);
-
-			if (end != q)
-				*v = errno != ERANGE ? d : d < 0 ? LLONG_MIN : LLONG_MAX;
-		}
-		break;
+	while (*p != '\0' && n <= line) {
+		if (*p == '"') {
+			p = cfg_src_string(p, &n);
+		} else if (*p == '#' || (p[0] == '/' && (p[1] == '/' || p[1] == '*'))) {
+			for (q = cfg_src_skip(p); p < q; p++)
+				n += *p == '\n';
+		} else if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+			p = cfg_src_number_end(p);
+		} else if (isalpha((unsigned char)*p) || *p == '*') {
+			for (q = p; cfg_name_char(*q); q++)
+				;
+			if (n == line && (size_t)(q - p) == len && strncmp(p, name, len) == 0 &&
+			    strchr("=:", *(p = cfg_src_skip(q))) != NULL && *p != '\0' &&
+			    seen++ == before) {
+				cfg_src_number(cfg_src_skip(p + 1), v);
+				break;
+			}
+			p = q;
+		} else
+			n += *p++ == '\n';
 	}
 	free(buf);
 }

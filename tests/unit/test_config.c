@@ -470,7 +470,7 @@ test_int_wraparound_rejected(void **state)
  * The number read again is the setting's own, read as libconfig reads it:
  * leading zeros are decimal, the value may be on a later line, and a key
  * of the same name earlier on the line (in another group, in a string or
- * a comment) is not taken for it.
+ * a comment, even one that began on an earlier line) is not taken for it.
  */
 static void
 test_int_reread_from_source(void **state)
@@ -500,6 +500,19 @@ test_int_reread_from_source(void **state)
 	    &cfg);
 	assert_int_equal(cfg.policy_socket_max_connections, 5);
 	assert_int_equal(cfg.user_socket_max_connections, 9);
+	config_free(&cfg);
+	/* a comment or a string that spans lines holds no setting of the next line */
+	load_ok("/*\nmax_line = 500 */ policy_socket = { max_line = 700; };", &cfg);
+	assert_int_equal(cfg.policy_socket_max_line, 700);
+	config_free(&cfg);
+	load_ok("notify = { templates = \"/etc/x\nmax_connections = 3\"; }; policy_socket ="
+	    " { max_connections = 7; };", &cfg);
+	assert_int_equal(cfg.policy_socket_max_connections, 7);
+	config_free(&cfg);
+	/* a name straight after a number is a name of its own */
+	load_ok("policy_socket = { max_line = 301max_connections = 5; };", &cfg);
+	assert_int_equal(cfg.policy_socket_max_line, 301);
+	assert_int_equal(cfg.policy_socket_max_connections, 5);
 	config_free(&cfg);
 
 	/* the same from a file */
