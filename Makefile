@@ -307,10 +307,13 @@ bench-long: $(BINS) $(BUILD)/mabclient $(BENCH_TOOLS)
 # Fuzzing with libFuzzer (clang, ASan and UBSan): one target per parser
 # of outside input (tests/fuzz/README).  "make fuzz" runs each target for
 # FUZZ_SECONDS; "make fuzz-check" (part of check) runs each for
-# FUZZ_CHECK_SECONDS over its seed corpus in tests/fuzz/corpus/<target>/.
+# FUZZ_CHECK_SECONDS over its seed corpus in tests/fuzz/corpus/<target>/,
+# from the fixed random seed FUZZ_CHECK_SEED: a gate replays, exploring at
+# random is "make fuzz"'s job.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 5
+FUZZ_CHECK_SEED ?= 1
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # clang, unlike gcc, flags log.c's vsnprintf(fmt) under -Wformat=2, and
 # store.c's migrations of two SQL statements in one string
@@ -359,7 +362,7 @@ fuzz: $(FUZZ_BINS)
 fuzz-check: $(FUZZ_BINS)
 	@p=0; f=0; for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus/$$t; $(FUZZ_OPTS); \
 	    if $(FUZZ_ENV) build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_CHECK_SECONDS) -timeout=10 \
-	        $$o -artifact_prefix=build-fuzz/crash-$$t- \
+	        -seed=$(FUZZ_CHECK_SEED) $$o -artifact_prefix=build-fuzz/crash-$$t- \
 	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t >build-fuzz/$$t.log 2>&1; then \
 	        p=$$((p + 1)); echo "fuzz_$$t: ok, $$(sed -n 's/^#\([0-9]*\).*DONE.*/\1/p' \
 	            build-fuzz/$$t.log) runs in $(FUZZ_CHECK_SECONDS)s"; \
