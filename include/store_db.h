@@ -69,6 +69,7 @@ struct store {
 	char err[512];
 	int busy;			/* the last failure was a lock held by another */
 	struct store_deadline deadline;	/* store_time_limit */
+	int view_touched;		/* the transaction wrote view_changes */
 };
 
 /* How a column table reads a column into a struct's field. */

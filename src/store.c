@@ -663,6 +663,19 @@ fail:
  * Open (creating if needed) the database, switch it to WAL and bring
  * its schema up to date.
  */
+/* Every row a statement (or its triggers) changes: note the change log's. */
+static void
+store_update_cb(void *arg, int op, const char *dbname, const char *table, sqlite3_int64 rowid)
+{
+	struct store *st = arg;
+
+	(void)op;
+	(void)dbname;
+	(void)rowid;
+	if (strcmp(table, "view_changes") == 0)
+		st->view_touched = 1;
+}
+
 struct store *
 store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen)
 {
@@ -694,6 +707,7 @@ store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen
 	}
 	/* the daemon's generation file, when there is one: commits bump it */
 	(void)store_gen_attach(path, 0, gen_err, sizeof gen_err);
+	sqlite3_update_hook(st->db, store_update_cb, st);
 	return st;
 fail:
 	store_close(st);
@@ -734,14 +748,23 @@ store_begin(struct store *st)
 	return store_run(st, store_prepare(st, &q_begin));
 }
 
-/* Commit the transaction. */
+/*
+ * Commit the transaction.  When it changed what the daemon holds in
+ * memory (migration 7's triggers wrote view_changes), bump the
+ * generation: the daemon reads the change log before its next answer
+ * (view.c).  Other commits (the outbox of a notice run, the audit
+ * alone) cost the daemon nothing.
+ */
 int
 store_commit(struct store *st)
 {
+	int touched = st->view_touched;
+
 	if (store_run(st, store_prepare(st, &q_commit)) == -1)
 		return -1;
-	/* the daemon looks at the change log before its next answer (store_view.c) */
-	store_gen_bump();
+	st->view_touched = 0;
+	if (touched)
+		store_gen_bump();
 	return 0;
 }
 
@@ -756,6 +779,7 @@ store_sqlite(struct store *st)
 void
 store_rollback(struct store *st)
 {
+	st->view_touched = 0;
 	if (sqlite3_get_autocommit(st->db) == 0)
 		(void)store_run(st, store_prepare(st, &q_rollback));
 }

@@ -5,7 +5,8 @@
  *
  * The generation file DATABASE-gen holds one 64-bit counter, mapped
  * shared by every process that opens the database: every commit through
- * store_commit() increments it, and the daemon compares it with the value
+ * store_commit() that wrote the change log increments it (an update hook
+ * notes the rows the triggers write), and the daemon compares it with the value
  * it last saw before each answer (one load).  It is created by the
  * daemon, as its user, 0600; mailabusectl only opens it.  Without it (a
  * user that cannot write it, a daemon never started) nothing is bumped
@@ -220,7 +221,7 @@ out:
 	return r;
 }
 
-/* A commit: tell the daemon to look at the change log before its next answer. */
+/* A commit that wrote the change log: the daemon looks at it before its next answer. */
 void
 store_gen_bump(void)
 {

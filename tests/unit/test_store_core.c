@@ -2,7 +2,8 @@
  * Unit tests of the store's core (store.c) on throwaway databases: a
  * file at each older schema version upgrades to the latest, keeping its
  * rows; a newer one is refused; transactions, the busy flag, the time
- * bound, and the purge of old records.
+ * bound, the purge of old records, and which commits move the daemon's
+ * generation counter.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "store_test.h"
 #include "store_db.h"
+#include "store_view.h"
 
 /* The schema version of the file of a store. */
 static int
@@ -134,6 +136,39 @@ test_transactions(void **state)
 	assert_int_equal(store_set_synchronous(st, 1), 0);
 }
 
+/*
+ * A commit that changes the daemon's view (accounts and domains through
+ * sync) moves the generation; an audit-only commit and a rollback do not.
+ */
+static void
+test_generation(void **state)
+{
+	struct store_test *t = *state;
+	char gen[300], err[512];
+	uint64_t g0;
+
+	snprintf(gen, sizeof gen, "%s-gen", t->path);
+	assert_int_equal(store_gen_attach(t->path, 1, err, sizeof err), 0);
+	g0 = store_gen_read();
+	assert_int_equal(store_begin(t->st), 0);
+	assert_int_equal(store_audit_insert(t->st, NOW, "root", "note", "alice", NULL, "x"), 0);
+	assert_int_equal(store_commit(t->st), 0);
+	assert_true(store_gen_read() == g0);
+	store_test_accounts(t->st);
+	assert_true(store_gen_read() == g0 + 1);
+	assert_int_equal(store_begin(t->st), 0);
+	assert_int_equal(store_sync_stage_begin(t->st), 0);
+	assert_int_equal(store_sync_stage_account(t->st, "carol", "", "", "example.org"), 0);
+	assert_int_equal(store_sync_stage_domain(t->st, "example.org", "carol", "main"), 0);
+	assert_int_equal(store_sync_apply(t->st, NOW, NULL, store_test_sync_cb, NULL), 0);
+	store_rollback(t->st);
+	assert_int_equal(store_begin(t->st), 0);
+	assert_int_equal(store_audit_insert(t->st, NOW, "root", "note", "bob", NULL, "y"), 0);
+	assert_int_equal(store_commit(t->st), 0);
+	assert_true(store_gen_read() == g0 + 1);
+	unlink(gen);
+}
+
 /* A writer waiting on another's lock fails, and says it was busy. */
 static void
 test_busy(void **state)
@@ -230,6 +265,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_time_limit, store_test_setup,
 		    store_test_teardown),
 		cmocka_unit_test_setup_teardown(test_purge, store_test_setup, store_test_teardown),
+		cmocka_unit_test_setup_teardown(test_generation, store_test_setup,
+		    store_test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
