@@ -44,6 +44,16 @@ struct det_entry {
 	struct det_set *set;		/* mailboxes: new hosts; scripts: recipients;
 					   accounts: deferred (message, recipient) pairs */
 	long long since;		/* accounts: nothing before this counts (a suspension) */
+	/*
+	 * An account's entry lists its mailboxes' and scripts' (subs), so
+	 * that forgetting an account costs its own entries, not a walk of
+	 * every table.  A mailbox's or script's entry exists only while its
+	 * account's does.
+	 */
+	enum det_kind { DET_K_ACCOUNT, DET_K_MAILBOX, DET_K_SCRIPT } kind;
+	struct det_entry *parent;	/* mailboxes, scripts: the account's entry */
+	struct det_entry *subs;		/* accounts: the first of the list */
+	struct det_entry *sub_prev, *sub_next;
 };
 
 struct detect {
@@ -298,8 +308,13 @@ det_find(struct det_entry *table, const char *key)
 	return e;
 }
 
+/*
+ * The entry of key in table, made if there is none: an account's (parent
+ * NULL), or one of parent's mailboxes' or scripts', listed in parent's.
+ */
 static struct det_entry *
-det_get(struct detect *d, struct det_entry **table, const char *key)
+det_get(struct detect *d, struct det_entry **table, const char *key, struct det_entry *parent,
+    enum det_kind kind)
 {
 	struct det_entry *e = det_find(*table, key);
 
@@ -310,9 +325,48 @@ det_get(struct detect *d, struct det_entry **table, const char *key)
 		return NULL;
 	}
 	e->msgs.last = e->rcpts.last = -1;
+	e->kind = kind;
+	if ((e->parent = parent) != NULL) {
+		if ((e->sub_next = parent->subs) != NULL)
+			e->sub_next->sub_prev = e;
+		parent->subs = e;
+	}
 	HASH_ADD_KEYPTR(hh, *table, e->key, strlen(e->key), e);
 	d->n++;
 	return e;
+}
+
+/* The table an entry is in. */
+static struct det_entry **
+det_table_of(struct detect *d, const struct det_entry *e)
+{
+	return e->kind == DET_K_ACCOUNT ? &d->accounts :
+	    e->kind == DET_K_MAILBOX ? &d->mailboxes : &d->scripts;
+}
+
+/*
+ * Take an entry out of its table and free it; an account's takes its
+ * mailboxes' and scripts' along.  The number of entries freed.
+ */
+static size_t
+det_remove(struct detect *d, struct det_entry *e)
+{
+	size_t n = 1;
+
+	while (e->subs != NULL)
+		n += det_remove(d, e->subs);
+	if (e->parent != NULL) {
+		if (e->sub_prev != NULL)
+			e->sub_prev->sub_next = e->sub_next;
+		else
+			e->parent->subs = e->sub_next;
+		if (e->sub_next != NULL)
+			e->sub_next->sub_prev = e->sub_prev;
+	}
+	HASH_DEL(*det_table_of(d, e), e);
+	det_entry_free(e);
+	d->n--;
+	return n;
 }
 
 struct detect *
@@ -348,15 +402,6 @@ static void
 det_sub_key(const char *account, const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s\n%s", account, name);
-}
-
-/* Whether an entry's key is the account's or one of its mailboxes' or scripts'. */
-static int
-det_key_of(const char *key, const char *account)
-{
-	size_t n = strlen(account);
-
-	return strncmp(key, account, n) == 0 && (key[n] == '\0' || key[n] == '\n');
 }
 
 /* Keep the most severe trip: suspend, then defer, then hold. */
@@ -465,19 +510,19 @@ void
 detect_count(struct detect *d, const struct detect_msg *m,
     const struct detect_limits *lim, long long now)
 {
-	struct det_entry *e;
+	struct det_entry *a, *e;
 	char key[1024];
 	size_t cap;
 
-	if ((e = det_get(d, &d->accounts, m->account)) != NULL) {
-		detect_window_add(&e->msgs, now, 1);
-		detect_window_add(&e->rcpts, now, (uint32_t)m->n_external);
-		e->seen = now;
-	}
+	if ((a = det_get(d, &d->accounts, m->account, NULL, DET_K_ACCOUNT)) == NULL)
+		return;
+	detect_window_add(&a->msgs, now, 1);
+	detect_window_add(&a->rcpts, now, (uint32_t)m->n_external);
+	a->seen = now;
 	if (m->mailbox[0] != '\0' && (lim->l[DET_MAILBOX_MESSAGES].value > 0 ||
 	    lim->l[DET_MAILBOX_RCPTS].value > 0 || lim->l[DET_MAILBOX_NEW_HOSTS].value > 0)) {
 		det_sub_key(m->account, m->mailbox, key, sizeof key);
-		if ((e = det_get(d, &d->mailboxes, key)) != NULL) {
+		if ((e = det_get(d, &d->mailboxes, key, a, DET_K_MAILBOX)) != NULL) {
 			detect_window_add(&e->msgs, now, 1);
 			detect_window_add(&e->rcpts, now, (uint32_t)m->n_external);
 			cap = det_cap(lim, DET_MAILBOX_NEW_HOSTS, DETECT_HOSTS_MAX);
@@ -489,7 +534,7 @@ detect_count(struct detect *d, const struct detect_msg *m,
 	cap = det_cap(lim, DET_SCRIPT_RCPTS, DETECT_DISTINCT_MAX);
 	if (m->script[0] != '\0' && m->n_rcpt_hashes > 0 && cap > 0) {
 		det_sub_key(m->account, m->script, key, sizeof key);
-		if ((e = det_get(d, &d->scripts, key)) != NULL) {
+		if ((e = det_get(d, &d->scripts, key, a, DET_K_SCRIPT)) != NULL) {
 			for (size_t i = 0; i < m->n_rcpt_hashes; i++)
 				det_set_add(&e->set, m->rcpt_hashes[i], now, cap);
 			e->seen = now;
@@ -508,7 +553,7 @@ int
 detect_outcome(struct detect *d, const char *account, int failed, uint64_t once,
     long long sent_at, long long now)
 {
-	struct det_entry *e = det_get(d, &d->accounts, account);
+	struct det_entry *e = det_get(d, &d->accounts, account, NULL, DET_K_ACCOUNT);
 	struct detect_window **w;
 
 	if (e == NULL)
@@ -532,36 +577,34 @@ detect_outcome(struct detect *d, const char *account, int failed, uint64_t once,
 }
 
 /*
- * Drop an account's entries (account non-NULL), or those idle since
- * before idle_before, except an account's that remembers a suspension
- * made after keep_since (its queued mail may still be retried).
+ * Drop the entries idle since before idle_before, except an account's
+ * that remembers a suspension made after keep_since (its queued mail may
+ * still be retried).  An account's takes its mailboxes' and scripts'
+ * along: they were counted with it, so they are idle too.
  */
 static size_t
-det_table_drop(struct detect *d, struct det_entry **table, const char *account,
-    long long idle_before, long long keep_since)
+det_table_drop(struct detect *d, struct det_entry **table, long long idle_before,
+    long long keep_since)
 {
 	struct det_entry *e, *tmp;
 	size_t n = 0;
 
 	HASH_ITER(hh, *table, e, tmp) {
-		if (account != NULL ? !det_key_of(e->key, account) :
-		    e->seen >= idle_before || e->since > keep_since)
+		if (e->seen >= idle_before || e->since > keep_since)
 			continue;
-		HASH_DEL(*table, e);
-		det_entry_free(e);
-		d->n--;
-		n++;
+		n += det_remove(d, e);
 	}
 	return n;
 }
 
-/* Start the account afresh (it was suspended for what it did). */
+/* Start the account afresh (it was suspended for what it did): its entries only. */
 void
 detect_forget(struct detect *d, const char *account)
 {
-	det_table_drop(d, &d->accounts, account, 0, 0);
-	det_table_drop(d, &d->mailboxes, account, 0, 0);
-	det_table_drop(d, &d->scripts, account, 0, 0);
+	struct det_entry *e = det_find(d->accounts, account);
+
+	if (e != NULL)
+		(void)det_remove(d, e);
 }
 
 /*
@@ -577,7 +620,7 @@ detect_reset_before(struct detect *d, const char *account, long long t)
 		return;
 	if (e != NULL)
 		detect_forget(d, account);
-	if ((e = det_get(d, &d->accounts, account)) != NULL) {
+	if ((e = det_get(d, &d->accounts, account, NULL, DET_K_ACCOUNT)) != NULL) {
 		e->since = t;
 		e->seen = t;
 	}
@@ -589,9 +632,10 @@ detect_expire(struct detect *d, long long now)
 {
 	long long before = now - DETECT_WINDOW, keep = now - DETECT_RETRY_HORIZON;
 
-	return det_table_drop(d, &d->accounts, NULL, before, keep) +
-	    det_table_drop(d, &d->mailboxes, NULL, before, keep) +
-	    det_table_drop(d, &d->scripts, NULL, before, keep);
+	/* mailboxes and scripts first: an account's removal frees its own */
+	return det_table_drop(d, &d->scripts, before, keep) +
+	    det_table_drop(d, &d->mailboxes, before, keep) +
+	    det_table_drop(d, &d->accounts, before, keep);
 }
 
 size_t

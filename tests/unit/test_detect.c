@@ -15,6 +15,7 @@
 #include "detect.h"
 
 /* A time on a bucket boundary, so that the window's edge is exact. */
+#define N(a) (sizeof (a) / sizeof (a)[0])
 #define T0 (1796000000LL - 1796000000LL % DETECT_BUCKET_SECONDS)
 
 static struct detect_limits
@@ -325,6 +326,63 @@ test_expire_frees_idle_entries(void **state)
 	detect_free(d);
 }
 
+/*
+ * Forgetting an account frees its own entries, its mailboxes' and its
+ * scripts', and nothing of another account (even one whose name starts
+ * the same); an account kept past its idle time for its suspension loses
+ * its idle mailboxes on their own, and can still be forgotten after.
+ */
+static void
+test_forget_only_its_own(void **state)
+{
+	static const char *const who[] = { "bob", "bobby", "alice" };
+	static const char *const boxes[] = { "a@x.test", "b@x.test", "c@x.test" };
+	struct detect *d = detect_new();
+	struct detect_limits lim = limits_off();
+	struct detect_trip t;
+	uint64_t h = detect_hash("r@y.test");
+
+	(void)state;
+	lim.l[DET_MAILBOX_MESSAGES].value = 1;
+	lim.l[DET_SCRIPT_RCPTS].value = 10;
+	for (size_t i = 0; i < N(who); i++)
+		for (size_t k = 0; k < N(boxes); k++) {
+			struct detect_msg m = msg(who[i], boxes[k], "s.php", 1);
+
+			m.rcpt_hashes = &h;
+			m.n_rcpt_hashes = 1;
+			detect_count(d, &m, &lim, T0);
+		}
+	/* per account: its own entry, 3 mailboxes, 1 script */
+	assert_int_equal(detect_size(d), 15);
+	detect_forget(d, "bob");
+	assert_int_equal(detect_size(d), 10);
+	detect_forget(d, "bob");
+	assert_int_equal(detect_size(d), 10);
+	for (size_t k = 0; k < N(boxes); k++) {
+		struct detect_msg m = msg("bobby", boxes[k], "", 0);
+
+		assert_int_equal(detect_check(d, &m, &lim, T0, &t), 1);
+		m = msg("bob", boxes[k], "", 0);
+		assert_int_equal(detect_check(d, &m, &lim, T0, &t), 0);
+	}
+	/* alice suspended at T0 + 10, then sends: her entry is kept past its idle time */
+	detect_reset_before(d, "alice", T0 + 10);
+	assert_int_equal(detect_size(d), 6);
+	{
+		struct detect_msg m = msg("alice", "a@x.test", "", 0);
+
+		detect_count(d, &m, &lim, T0 + 10);
+	}
+	assert_int_equal(detect_size(d), 7);
+	/* bobby's 5, alice's mailbox; not alice's own */
+	assert_int_equal(detect_expire(d, T0 + 3611), 6);
+	assert_int_equal(detect_size(d), 1);
+	detect_forget(d, "alice");
+	assert_int_equal(detect_size(d), 0);
+	detect_free(d);
+}
+
 /* A script's set keeps limit + 1 recipients, the newest; many come and go. */
 static void
 test_set_cap_and_churn(void **state)
@@ -388,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_deferral_counts_once_and_suspension_resets),
 		cmocka_unit_test(test_most_severe_action_wins_and_forget),
 		cmocka_unit_test(test_expire_frees_idle_entries),
+		cmocka_unit_test(test_forget_only_its_own),
 		cmocka_unit_test(test_set_cap_and_churn),
 		cmocka_unit_test(test_names),
 	};
