@@ -101,7 +101,8 @@ store_view_fail(struct store_view *sv, const char *what)
 
 /*
  * Run query q (bound to key, or to num when key is NULL) and give each
- * row to cb; a non-zero return from cb stops the walk and is returned.
+ * row to cb.  0, or -1 with the error set: the database's, or "out of
+ * memory" when cb could not keep a row.
  */
 int
 store_view_rows(struct store_view *sv, enum store_view_query q, const char *key,
@@ -111,6 +112,7 @@ store_view_rows(struct store_view *sv, enum store_view_query q, const char *key,
 	sqlite3_stmt *s;
 	int rc, ret = 0;
 
+	sv->err[0] = '\0';
 	if ((s = sv->stmt[q]) == NULL &&
 	    sqlite3_prepare_v3(sv->db, sv_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
 	    &sv->stmt[q], NULL) != SQLITE_OK) {
@@ -139,12 +141,16 @@ store_view_rows(struct store_view *sv, enum store_view_query q, const char *key,
 				row.t[nt++] = t != NULL ? (const char *)t : "";
 			}
 		}
-		if ((ret = cb(arg, &row)) != 0)
+		if (cb(arg, &row) != 0) {
+			/* unless a query cb made (view.c's change log) said why */
+			if (sv->err[0] == '\0')
+				snprintf(sv->err, sizeof sv->err, "view: out of memory");
+			ret = -1;
 			break;
+		}
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
+	if (ret == 0 && rc != SQLITE_DONE)
 		ret = store_view_fail(sv, "view: read");
-	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return ret;

@@ -700,8 +700,7 @@ view_refresh(struct view *v, struct store_view *sv, int force, char *err, size_t
 	return 0;
 fail:
 	v->ok = 0;
-	snprintf(err, errlen, "%s", store_view_error(sv)[0] != '\0' ? store_view_error(sv) :
-	    "out of memory");
+	snprintf(err, errlen, "%s", store_view_error(sv));
 	return -1;
 }
 
