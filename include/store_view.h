@@ -49,7 +49,7 @@ struct store_view_row {
 	const char *t[3];	/* texts, "" for NULL */
 	long long n[2];
 };
-/* 0 goes on; -1 failed to keep the row (out of memory): store_view_rows fails. */
+/* 0 goes on; a positive number stops the walk; -1: could not keep the row (out of memory). */
 typedef int (*store_view_cb)(void *arg, const struct store_view_row *r);
 
 /* store.c: the store's connection. */

@@ -101,8 +101,9 @@ store_view_fail(struct store_view *sv, const char *what)
 
 /*
  * Run query q (bound to key, or to num when key is NULL) and give each
- * row to cb.  0, or -1 with the error set: the database's, or "out of
- * memory" when cb could not keep a row.
+ * row to cb.  0; what cb returned when it stopped the walk (a positive
+ * number: enough rows); or -1 with the error set: the database's, or
+ * "out of memory" when cb could not keep a row.
  */
 int
 store_view_rows(struct store_view *sv, enum store_view_query q, const char *key,
@@ -141,11 +142,10 @@ store_view_rows(struct store_view *sv, enum store_view_query q, const char *key,
 				row.t[nt++] = t != NULL ? (const char *)t : "";
 			}
 		}
-		if (cb(arg, &row) != 0) {
+		if ((ret = cb(arg, &row)) != 0) {
 			/* unless a query cb made (view.c's change log) said why */
-			if (sv->err[0] == '\0')
+			if (ret < 0 && sv->err[0] == '\0')
 				snprintf(sv->err, sizeof sv->err, "view: out of memory");
-			ret = -1;
 			break;
 		}
 	}

@@ -700,7 +700,8 @@ view_refresh(struct view *v, struct store_view *sv, int force, char *err, size_t
 	return 0;
 fail:
 	v->ok = 0;
-	snprintf(err, errlen, "%s", store_view_error(sv));
+	snprintf(err, errlen, "%s", store_view_error(sv)[0] != '\0' ? store_view_error(sv) :
+	    "view: out of memory");
 	return -1;
 }
 
