@@ -103,6 +103,8 @@ int store_run(struct store *st, struct store_stmt *s);
 int store_one(struct store *st, struct store_stmt *s);
 void store_reset(struct store_stmt *s);
 int store_walk(struct store *st, struct store_stmt *s, store_row_cb cb, void *arg);
+int store_walk_by(struct store *st, const struct store_sql *q, const char *name,
+    const char *value, store_row_cb cb, void *arg);
 int store_exec(struct store *st, const char *sql, const char *what);
 int store_run_texts(struct store *st, const struct store_sql *q, ...)
     __attribute__((sentinel));
@@ -124,6 +126,7 @@ void store_deadline_set(sqlite3 *db, struct store_deadline *d, long long ms);
 /* store_record.c: an exported row, out of a statement and into one; history.c's too. */
 struct json_t;
 int store_record_row_json(struct json_t *rows, sqlite3_stmt *s);
+struct json_t *store_record_rows_json(sqlite3_stmt *s, int *rc);
 int store_record_bind_value(sqlite3_stmt *s, int i, const struct json_t *v);
 
 /* The schema: migration N brings user_version N-1 to N (store.c). */

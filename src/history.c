@@ -95,10 +95,12 @@ static const char history_schema[] =
 	X(n_external, HC_INT) X(domains, HC_TEXT) X(delivered, HC_INT) \
 	X(deferred, HC_INT) X(bounced, HC_INT) X(reason, HC_TEXT)
 
-enum hcol_type { HC_INT, HC_TEXT, HC_UID, HC_NULLTEXT };
+/* HC_PTR: a pointer to the column's text, valid until the next step. */
+enum hcol_type { HC_INT, HC_TEXT, HC_UID, HC_NULLTEXT, HC_PTR };
 
-#define HC_ENTRY(f, t) { #f, offsetof(struct message_record, f), \
-	sizeof(((struct message_record *)0)->f), t },
+/* The column table entry of field f of a struct type. */
+#define HC_OF(type, f, t) { #f, offsetof(type, f), sizeof(((type *)0)->f), t }
+#define HC_ENTRY(f, t) HC_OF(struct message_record, f, t),
 static const struct hcol {
 	const char *name;
 	size_t off, size;
@@ -507,6 +509,7 @@ hist_bind_record(sqlite3_stmt *s, const struct message_record *m)
 		const struct hcol *c = &hist_cols[i];
 		const char *p = (const char *)m + c->off;
 		int k = (int)i + 1;
+
 		switch (c->type) {
 		case HC_INT:
 			sqlite3_bind_int64(s, k, *(const long long *)(const void *)p);
@@ -523,17 +526,20 @@ hist_bind_record(sqlite3_stmt *s, const struct message_record *m)
 		case HC_TEXT:
 			hist_bind_text(s, k, p);
 			break;
+		case HC_PTR:
+			hist_bind_text(s, k, *(const char *const *)(const void *)p);
+			break;
 		}
 	}
 }
 
-/* Read the columns of a record from column first on. */
+/* Fill a struct from the row's columns, from column first on, through a column table. */
 static void
-hist_read_record(sqlite3_stmt *s, int first, struct message_record *m)
+hist_read_cols(sqlite3_stmt *s, int first, const struct hcol *cols, size_t n, void *row)
 {
-	for (size_t i = 0; i < HIST_NCOLS; i++) {
-		const struct hcol *c = &hist_cols[i];
-		char *p = (char *)m + c->off;
+	for (size_t i = 0; i < n; i++) {
+		const struct hcol *c = &cols[i];
+		char *p = (char *)row + c->off;
 		int k = first + (int)i;
 
 		switch (c->type) {
@@ -548,8 +554,18 @@ hist_read_record(sqlite3_stmt *s, int first, struct message_record *m)
 		case HC_NULLTEXT:
 			hist_col_text(s, k, p, c->size);
 			break;
+		case HC_PTR:
+			*(const char **)(void *)p = (const char *)sqlite3_column_text(s, k);
+			break;
 		}
 	}
+}
+
+/* Read the columns of a record from column first on. */
+static void
+hist_read_record(sqlite3_stmt *s, int first, struct message_record *m)
+{
+	hist_read_cols(s, first, hist_cols, HIST_NCOLS, m);
 }
 
 /*
@@ -647,6 +663,27 @@ hist_walk(struct history *h, sqlite3_stmt *s, const char *what,
 	return 0;
 }
 
+/*
+ * Walk statement id's rows of an account's records since a time, of its
+ * newest max_rows at most (?1, ?2, ?3; ?4 = limit when the statement has it).
+ */
+static int
+hist_walk_account(struct history *h, enum hstmt id, const char *account, long long since,
+    long long max_rows, long long limit, const char *what,
+    int (*row_cb)(sqlite3_stmt *s, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = hist_stmt(h, id);
+
+	if (s == NULL)
+		return -1;
+	hist_bind_text(s, 1, account);
+	sqlite3_bind_int64(s, 2, since);
+	sqlite3_bind_int64(s, 3, max_rows);
+	if (sqlite3_bind_parameter_count(s) >= 4)
+		sqlite3_bind_int64(s, 4, limit);
+	return hist_walk(h, s, what, row_cb, ctx);
+}
+
 struct hist_msg_ctx {
 	struct message_record *m;
 	history_message_cb cb;
@@ -686,10 +723,15 @@ history_message_list(struct history *h, const char *account, long long since,
 	return rc;
 }
 
-/* The column names of a sums row (HIST_SUMS after account, kind, source). */
-enum { SUM_ACCOUNT, SUM_KIND, SUM_SOURCE, SUM_MESSAGES, SUM_LOCAL, SUM_EXTERNAL,
-	SUM_DELIVERED, SUM_DEFERRED, SUM_BOUNCED, SUM_REFUSED, SUM_HELD, SUM_LIMITED,
-	SUM_FIRST, SUM_LAST };
+/* The columns of a sums row, in order: account, kind, source, then HIST_SUMS's. */
+#define SUM_COL(f, t) HC_OF(struct source_stats, f, t)
+static const struct hcol hist_sum_cols[] = {
+	SUM_COL(account, HC_TEXT), SUM_COL(kind, HC_TEXT), SUM_COL(source, HC_TEXT),
+	SUM_COL(messages, HC_INT), SUM_COL(n_local, HC_INT), SUM_COL(n_external, HC_INT),
+	SUM_COL(delivered, HC_INT), SUM_COL(deferred, HC_INT), SUM_COL(bounced, HC_INT),
+	SUM_COL(refused, HC_INT), SUM_COL(held, HC_INT), SUM_COL(limited, HC_INT),
+	SUM_COL(first_at, HC_INT), SUM_COL(last_at, HC_INT),
+};
 
 struct hist_src_ctx {
 	history_source_cb cb;
@@ -703,20 +745,7 @@ hist_source_row(sqlite3_stmt *s, void *ctx)
 	struct source_stats st;
 
 	memset(&st, 0, sizeof st);
-	hist_col_text(s, SUM_ACCOUNT, st.account, sizeof st.account);
-	hist_col_text(s, SUM_KIND, st.kind, sizeof st.kind);
-	hist_col_text(s, SUM_SOURCE, st.source, sizeof st.source);
-	st.messages = sqlite3_column_int64(s, SUM_MESSAGES);
-	st.n_local = sqlite3_column_int64(s, SUM_LOCAL);
-	st.n_external = sqlite3_column_int64(s, SUM_EXTERNAL);
-	st.delivered = sqlite3_column_int64(s, SUM_DELIVERED);
-	st.deferred = sqlite3_column_int64(s, SUM_DEFERRED);
-	st.bounced = sqlite3_column_int64(s, SUM_BOUNCED);
-	st.refused = sqlite3_column_int64(s, SUM_REFUSED);
-	st.held = sqlite3_column_int64(s, SUM_HELD);
-	st.limited = sqlite3_column_int64(s, SUM_LIMITED);
-	st.first_at = sqlite3_column_int64(s, SUM_FIRST);
-	st.last_at = sqlite3_column_int64(s, SUM_LAST);
+	hist_read_cols(s, 0, hist_sum_cols, sizeof hist_sum_cols / sizeof hist_sum_cols[0], &st);
 	return x->cb(x->arg, &st);
 }
 
@@ -728,16 +757,10 @@ int
 history_sources(struct history *h, const char *account, long long since,
     long long max_rows, long long limit, history_source_cb cb, void *arg)
 {
-	sqlite3_stmt *s = hist_stmt(h, H_SOURCES);
 	struct hist_src_ctx x = { cb, arg };
 
-	if (s == NULL)
-		return -1;
-	hist_bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, max_rows);
-	sqlite3_bind_int64(s, 4, limit);
-	return hist_walk(h, s, "sources", hist_source_row, &x);
+	return hist_walk_account(h, H_SOURCES, account, since, max_rows, limit,
+	    "sources", hist_source_row, &x);
 }
 
 /* The accounts sending the most since a time (kind and source ""). */
@@ -775,15 +798,10 @@ history_domains(struct history *h, const char *account, long long since,
     long long max_rows, int (*cb)(void *arg, const char *kind, const char *source,
     const char *domains), void *arg)
 {
-	sqlite3_stmt *s = hist_stmt(h, H_DOMAINS);
 	struct hist_dom_ctx x = { cb, arg };
 
-	if (s == NULL)
-		return -1;
-	hist_bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, max_rows);
-	return hist_walk(h, s, "domains", hist_domains_row, &x);
+	return hist_walk_account(h, H_DOMAINS, account, since, max_rows, 0,
+	    "domains", hist_domains_row, &x);
 }
 
 struct hist_host_ctx {
@@ -808,15 +826,10 @@ history_hosts(struct history *h, const char *account, long long since,
     long long max_rows, int (*cb)(void *arg, const char *kind, const char *source,
     const char *ip, long long messages, long long first_seen), void *arg)
 {
-	sqlite3_stmt *s = hist_stmt(h, H_HOSTS);
 	struct hist_host_ctx x = { cb, arg };
 
-	if (s == NULL)
-		return -1;
-	hist_bind_text(s, 1, account);
-	sqlite3_bind_int64(s, 2, since);
-	sqlite3_bind_int64(s, 3, max_rows);
-	return hist_walk(h, s, "hosts", hist_hosts_row, &x);
+	return hist_walk_account(h, H_HOSTS, account, since, max_rows, 0,
+	    "hosts", hist_hosts_row, &x);
 }
 
 struct hist_recent_ctx {
@@ -824,9 +837,14 @@ struct hist_recent_ctx {
 	void *arg;
 };
 
-/* The columns of H_RECENT. */
-enum { RC_AT, RC_ACCOUNT, RC_KIND, RC_SOURCE, RC_IP, RC_RCPT, RC_EXTERNAL, RC_OK,
-	RC_FAILED, RC_UID, RC_HOST_FIRST, RC_LAST_CHANGE };
+/* The columns of H_RECENT, in order. */
+#define RC_COL(f, t) HC_OF(struct recent_message, f, t)
+static const struct hcol hist_recent_cols[] = {
+	RC_COL(at, HC_INT), RC_COL(account, HC_TEXT), RC_COL(kind, HC_TEXT),
+	RC_COL(source, HC_TEXT), RC_COL(ip, HC_TEXT), RC_COL(rcpt, HC_PTR),
+	RC_COL(n_external, HC_INT), RC_COL(ok, HC_INT), RC_COL(failed, HC_INT),
+	RC_COL(uid, HC_INT), RC_COL(host_first_seen, HC_INT), RC_COL(last_change, HC_INT),
+};
 
 static int
 hist_recent_row(sqlite3_stmt *s, void *ctx)
@@ -835,18 +853,8 @@ hist_recent_row(sqlite3_stmt *s, void *ctx)
 	struct recent_message r;
 
 	memset(&r, 0, sizeof r);
-	r.at = sqlite3_column_int64(s, RC_AT);
-	hist_col_text(s, RC_ACCOUNT, r.account, sizeof r.account);
-	hist_col_text(s, RC_KIND, r.kind, sizeof r.kind);
-	hist_col_text(s, RC_SOURCE, r.source, sizeof r.source);
-	hist_col_text(s, RC_IP, r.ip, sizeof r.ip);
-	r.rcpt = (const char *)sqlite3_column_text(s, RC_RCPT);
-	r.n_external = sqlite3_column_int64(s, RC_EXTERNAL);
-	r.ok = sqlite3_column_int64(s, RC_OK);
-	r.failed = sqlite3_column_int64(s, RC_FAILED);
-	r.uid = sqlite3_column_int64(s, RC_UID);
-	r.host_first_seen = sqlite3_column_int64(s, RC_HOST_FIRST);
-	r.last_change = sqlite3_column_int64(s, RC_LAST_CHANGE);
+	hist_read_cols(s, 0, hist_recent_cols, sizeof hist_recent_cols / sizeof hist_recent_cols[0],
+	    &r);
 	return x->cb(x->arg, &r);
 }
 
@@ -953,21 +961,8 @@ history_record_rows(struct history *h, const char *table, const char *account)
 		sqlite3_bind_int64(s, 2, 0);
 		sqlite3_bind_int64(s, 3, -1);
 	}
-	if ((rows = json_array()) == NULL) {
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if (store_record_row_json(rows, s) == -1) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
+	if ((rows = store_record_rows_json(s, &rc)) == NULL)
 		snprintf(h->err, sizeof h->err, "history: export: %s", sqlite3_errstr(rc));
-		json_decref(rows);
-		return NULL;
-	}
 	return rows;
 }
 

@@ -461,6 +461,17 @@ store_walk(struct store *st, struct store_stmt *s, store_row_cb cb, void *arg)
 	return r;
 }
 
+/* Prepare q, bind its one text parameter name to value, and walk its rows. */
+int
+store_walk_by(struct store *st, const struct store_sql *q, const char *name, const char *value,
+    store_row_cb cb, void *arg)
+{
+	struct store_stmt *s = store_prepare(st, q);
+
+	store_bind_text(s, name, value);
+	return store_walk(st, s, cb, arg);
+}
+
 /* The rows the last statement changed. */
 long long
 store_changes(struct store *st)

@@ -106,11 +106,9 @@ store_account_row_cb(void *arg, struct store_stmt *s)
 int
 store_account_list(struct store *st, const char *state, store_account_cb cb, void *arg)
 {
-	struct store_stmt *s = store_prepare(st, &q_account_list);
 	struct account_walk w = { cb, arg };
 
-	store_bind_text(s, ":state", state);
-	return store_walk(st, s, store_account_row_cb, &w);
+	return store_walk_by(st, &q_account_list, ":state", state, store_account_row_cb, &w);
 }
 
 static const struct store_sql q_account_domains = { "domain list",
@@ -136,11 +134,9 @@ int
 store_account_domains(struct store *st, const char *name,
     int (*cb)(void *arg, const char *domain, const char *kind), void *arg)
 {
-	struct store_stmt *s = store_prepare(st, &q_account_domains);
 	struct domain_walk w = { cb, arg };
 
-	store_bind_text(s, ":account", name);
-	return store_walk(st, s, store_domain_row_cb, &w);
+	return store_walk_by(st, &q_account_domains, ":account", name, store_domain_row_cb, &w);
 }
 
 /* accounts active, suspended, removed (not suspended); notices queued, sent, failed */

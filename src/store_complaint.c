@@ -73,11 +73,10 @@ store_complaint_row_cb(void *arg, struct store_stmt *s)
 int
 store_complaint_list(struct store *st, const char *account, store_complaint_cb cb, void *arg)
 {
-	struct store_stmt *s = store_prepare(st, &q_complaint_list);
 	struct complaint_walk w = { cb, arg };
 
-	store_bind_text(s, ":account", account);
-	return store_walk(st, s, store_complaint_row_cb, &w);
+	return store_walk_by(st, &q_complaint_list, ":account", account,
+	    store_complaint_row_cb, &w);
 }
 
 static const struct store_sql q_complaint_get = { "complaint lookup",

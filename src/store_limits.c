@@ -35,11 +35,9 @@ store_limits_get(struct store *st, const char *account,
     int (*cb)(void *arg, const char *detector, long long value, const char *action,
     long long set_at, const char *set_by), void *arg)
 {
-	struct store_stmt *s = store_prepare(st, &q_limits_get);
 	struct limits_walk w = { cb, arg };
 
-	store_bind_text(s, ":account", account);
-	return store_walk(st, s, store_limit_row_cb, &w);
+	return store_walk_by(st, &q_limits_get, ":account", account, store_limit_row_cb, &w);
 }
 
 static const struct store_sql q_limit_set = { "limit set",

@@ -194,11 +194,10 @@ store_notice_row_cb(void *arg, struct store_stmt *s)
 int
 store_outbox_failed_list(struct store *st, const char *account, store_notice_cb cb, void *arg)
 {
-	struct store_stmt *s = store_prepare(st, &q_outbox_failed_list);
 	struct notice_walk w = { cb, arg };
 
-	store_bind_text(s, ":account", account);
-	return store_walk(st, s, store_notice_row_cb, &w);
+	return store_walk_by(st, &q_outbox_failed_list, ":account", account,
+	    store_notice_row_cb, &w);
 }
 
 /* Notices sent or given up on before the bound. */

@@ -75,6 +75,30 @@ store_record_bind_value(sqlite3_stmt *s, int i, const json_t *v)
 	return 0;
 }
 
+/*
+ * Every row of a prepared, bound statement, as a JSON array of objects;
+ * finalises s.  NULL on error, with SQLite's result code in *rc.
+ */
+json_t *
+store_record_rows_json(sqlite3_stmt *s, int *rc)
+{
+	json_t *rows = json_array();
+	int r = SQLITE_NOMEM;
+
+	while (rows != NULL && (r = sqlite3_step(s)) == SQLITE_ROW)
+		if (store_record_row_json(rows, s) == -1) {
+			r = SQLITE_NOMEM;
+			break;
+		}
+	sqlite3_finalize(s);
+	*rc = r;
+	if (r != SQLITE_DONE) {
+		json_decref(rows);
+		return NULL;
+	}
+	return rows;
+}
+
 /* The rows of table that belong to account, as a JSON array of objects; NULL on error. */
 json_t *
 store_record_rows(struct store *st, const char *table, const char *account)
@@ -96,21 +120,8 @@ store_record_rows(struct store *st, const char *table, const char *account)
 	}
 	sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":account"), account, -1,
 	    SQLITE_TRANSIENT);
-	if ((rows = json_array()) == NULL) {
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		if (store_record_row_json(rows, s) == -1) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	if (rc != SQLITE_DONE) {
+	if ((rows = store_record_rows_json(s, &rc)) == NULL)
 		store_fail(st, "export");
-		json_decref(rows);
-		rows = NULL;
-	}
-	sqlite3_finalize(s);
 	return rows;
 }
 

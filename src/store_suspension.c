@@ -124,11 +124,10 @@ static const struct store_sql q_susp_list = { "suspension list",
 int
 store_suspension_list(struct store *st, const char *account, store_suspension_cb cb, void *arg)
 {
-	struct store_stmt *s = store_prepare(st, &q_susp_list);
 	struct suspension_walk w = { cb, arg };
 
-	store_bind_text(s, ":account", account);
-	return store_walk(st, s, store_suspension_row_cb, &w);
+	return store_walk_by(st, &q_susp_list, ":account", account,
+	    store_suspension_row_cb, &w);
 }
 
 static const struct store_sql q_susp_pending_eligible = { "pending eligible",
