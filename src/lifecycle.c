@@ -403,6 +403,18 @@ lc_audit_cb(void *arg, const struct audit_entry *e)
 	return 0;
 }
 
+/* The recipient and outcome counts a message and a source's sums share. */
+static void
+lc_json_counts(json_t *o, long long n_local, long long n_external, long long delivered,
+    long long deferred, long long bounced)
+{
+	json_object_set_new(o, "rcpts_local", json_integer(n_local));
+	json_object_set_new(o, "rcpts_external", json_integer(n_external));
+	json_object_set_new(o, "delivered", json_integer(delivered));
+	json_object_set_new(o, "deferred", json_integer(deferred));
+	json_object_set_new(o, "bounced", json_integer(bounced));
+}
+
 static int
 lc_message_cb(void *arg, const struct message_record *m)
 {
@@ -416,11 +428,7 @@ lc_message_cb(void *arg, const struct message_record *m)
 	json_object_set_new(o, "msgid", lc_json_str(m->msgid));
 	json_object_set_new(o, "source_kind", lc_json_str(m->source_kind));
 	json_object_set_new(o, "source", lc_json_str(m->source));
-	json_object_set_new(o, "rcpts_local", json_integer(m->n_local));
-	json_object_set_new(o, "rcpts_external", json_integer(m->n_external));
-	json_object_set_new(o, "delivered", json_integer(m->delivered));
-	json_object_set_new(o, "deferred", json_integer(m->deferred));
-	json_object_set_new(o, "bounced", json_integer(m->bounced));
+	lc_json_counts(o, m->n_local, m->n_external, m->delivered, m->deferred, m->bounced);
 	json_object_set_new(o, "reason", lc_json_str(m->reason));
 	json_array_append_new(arg, o);
 	return 0;
@@ -438,11 +446,7 @@ lifecycle_source_json(const struct source_stats *x)
 	} else
 		json_object_set_new(o, "account", json_string(x->account));
 	json_object_set_new(o, "messages", json_integer(x->messages));
-	json_object_set_new(o, "rcpts_local", json_integer(x->n_local));
-	json_object_set_new(o, "rcpts_external", json_integer(x->n_external));
-	json_object_set_new(o, "delivered", json_integer(x->delivered));
-	json_object_set_new(o, "deferred", json_integer(x->deferred));
-	json_object_set_new(o, "bounced", json_integer(x->bounced));
+	lc_json_counts(o, x->n_local, x->n_external, x->delivered, x->deferred, x->bounced);
 	json_object_set_new(o, "bounce_percent", json_integer(
 	    x->delivered + x->deferred + x->bounced > 0 ? (x->deferred + x->bounced) * 100 /
 	    (x->delivered + x->deferred + x->bounced) : 0));
