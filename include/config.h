@@ -2,6 +2,14 @@
 #ifndef MAILABUSE_CONFIG_H
 #define MAILABUSE_CONFIG_H
 
+/* The Makefile sets these two; the fallbacks are for a build without it. */
+#ifndef MAILABUSE_CONF
+#define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
+#endif
+#ifndef MAILABUSE_VERSION
+#define MAILABUSE_VERSION "0"
+#endif
+
 #include <stddef.h>
 #include <sys/types.h>
 

@@ -16,13 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
-
-#ifndef MAILABUSE_VERSION
-#define MAILABUSE_VERSION "0"
-#endif
 
 static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 

@@ -18,16 +18,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "config.h"
 #include "ctl.h"
 #include "history.h"
 #include "log.h"
-
-#ifndef MAILABUSE_CONF
-#define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
-#endif
-#ifndef MAILABUSE_VERSION
-#define MAILABUSE_VERSION "0"
-#endif
 
 #define FLAG(n)		{ n, CTL_OPT_FLAG, 0, 0 }
 #define TEXT(n)		{ n, CTL_OPT_TEXT, 0, 0 }

@@ -26,13 +26,6 @@
 #include "server.h"
 #include "store.h"
 
-#ifndef MAILABUSE_CONF
-#define MAILABUSE_CONF "/etc/mailabuse/mailabused.conf"
-#endif
-#ifndef MAILABUSE_VERSION
-#define MAILABUSE_VERSION "0"
-#endif
-
 /* The daemon's queries must never wait long on a writer. */
 #define DAEMON_BUSY_TIMEOUT_MS 100
 

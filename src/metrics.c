@@ -13,12 +13,9 @@
 #include <time.h>
 
 #include "clock.h"
+#include "config.h"
 #include "detect.h"
 #include "metrics.h"
-
-#ifndef MAILABUSE_VERSION
-#define MAILABUSE_VERSION "0"
-#endif
 
 typedef _Atomic unsigned long long metrics_counter;
 

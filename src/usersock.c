@@ -42,10 +42,6 @@
 #include "sidethread.h"
 #include "usersock.h"
 
-#ifndef MAILABUSE_VERSION
-#define MAILABUSE_VERSION "0"
-#endif
-
 #define USERSOCK_STOP_SECONDS 2		/* in-flight requests get this long at SIGTERM */
 #define USERSOCK_NICE 10		/* owners' work yields the CPU to Exim's answers */
 #define USERSOCK_BUSY_TIMEOUT_MS 100	/* a lock is not waited for long: DEFER, retry */
