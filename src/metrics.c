@@ -208,6 +208,20 @@ metrics_account_sample(FILE *f, const char *family, const char *account, const c
 	fprintf(f, "\",detector=\"%s\"} %lld\n", detector, v);
 }
 
+/* Each top sender's samples of a family: what it sent, or (limits) its limits. */
+static void
+metrics_top_samples(FILE *f, const char *family, const struct metrics_db *db, int limits)
+{
+	for (size_t i = 0; i < db->ntop; i++) {
+		const struct metrics_top *t = &db->top[i];
+
+		metrics_account_sample(f, family, t->account, "account_messages",
+		    limits ? t->messages_limit : t->messages);
+		metrics_account_sample(f, family, t->account, "account_rcpts",
+		    limits ? t->rcpts_limit : t->rcpts);
+	}
+}
+
 /* The daemon's own counters. */
 static void
 metrics_render_daemon(FILE *f)
@@ -314,20 +328,10 @@ metrics_render_db(FILE *f, const struct metrics_db *db)
 	fprintf(f, "mailabuse_notices{state=\"failed\"} %lld\n", db->notices_failed);
 	metrics_family(f, "mailabuse_account_usage", "gauge",
 	    "What the accounts that sent most in the last hour sent, per detector.");
-	for (size_t i = 0; i < db->ntop; i++) {
-		metrics_account_sample(f, "mailabuse_account_usage", db->top[i].account,
-		    "account_messages", db->top[i].messages);
-		metrics_account_sample(f, "mailabuse_account_usage", db->top[i].account,
-		    "account_rcpts", db->top[i].rcpts);
-	}
+	metrics_top_samples(f, "mailabuse_account_usage", db, 0);
 	metrics_family(f, "mailabuse_account_limit", "gauge",
 	    "Those accounts' limits per hour, per detector (0: no limit).");
-	for (size_t i = 0; i < db->ntop; i++) {
-		metrics_account_sample(f, "mailabuse_account_limit", db->top[i].account,
-		    "account_messages", db->top[i].messages_limit);
-		metrics_account_sample(f, "mailabuse_account_limit", db->top[i].account,
-		    "account_rcpts", db->top[i].rcpts_limit);
-	}
+	metrics_top_samples(f, "mailabuse_account_limit", db, 1);
 }
 
 /* The exposition: the daemon's counters (if daemon), the database's figures, build info. */
