@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "history.h"
 #include "notify.h"
 
 #define DOCTOR_OUTPUT_MAX (4 * 1024 * 1024)	/* exim -bP config, at most */
@@ -243,39 +244,44 @@ doctor_writable_cb(void *arg, char *out, size_t len)
 		snprintf(out, len, "ok");
 }
 
-/* The database: its directory 0700 and files 0600, owned and writable by the daemon's user. */
+/* The directory of a file, in dir. */
 static void
-doctor_database(struct doctor *d, int have_user, uid_t uid, gid_t gid)
+doctor_dirname(const char *file, char *dir, size_t len)
 {
-	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
-	const char *db = d->c->cfg.database_path;
-	const char *user = d->c->cfg.user != NULL ? d->c->cfg.user : "mailabuse";
-	char dir[PATH_MAX], path[PATH_MAX + 16], answer[600], *slash;
-	struct doctor_paths p;
-	struct stat sb;
+	char *slash;
 
-	snprintf(dir, sizeof dir, "%s", db);
+	snprintf(dir, len, "%s", file);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*(slash == dir ? slash + 1 : slash) = '\0';
+}
+
+/*
+ * A database file's directory 0700 and its files (and their -wal, -shm,
+ * -journal and -gen companions) 0600, all owned by the daemon's user.
+ * 0, or -1 once it has reported what is wrong.
+ */
+static int
+doctor_private(struct doctor *d, const char *db, const char *user, int have_user, uid_t uid)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm", "-journal", "-gen" };
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	struct stat sb;
+
+	doctor_dirname(db, dir, sizeof dir);
 	if (stat(dir, &sb) == -1) {
 		doctor_report(d, "database", 0, "%s: %s: install -d -o %s -m 0700 %s", dir,
 		    strerror(errno), user, dir);
-		return;
+		return -1;
 	}
 	if ((sb.st_mode & 077) != 0) {
 		doctor_report(d, "database", 0, "%s is mode %04o, readable by others: chmod 0700 %s",
 		    dir, (unsigned)(sb.st_mode & 07777), dir);
-		return;
+		return -1;
 	}
 	if (have_user && sb.st_uid != uid) {
 		doctor_report(d, "database", 0, "%s belongs to uid %lu, not to %s: chown %s %s",
 		    dir, (unsigned long)sb.st_uid, user, user, dir);
-		return;
-	}
-	if (stat(db, &sb) == -1) {
-		doctor_report(d, "database", 0, "%s: %s: start mailabused, which creates it", db,
-		    strerror(errno));
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
 		snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
@@ -283,19 +289,47 @@ doctor_database(struct doctor *d, int have_user, uid_t uid, gid_t gid)
 			continue;
 		if (!S_ISREG(sb.st_mode)) {
 			doctor_report(d, "database", 0, "%s is not a regular file", path);
-			return;
+			return -1;
 		}
 		if ((sb.st_mode & 077) != 0) {
 			doctor_report(d, "database", 0, "%s is mode %04o, readable by others:"
 			    " chmod 0600 %s", path, (unsigned)(sb.st_mode & 07777), path);
-			return;
+			return -1;
 		}
 		if (have_user && sb.st_uid != uid) {
 			doctor_report(d, "database", 0, "%s belongs to uid %lu, not to %s:"
 			    " chown %s %s", path, (unsigned long)sb.st_uid, user, user, path);
-			return;
+			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The database and the history file: private to the daemon's user
+ * (doctor_private), and the database writable by that user.
+ */
+static void
+doctor_database(struct doctor *d, int have_user, uid_t uid, gid_t gid)
+{
+	const char *db = d->c->cfg.database_path;
+	const char *user = d->c->cfg.user != NULL ? d->c->cfg.user : "mailabuse";
+	char dir[PATH_MAX], hist[PATH_MAX], answer[600];
+	struct doctor_paths p;
+	struct stat sb;
+
+	doctor_dirname(db, dir, sizeof dir);
+	if (doctor_private(d, db, user, have_user, uid) == -1)
+		return;
+	if (stat(db, &sb) == -1) {
+		doctor_report(d, "database", 0, "%s: %s: start mailabused, which creates it", db,
+		    strerror(errno));
+		return;
+	}
+	/* the history: who sent what to whom, no less private than the database */
+	history_path(&d->c->cfg, hist, sizeof hist);
+	if (doctor_private(d, hist, user, have_user, uid) == -1)
+		return;
 	if (have_user) {
 		p.dir = dir;
 		p.file = db;
@@ -306,7 +340,8 @@ doctor_database(struct doctor *d, int have_user, uid_t uid, gid_t gid)
 			return;
 		}
 	}
-	doctor_report(d, "database", 1, "%s: private (0700/0600) and writable by %s", db, user);
+	doctor_report(d, "database", 1, "%s: private (0700/0600) and writable by %s;"
+	    " the history %s private too", db, user, hist);
 }
 
 /* As Exim's user: connect to the policy socket and PING. */

@@ -31,8 +31,8 @@ line() { grep -E "^(OK|FAIL) +$1  " "$T/last.out"; }
 expect_status "a healthy setup: doctor exits 0" 0 doc
 expect_eq "every line is OK" "" "$(grep -v '^OK ' "$T/last.out" | grep -v '^all checks passed$')"
 expect_eq "ten checks (no events check with detect.bounce_percent = 0)" 10 "$(grep -c '^OK ' "$T/last.out")"
-expect_match "the database is private and writable by the daemon's user" \
-    "^OK +database +$T/db/mailabuse.db: private \(0700/0600\) and writable by mailabuse" \
+expect_match "the database is private and writable by the daemon's user, the history private" \
+    "^OK +database +$T/db/mailabuse.db: private \(0700/0600\) and writable by mailabuse; the history $T/db/mailabuse-history.db private too" \
     "$(line database)"
 expect_match "the policy socket answers a PING as Exim's user (from exim -bP exim_user)" \
     '^OK +policy socket .* answers Exim.s user Debian-exim: OK mailabused' "$(line 'policy socket')"
@@ -69,6 +69,14 @@ expect_match "the database line says to chmod 0600" \
     "$(line database)"
 expect_eq "only that line fails" 1 "$(grep -c '^FAIL ' "$T/last.out")"
 private_db
+# The history file readable by others: who sent what to whom.
+hist=$(ls "$T"/db/*-history.db)
+chmod 0644 "$hist"
+expect_status "history file 0644: doctor exits 1" 1 doc
+expect_match "the database line says to chmod 0600 the history file" \
+    "^FAIL +database +$hist is mode 0644, readable by others: chmod 0600 $hist" \
+    "$(line database)"
+chmod 0600 "$hist"
 chown root "$T/db/mailabuse.db"
 expect_status "database file owned by root: doctor exits 1" 1 doc
 expect_match "it says to chown it to the daemon's user" \
