@@ -8,12 +8,13 @@
 
 #include <stddef.h>
 
+struct config;
 struct scrape;
 
 int scrape_inet_listen(const char *addr, char *err, size_t errlen);
 /* fd is the bound, listening socket; the thread owns it from here. */
-struct scrape *scrape_start(const char *conf_path, int fd, char *err, size_t errlen);
-void scrape_reload(struct scrape *sc);
+struct scrape *scrape_start(const struct config *cfg, int fd, char *err, size_t errlen);
+void scrape_reload(struct scrape *sc, const struct config *cfg);
 void scrape_stop(struct scrape *sc);
 
 #endif

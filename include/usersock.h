@@ -16,8 +16,9 @@
 struct usersock;
 
 /* usersock.c: fd is the bound, listening user socket; the thread owns it from here. */
-struct usersock *usersock_start(const char *conf_path, int fd, char *err, size_t errlen);
-void usersock_reload(struct usersock *us);
+struct usersock *usersock_start(const char *conf_path, const struct config *cfg, int fd,
+    char *err, size_t errlen);
+void usersock_reload(struct usersock *us, const struct config *cfg);
 void usersock_unlisten(struct usersock *us);
 void usersock_stop(struct usersock *us);
 

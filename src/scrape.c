@@ -42,7 +42,6 @@
 struct scrape {
 	struct sidethread *side;	/* the thread, its event base and pipe */
 	int fd;				/* the listening socket, until evhttp has it */
-	char *conf_path;
 	struct config cfg;		/* the thread's own copy */
 	struct store *st;		/* the thread's own connections */
 	struct history *hist;
@@ -127,20 +126,13 @@ scrape_request_cb(struct evhttp_request *req, void *arg)
 
 /* SIGHUP, as the policy loop passes it on: a new configuration (the limits). */
 static void
-scrape_reload_cb(void *arg)
+scrape_reload_cb(void *arg, struct config *cfg)
 {
 	struct scrape *sc = arg;
-	struct config next;
-	char err[1024];
 
-	memset(&next, 0, sizeof next);
-	if (config_load_file(sc->conf_path, &next, err, sizeof err) == -1) {
-		log_warnx("metrics: keeping the current configuration: %s", err);
-		return;
-	}
-	config_keep_restart_keys(&next, &sc->cfg);
 	config_free(&sc->cfg);
-	sc->cfg = next;
+	sc->cfg = *cfg;
+	free(cfg);
 	sc->db_at.tv_sec = 0;
 }
 
@@ -173,7 +165,6 @@ scrape_free(struct scrape *sc)
 	history_close(sc->hist);
 	store_close(sc->st);
 	config_free(&sc->cfg);
-	free(sc->conf_path);
 	free(sc);
 }
 
@@ -183,7 +174,7 @@ scrape_free(struct scrape *sc)
  * are the policy loop's).
  */
 struct scrape *
-scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
+scrape_start(const struct config *cfg, int fd, char *err, size_t errlen)
 {
 	struct scrape *sc = calloc(1, sizeof *sc);
 	char hpath[PATH_MAX];
@@ -194,12 +185,10 @@ scrape_start(const char *conf_path, int fd, char *err, size_t errlen)
 		return NULL;
 	}
 	sc->fd = fd;
-	if ((sc->conf_path = strdup(conf_path)) == NULL) {
+	if (config_copy(&sc->cfg, cfg) == -1) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (config_load_file(conf_path, &sc->cfg, err, errlen) == -1)
-		goto fail;
 	history_path(&sc->cfg, hpath, sizeof hpath);
 	if ((sc->st = store_open(sc->cfg.database_path, SCRAPE_BUSY_TIMEOUT_MS, err,
 	    errlen)) == NULL || (sc->hist = history_open(hpath, sc->cfg.database_path,
@@ -230,12 +219,12 @@ fail:
 	return NULL;
 }
 
-/* SIGHUP: the thread re-reads the configuration (the restart keys stay). */
+/* SIGHUP: the thread takes a copy of the policy loop's new configuration. */
 void
-scrape_reload(struct scrape *sc)
+scrape_reload(struct scrape *sc, const struct config *cfg)
 {
 	if (sc != NULL)
-		sidethread_reload(sc->side);
+		sidethread_reload(sc->side, cfg);
 }
 
 /* Stop the thread, wait for it, free everything, remove a socket path. */

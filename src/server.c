@@ -495,8 +495,8 @@ server_reload(struct server *srv)
 	config_free(old);
 	free(old);
 	recorder_reload(srv->rec, srv->cfg);
-	usersock_reload(srv->us);
-	scrape_reload(srv->scrape);
+	usersock_reload(srv->us, srv->cfg);
+	scrape_reload(srv->scrape, srv->cfg);
 	log_info("configuration reloaded from %s", srv->conf_path);
 }
 
@@ -633,10 +633,11 @@ server_init_events(struct server *srv)
 	evtimer_add(srv->tick_timer, &minute);
 	evtimer_add(srv->view_timer, &second);
 	/* after daemon(): a thread does not survive fork */
-	if ((srv->us = usersock_start(srv->conf_path, srv->user_fd, err, sizeof err)) == NULL)
+	if ((srv->us = usersock_start(srv->conf_path, srv->cfg, srv->user_fd, err,
+	    sizeof err)) == NULL)
 		fatalx("cannot serve the user socket: %s", err);
 	srv->user_fd = -1;
-	if (srv->metrics_fd != -1 && (srv->scrape = scrape_start(srv->conf_path, srv->metrics_fd,
+	if (srv->metrics_fd != -1 && (srv->scrape = scrape_start(srv->cfg, srv->metrics_fd,
 	    err, sizeof err)) == NULL)
 		fatalx("cannot serve metrics.listen: %s", err);
 	srv->metrics_fd = -1;

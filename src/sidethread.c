@@ -1,7 +1,9 @@
 /*
  * A thread beside the policy loop, with an event base of its own.  The
  * policy loop tells it through a pipe, one byte a word: 'r' reload,
- * 's' stop.  The thread starts with every signal blocked (they are the
+ * 's' stop.  A reload hands over a copy of the loop's configuration,
+ * left in a slot under a lock: the thread never reads the file itself,
+ * so it cannot see another version of it than the loop checked.  The thread starts with every signal blocked (they are the
  * policy loop's) and lowers its own CPU priority so that it yields to
  * Exim's answers.  The owner makes its events on sidethread_base()
  * before sidethread_start(), and frees them before sidethread_free().
@@ -20,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "log.h"
 #include "sidethread.h"
 
@@ -32,9 +35,35 @@ struct sidethread {
 	pthread_t thread;
 	int started;
 	int ctl[2];			/* the policy loop writes the words */
+	pthread_mutex_t lock;		/* of pending */
+	struct config *pending;		/* the newest configuration not yet taken */
 	struct event_base *base;
 	struct event *ctl_ev;
 };
+
+/* On the thread: the pending configuration, if any, to the owner. */
+static void
+sidethread_take(struct sidethread *t)
+{
+	struct config *cfg;
+
+	pthread_mutex_lock(&t->lock);
+	cfg = t->pending;
+	t->pending = NULL;
+	pthread_mutex_unlock(&t->lock);
+	if (cfg != NULL)
+		t->ops->reload(t->arg, cfg);
+}
+
+/* The configuration left in the slot, freed. */
+static void
+sidethread_config_free(struct config *cfg)
+{
+	if (cfg != NULL) {
+		config_free(cfg);
+		free(cfg);
+	}
+}
 
 /* A word from the policy loop. */
 static void
@@ -48,7 +77,7 @@ sidethread_ctl_cb(evutil_socket_t fd, short what, void *arg)
 	while ((n = read(fd, buf, sizeof buf)) > 0)
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == SIDETHREAD_RELOAD)
-				t->ops->reload(t->arg);
+				sidethread_take(t);
 			else if (buf[i] == SIDETHREAD_STOP)
 				t->ops->stop(t->arg);
 		}
@@ -83,6 +112,7 @@ sidethread_new(const struct sidethread_ops *ops, void *arg, char *err, size_t er
 	t->ops = ops;
 	t->arg = arg;
 	t->ctl[0] = t->ctl[1] = -1;
+	pthread_mutex_init(&t->lock, NULL);
 	if (pipe2(t->ctl, O_CLOEXEC | O_NONBLOCK) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
@@ -134,10 +164,26 @@ sidethread_tell(struct sidethread *t, char what)
 		;
 }
 
-/* SIGHUP: the thread's reload runs on the thread. */
+/*
+ * SIGHUP: a copy of cfg for the thread, whose reload runs on the thread;
+ * a copy it has not taken yet is replaced.  Out of memory, the thread
+ * keeps its configuration.
+ */
 void
-sidethread_reload(struct sidethread *t)
+sidethread_reload(struct sidethread *t, const struct config *cfg)
 {
+	struct config *next = calloc(1, sizeof *next), *old;
+
+	if (next == NULL || config_copy(next, cfg) == -1) {
+		free(next);
+		log_warnx("%s: out of memory: keeping the current configuration", t->ops->name);
+		return;
+	}
+	pthread_mutex_lock(&t->lock);
+	old = t->pending;
+	t->pending = next;
+	pthread_mutex_unlock(&t->lock);
+	sidethread_config_free(old);
 	sidethread_tell(t, SIDETHREAD_RELOAD);
 }
 
@@ -173,5 +219,7 @@ sidethread_free(struct sidethread *t)
 		close(t->ctl[0]);
 	if (t->ctl[1] != -1)
 		close(t->ctl[1]);
+	sidethread_config_free(t->pending);
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 }

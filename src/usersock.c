@@ -516,22 +516,15 @@ usersock_accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warnx("user socket: accept: %s", strerror(e));
 }
 
-/* SIGHUP, as the policy loop passes it on: a new configuration of our own. */
+/* SIGHUP, as the policy loop passes it on: the loop's new configuration, ours now. */
 static void
-usersock_reload_cb(void *arg)
+usersock_reload_cb(void *arg, struct config *cfg)
 {
 	struct usersock *us = arg;
-	struct config next;
-	char err[1024];
 
-	memset(&next, 0, sizeof next);
-	if (config_load_file(us->conf_path, &next, err, sizeof err) == -1) {
-		log_warnx("user socket: keeping the current configuration: %s", err);
-		return;
-	}
-	config_keep_restart_keys(&next, &us->cfg);
 	config_free(&us->cfg);
-	us->cfg = next;
+	us->cfg = *cfg;
+	free(cfg);
 }
 
 /* Stop listening; leave when the last connection is done or the deadline passes. */
@@ -619,7 +612,8 @@ usersock_free(struct usersock *us)
  * The thread takes no signals: they are the policy loop's.
  */
 struct usersock *
-usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
+usersock_start(const char *conf_path, const struct config *cfg, int fd, char *err,
+    size_t errlen)
 {
 	struct usersock *us = calloc(1, sizeof *us);
 	char hpath[PATH_MAX];
@@ -637,8 +631,10 @@ usersock_start(const char *conf_path, int fd, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (config_load_file(conf_path, &us->cfg, err, errlen) == -1)
+	if (config_copy(&us->cfg, cfg) == -1) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
 	history_path(&us->cfg, hpath, sizeof hpath);
 	if ((us->st = store_open(us->cfg.database_path, USERSOCK_BUSY_TIMEOUT_MS, err,
 	    errlen)) == NULL || (us->hist = history_open(hpath, us->cfg.database_path,
@@ -670,12 +666,12 @@ fail:
 	return NULL;
 }
 
-/* SIGHUP: the thread re-reads the configuration (the restart keys stay). */
+/* SIGHUP: the thread takes a copy of the policy loop's new configuration. */
 void
-usersock_reload(struct usersock *us)
+usersock_reload(struct usersock *us, const struct config *cfg)
 {
 	if (us != NULL)
-		sidethread_reload(us->side);
+		sidethread_reload(us->side, cfg);
 }
 
 /* SIGTERM: stop taking connections; those in flight get a deadline. */
