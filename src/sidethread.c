@@ -3,9 +3,9 @@
  * policy loop tells it through a pipe, one byte a word: 'r' reload,
  * 's' stop.  A reload hands over a copy of the loop's configuration,
  * left in a slot under a lock: the thread never reads the file itself,
- * so it cannot see another version of it than the loop checked.  The thread starts with every signal blocked (they are the
- * policy loop's) and lowers its own CPU priority so that it yields to
- * Exim's answers.  The owner makes its events on sidethread_base()
+ * so it cannot see another version of it than the loop checked.  The
+ * thread starts with every signal blocked (they are the policy loop's)
+ * and lowers its own CPU priority so that it yields to Exim's answers.  The owner makes its events on sidethread_base()
  * before sidethread_start(), and frees them before sidethread_free().
  */
 #include <sys/resource.h>

@@ -670,10 +670,6 @@ fail:
 	return NULL;
 }
 
-/*
- * Open (creating if needed) the database, switch it to WAL and bring
- * its schema up to date.
- */
 /* Every row a statement (or its triggers) changes: note the change log's. */
 static void
 store_update_cb(void *arg, int op, const char *dbname, const char *table, sqlite3_int64 rowid)
@@ -687,6 +683,10 @@ store_update_cb(void *arg, int op, const char *dbname, const char *table, sqlite
 		st->view_touched = 1;
 }
 
+/*
+ * Open (creating if needed) the database, switch it to WAL and bring
+ * its schema up to date.
+ */
 struct store *
 store_open(const char *path, long long busy_timeout_ms, char *err, size_t errlen)
 {
